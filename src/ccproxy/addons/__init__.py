@@ -1,0 +1,1 @@
+"""mitmproxy addons, one per module; `ccproxy.daemon.chain` lists them in order."""

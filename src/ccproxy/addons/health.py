@@ -1,0 +1,36 @@
+"""The reverse listener answers `GET /health` itself, so scripts can probe the daemon."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from mitmproxy import http
+
+from ccproxy import __version__
+from ccproxy.flows.meta import get_meta
+
+HEALTH_PATH = "/health"
+
+
+class Health:
+    """Answer `/health` on the reverse listener with version, uptime and listeners."""
+
+    def __init__(self, listeners: dict[str, str]) -> None:
+        self.started = time.time()
+        self.listeners = listeners
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        meta = get_meta(flow)
+        if meta.source != "reverse" or flow.request.path.split("?")[0] != HEALTH_PATH:
+            return
+        if flow.request.method not in ("GET", "HEAD"):
+            return
+        meta.extra["internal"] = True
+        body = {
+            "status": "ok",
+            "version": __version__,
+            "uptime_s": round(time.time() - self.started, 3),
+            "listeners": self.listeners,
+        }
+        flow.response = http.Response.make(200, json.dumps(body), {"content-type": "application/json"})

@@ -1,0 +1,53 @@
+"""First in the chain: stamp the flow's source and snapshot the client request before anything changes it."""
+
+from __future__ import annotations
+
+import time
+
+from mitmproxy import http
+
+from ccproxy.flows.meta import ClientRequest, get_meta
+
+
+def source_of(flow: http.HTTPFlow) -> str:
+    mode = getattr(flow.client_conn, "proxy_mode", None)
+    kind = getattr(mode, "type_name", "")
+    return kind if kind in ("reverse", "wireguard") else "unknown"
+
+
+def client_url(flow: http.HTTPFlow, source: str) -> str:
+    """The URL the client asked for: in reverse mode mitmproxy has already swapped the host."""
+    req = flow.request
+    if source == "reverse":
+        host = req.headers.get("host") or f"{req.host}:{req.port}"
+        listen = getattr(flow.client_conn, "sockname", None)
+        if not req.headers.get("host") and listen:
+            host = f"{listen[0]}:{listen[1]}"
+        return f"http://{host}{req.path}"
+    return req.pretty_url
+
+
+class Inspector:
+    """Accept reverse and WireGuard flows; everything later relies on `.ccproxy.source` and the snapshot."""
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        meta = get_meta(flow)
+        meta.source = source_of(flow)  # type: ignore[assignment]
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        meta = get_meta(flow)
+        if meta.client_request is not None:
+            return  # a replay keeps the original snapshot
+        req = flow.request
+        meta.client_request = ClientRequest(
+            method=req.method,
+            url=client_url(flow, meta.source),
+            http_version=req.http_version,
+            headers=[(k, v) for k, v in req.headers.items(multi=True)],
+            body=req.raw_content or b"",
+            timestamp_start=req.timestamp_start or time.time(),
+        )
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response is not None:
+            get_meta(flow).timestamp_first_byte = flow.response.timestamp_start or time.time()

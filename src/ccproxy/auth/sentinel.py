@@ -1,0 +1,40 @@
+"""The sentinel key `sk-ant-oat-ccproxy-{provider}`: where clients put it and how to read it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+SENTINEL_PREFIX = "sk-ant-oat-ccproxy-"
+_SENTINEL = re.compile(re.escape(SENTINEL_PREFIX) + r"([A-Za-z0-9_.-]+)")
+
+#: Where SDKs put their key: Anthropic, OpenAI (Bearer), Gemini.
+KEY_HEADERS = ("x-api-key", "authorization", "x-goog-api-key")
+
+
+def sentinel_for(provider: str) -> str:
+    return SENTINEL_PREFIX + provider
+
+
+@dataclass(frozen=True)
+class SentinelHit:
+    provider: str
+    header: str | None  # the header it was found in, or None for the `key` query parameter
+
+
+def find_sentinel(headers: dict[str, str] | object, query: str = "") -> SentinelHit | None:
+    """Find a sentinel key in the key headers or the `?key=` parameter."""
+    get = getattr(headers, "get", None)
+    for name in KEY_HEADERS:
+        value = get(name) if get else None
+        if value and (m := _SENTINEL.search(value)):
+            return SentinelHit(m.group(1), name)
+    for k, v in parse_qsl(query, keep_blank_values=True):
+        if k == "key" and (m := _SENTINEL.fullmatch(v)):
+            return SentinelHit(m.group(1), None)
+    return None
+
+
+def contains_sentinel(text: str) -> bool:
+    return SENTINEL_PREFIX in text

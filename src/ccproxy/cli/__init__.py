@@ -1,0 +1,1 @@
+"""The `ccproxy` command line: one module per command group, heavy imports deferred."""

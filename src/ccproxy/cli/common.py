@@ -1,0 +1,23 @@
+"""Small helpers every command shares: the config dir and the loaded config (pydantic loads lazily)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ccproxy.config.model import CCProxyConfig
+
+
+def resolve_dir(args: argparse.Namespace) -> Path:
+    from ccproxy.config.loader import config_dir
+
+    return config_dir(getattr(args, "config", None))
+
+
+def load(args: argparse.Namespace) -> tuple[Path, CCProxyConfig]:
+    from ccproxy.config.loader import load_config
+
+    directory = resolve_dir(args)
+    return directory, load_config(directory)

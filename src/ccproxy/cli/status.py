@@ -1,0 +1,209 @@
+"""`ccproxy status`: what runs for this config dir, the pipeline as configured, and health checks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from typing import TYPE_CHECKING
+
+from ccproxy.cli.common import load
+from ccproxy.daemon.state import RuntimeState, read_state
+
+if TYPE_CHECKING:
+    from ccproxy.config.model import CCProxyConfig
+
+PROXY_DOWN, INSPECTOR_DOWN, MCP_DOWN = 1, 2, 4
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "status",
+        help="show what runs and the hook pipeline; with --proxy/--inspect/--mcp, a health check",
+        description="Without service flags: a report (exit 0). With --proxy/--inspect/--mcp: a health "
+        "check whose exit code is a bitmask: 1 proxy down, 2 inspector down, 4 MCP down.",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--proxy", action="store_true", help="check the reverse proxy (exit bit 1)")
+    p.add_argument("--inspect", action="store_true", help="check the inspector / mitmweb (exit bit 2)")
+    p.add_argument("--mcp", action="store_true", help="check the MCP server (exit bit 4)")
+    p.add_argument("--mermaid", action="store_true", help="print the hook DAGs as mermaid stateDiagram-v2")
+    p.add_argument("--show-secrets", action="store_true", help="show tokens instead of placeholders")
+    p.set_defaults(func=run)
+
+
+def _get(url: str, token: str | None = None, timeout: float = 2.0) -> int | None:
+    req = urllib.request.Request(url, headers={"authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except (OSError, ValueError):
+        return None
+
+
+def probe(state: RuntimeState | None, config: CCProxyConfig) -> dict[str, bool]:
+    if state is None:
+        return {"proxy": False, "inspector": False, "mcp": False}
+    proxy = _get(state.listeners["proxy"].url + "/health") == 200
+    inspector = _get(state.listeners["inspector"].url + "/flows", state.web_token) == 200
+    mcp_listener = state.listeners.get("mcp")
+    mcp = bool(mcp_listener) and _get(mcp_listener.url, state.mcp_token) not in (None, 401, 403)  # type: ignore[union-attr]
+    return {"proxy": proxy, "inspector": inspector, "mcp": bool(mcp and config.mcp.http.enabled)}
+
+
+def pipeline_doc(config: CCProxyConfig) -> dict[str, Any]:
+    from ccproxy.daemon.chain import build_stages
+
+    inbound, outbound = build_stages(config)
+
+    def hooks(stage: Any) -> list[dict[str, Any]]:
+        return [{"name": h.name, "reads": sorted(h.reads), "writes": sorted(h.writes)} for h in stage.hooks]
+
+    return {
+        "inbound": hooks(inbound),
+        "router": {"transforms": len(config.inspector.transforms)},
+        "outbound": hooks(outbound),
+    }
+
+
+def mermaid(config: CCProxyConfig) -> str:
+    from ccproxy.daemon.chain import build_stages
+    from ccproxy.pipeline.dag import dependencies
+
+    lines = ["stateDiagram-v2"]
+    previous = "[*]"
+    for stage in build_stages(config):
+        lines.append(f"    state {stage.name} {{")
+        deps = dependencies(stage.hooks)
+        names = [h.name for h in stage.hooks]
+        for a, b, field in deps:
+            lines.append(f"        {a} --> {b}: {field}")
+        chain = [n for n in names if not any(n in (a, b) for a, b, _ in deps)]
+        if names:
+            lines.append(f"        [*] --> {names[0]}")
+            for a, b in zip(chain, chain[1:], strict=False):
+                lines.append(f"        {a} --> {b}")
+            lines.append(f"        {names[-1]} --> [*]")
+        lines.append("    }")
+        lines.append(f"    {previous} --> {stage.name}")
+        previous = stage.name
+        if stage.name == "inbound":
+            lines.append("    inbound --> router")
+            previous = "router"
+    lines.append(f"    {previous} --> [*]")
+    return "\n".join(lines)
+
+
+def mcp_snippet(state: RuntimeState | None, config: CCProxyConfig, show: bool) -> dict[str, Any]:
+    http = config.mcp.http
+    url = f"http://{http.host}:{http.port}/mcp"
+    token = (state.mcp_token if state else None) or "<token>"
+    return {
+        "mcpServers": {
+            "ccproxy": {
+                "type": "http",
+                "url": url,
+                "headers": {"Authorization": f"Bearer {token if show else '<ccproxy-mcp-token>'}"},
+            }
+        }
+    }
+
+
+def report(state: RuntimeState | None, config: CCProxyConfig, directory: Any, show: bool) -> dict[str, Any]:
+    health = probe(state, config)
+    doc: dict[str, Any] = {
+        "config_dir": str(directory),
+        "running": state is not None,
+        "pid": state.pid if state else None,
+        "version": state.version if state else None,
+        "uptime_s": round(time.time() - state.started_at, 1) if state else None,
+        "proxy": {"url": f"http://{config.host}:{config.port}", "up": health["proxy"]},
+        "inspector": {"url": f"http://{config.host}:{config.inspector.port}", "up": health["inspector"]},
+        "mcp": {
+            "enabled": config.mcp.http.enabled,
+            "url": f"http://{config.mcp.http.host}:{config.mcp.http.port}/mcp",
+            "up": health["mcp"],
+            "client_config": mcp_snippet(state, config, show),
+        },
+        "providers": {
+            name: {"provider": p.provider, "url": f"{p.scheme}://{p.host}{p.path}", "auth": p.auth.type if p.auth else None}
+            for name, p in config.providers.items()
+        },
+        "pipeline": pipeline_doc(config),
+    }
+    if state is not None:
+        doc["inspector"]["token"] = state.web_token if show else "<hidden: --show-secrets>"
+        for name, listener in state.listeners.items():
+            doc.setdefault(name, {})["url"] = listener.url
+    return doc
+
+
+def render(doc: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    up = {True: "[green]up[/green]", False: "[red]down[/red]"}
+    table = Table(title=f"ccproxy — {doc['config_dir']}", show_header=True)
+    table.add_column("service")
+    table.add_column("url")
+    table.add_column("state")
+    for name in ("proxy", "inspector", "mcp"):
+        table.add_row(name, doc[name]["url"], up[bool(doc[name].get("up"))])
+    console.print(table)
+    if doc["running"]:
+        console.print(f"pid {doc['pid']}, version {doc['version']}, up {doc['uptime_s']}s")
+    else:
+        console.print("[yellow]no daemon running for this config dir[/yellow] — `ccproxy start`")
+    prov = Table(title="providers")
+    for col in ("name", "format", "url", "auth"):
+        prov.add_column(col)
+    for name, p in doc["providers"].items():
+        auth = p["auth"] or "-"
+        if "auth_check" in p:
+            auth += " (ok)" if p["auth_check"] == "ok" else f" [red]{p['auth_check']}[/red]"
+        prov.add_row(name, p["provider"], p["url"], auth)
+    console.print(prov)
+    pipe = Table(title="pipeline: inbound DAG -> router -> outbound DAG")
+    for col in ("stage", "hook", "reads", "writes"):
+        pipe.add_column(col)
+    for stage in ("inbound", "outbound"):
+        for h in doc["pipeline"][stage]:
+            pipe.add_row(stage, h["name"], ", ".join(h["reads"]), ", ".join(h["writes"]))
+        if stage == "inbound":
+            pipe.add_row("router", f"{doc['pipeline']['router']['transforms']} transform rule(s)", "", "")
+    console.print(pipe)
+    if doc["mcp"]["enabled"]:
+        console.print("MCP client config:")
+        console.print_json(json.dumps(doc["mcp"]["client_config"]))
+
+
+def run(args: argparse.Namespace) -> int:
+    directory, config = load(args)
+    state = read_state(directory)
+    if args.mermaid:
+        print(mermaid(config))
+        return 0
+    checks = [(args.proxy, "proxy", PROXY_DOWN), (args.inspect, "inspector", INSPECTOR_DOWN), (args.mcp, "mcp", MCP_DOWN)]
+    if any(flag for flag, _, _ in checks):
+        health = probe(state, config)
+        code = sum(bit for flag, name, bit in checks if flag and not health[name])
+        result = {name: health[name] for flag, name, _ in checks if flag}
+        if args.json:
+            print(json.dumps(result))
+        else:
+            for name, ok in result.items():
+                print(f"{name}: {'up' if ok else 'down'}")
+        return code
+    doc = report(state, config, directory, args.show_secrets)
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        render(doc)
+    return 0

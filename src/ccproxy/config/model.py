@@ -1,0 +1,233 @@
+"""The `ccproxy.yaml` schema: one pydantic model per mapping, unknown keys rejected."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+WireFormat = Literal["anthropic", "openai", "openai_responses", "gemini"]
+
+#: Header each wire format's SDK sends its key in; `authorization` means `Bearer <token>`.
+DEFAULT_AUTH_HEADER: dict[str, str] = {
+    "anthropic": "x-api-key",
+    "openai": "authorization",
+    "openai_responses": "authorization",
+    "gemini": "x-goog-api-key",
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class _AuthBase(_Model):
+    header: str | None = Field(
+        default=None, description="Header the credential goes in; `authorization` means `Bearer <token>`."
+    )
+
+
+class CommandAuth(_AuthBase):
+    """Run a shell command and use its stdout (stripped) as the credential, on every resolve."""
+
+    type: Literal["command"]
+    command: str
+    timeout: float = 10.0
+
+
+class FileAuth(_AuthBase):
+    """Read the credential from a file (stripped), on every resolve."""
+
+    type: Literal["file"]
+    file_path: str = Field(alias="path")
+
+
+class EnvAuth(_AuthBase):
+    """Read the credential from an environment variable of the daemon."""
+
+    type: Literal["env"]
+    var: str = Field(alias="env")
+
+
+class OAuthAuth(_AuthBase):
+    """A JSON token file shared with the user's own tools, refreshed through `token_url`."""
+
+    type: Literal["oauth"]
+    file_path: str
+    access_path: str = "access_token"
+    refresh_path: str = "refresh_token"
+    expiry_path: str | None = "expires_at"
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    scope: str | None = None
+
+
+AuthSource = Annotated[CommandAuth | FileAuth | EnvAuth | OAuthAuth, Field(discriminator="type")]
+
+
+class ProviderConfig(_Model):
+    """Where a provider lives, which wire format it speaks and how to authenticate."""
+
+    provider: WireFormat = "anthropic"
+    host: str
+    path: str = ""
+    scheme: Literal["http", "https"] = "https"
+    auth: AuthSource | None = None
+
+    @model_validator(mode="after")
+    def _default_path(self) -> ProviderConfig:
+        if not self.path:
+            self.path = {
+                "anthropic": "/v1/messages",
+                "openai": "/v1/chat/completions",
+                "openai_responses": "/v1/responses",
+                "gemini": "/v1beta/models/{model}:{method}",
+            }[self.provider]
+        if not self.path.startswith("/"):
+            raise ValueError(f"path must start with '/': {self.path!r}")
+        return self
+
+    @property
+    def auth_header(self) -> str:
+        header = self.auth.header if self.auth and self.auth.header else None
+        return (header or DEFAULT_AUTH_HEADER[self.provider]).lower()
+
+    @property
+    def hostname(self) -> str:
+        return self.host.rsplit(":", 1)[0] if self.host.count(":") == 1 else self.host
+
+    @property
+    def port(self) -> int:
+        if self.host.count(":") == 1:
+            return int(self.host.rsplit(":", 1)[1])
+        return 443 if self.scheme == "https" else 80
+
+
+def _check_regex(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regex {value!r}: {exc}") from exc
+    return value
+
+
+class TransformRule(_Model):
+    """One `inspector.transforms` entry; the first rule that matches a flow wins."""
+
+    match_host: str | None = None
+    match_path: str = ".*"
+    match_model: str | None = None
+    action: Literal["redirect", "transform", "passthrough"] = "redirect"
+    dest_provider: str | None = None
+    dest_host: str | None = None
+    dest_path: str | None = None
+    dest_model: str | None = None
+
+    _re = field_validator("match_host", "match_path", "match_model")(_check_regex)
+
+    @model_validator(mode="after")
+    def _needs_destination(self) -> TransformRule:
+        if self.action != "passthrough" and not (self.dest_provider or self.dest_host):
+            raise ValueError(f"action {self.action!r} needs dest_provider (or dest_host)")
+        return self
+
+
+class InspectorConfig(_Model):
+    port: int = 8083
+    transforms: list[TransformRule] = Field(default_factory=list)
+    upstream_ca: str | None = None
+    wireguard_port: int = 0
+
+
+class McpHttpConfig(_Model):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 4030
+    auth: str | AuthSource | None = None
+
+
+class McpConfig(_Model):
+    http: McpHttpConfig = Field(default_factory=McpHttpConfig)
+
+
+HookEntry = str | dict[str, Any]
+
+
+class HooksConfig(_Model):
+    inbound: list[HookEntry] = Field(
+        default_factory=lambda: ["ccproxy.hooks.inject_auth", "ccproxy.hooks.extract_session_id"]
+    )
+    outbound: list[HookEntry] = Field(default_factory=list)
+
+
+class RetentionConfig(_Model):
+    max_count: int = Field(default=10_000, ge=1)
+    max_age_days: float = Field(default=14.0, gt=0)
+
+
+class FlowsConfig(_Model):
+    default_jq_filters: list[str] = Field(default_factory=list)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    store: str = "flows.sqlite3"
+
+
+class DoctorConfig(_Model):
+    dns_name: str = "example.com"
+    ipv4_target: str = "1.1.1.1:443"
+
+
+class NamespaceConfig(_Model):
+    doctor: DoctorConfig = Field(default_factory=DoctorConfig)
+
+
+class CCProxyConfig(_Model):
+    """Everything under the top-level `ccproxy:` mapping."""
+
+    host: str = "127.0.0.1"
+    port: int = 4000
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_file: str = "ccproxy.log"
+    inspector: InspectorConfig = Field(default_factory=InspectorConfig)
+    mcp: McpConfig = Field(default_factory=McpConfig)
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    hooks: HooksConfig = Field(default_factory=HooksConfig)
+    flows: FlowsConfig = Field(default_factory=FlowsConfig)
+    namespace: NamespaceConfig = Field(default_factory=NamespaceConfig)
+    shaping: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _rules_name_providers(self) -> CCProxyConfig:
+        for index, rule in enumerate(self.inspector.transforms):
+            if rule.dest_provider and rule.dest_provider not in self.providers:
+                raise ValueError(
+                    f"inspector.transforms[{index}].dest_provider {rule.dest_provider!r} is not a key "
+                    f"of providers (known: {', '.join(sorted(self.providers)) or 'none'})"
+                )
+        return self
+
+
+def default_providers() -> dict[str, ProviderConfig]:
+    """The embedded providers: public APIs with the credentials their own SDKs read."""
+    return {
+        "anthropic": ProviderConfig(
+            provider="anthropic",
+            host="api.anthropic.com",
+            auth=EnvAuth(type="env", env="ANTHROPIC_API_KEY"),
+        ),
+        "openai": ProviderConfig(
+            provider="openai", host="api.openai.com", auth=EnvAuth(type="env", env="OPENAI_API_KEY")
+        ),
+        "gemini": ProviderConfig(
+            provider="gemini",
+            host="generativelanguage.googleapis.com",
+            auth=EnvAuth(type="env", env="GEMINI_API_KEY"),
+        ),
+    }

@@ -1,0 +1,1 @@
+"""Start and stop the mitmproxy master, its listeners, the runtime state file and logging."""

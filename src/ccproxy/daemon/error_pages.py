@@ -1,0 +1,35 @@
+"""Errors mitmproxy itself answers (provider down, reset, timeout) become JSON a client SDK can parse."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_STATUS_TYPE = {502: "upstream_unreachable", 504: "upstream_timeout"}
+
+
+def json_error_response(status_code: int, message: str = "") -> bytes:
+    """Replacement for mitmproxy's HTML error page; same signature as `_http1.make_error_response`."""
+    from mitmproxy import http
+    from mitmproxy.net.http import http1
+
+    text = (
+        f"ccproxy could not get an answer from the upstream: {message or 'no detail'}. "
+        "Check that the provider's host/port in ccproxy.yaml is reachable; the flow records the error."
+    )
+    body = {"type": "error", "error": {"type": _STATUS_TYPE.get(status_code, "proxy_error"), "message": text}}
+    resp = http.Response.make(
+        status_code,
+        json.dumps(body),
+        http.Headers(content_type="application/json", connection="close"),
+    )
+    data: bytes = http1.assemble_response(resp)
+    return data
+
+
+def install() -> None:
+    """Swap the HTTP/1 error page builder; mitmproxy looks the function up at call time."""
+    from mitmproxy.proxy.layers.http import _http1
+
+    module: Any = _http1
+    module.make_error_response = json_error_response

@@ -1,0 +1,164 @@
+"""`ccproxy start`: one in-process mitmproxy master with the reverse listener and mitmweb."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import secrets
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from ccproxy import __version__
+from ccproxy.auth.resolver import CredentialResolver
+from ccproxy.config.model import CCProxyConfig
+from ccproxy.daemon import error_pages
+from ccproxy.daemon.chain import build_chain
+from ccproxy.daemon.logs import log_path, setup_logging
+from ccproxy.daemon.state import Listener, RuntimeState, read_state, remove_state, write_state
+from ccproxy.errors import DaemonError
+
+log = logging.getLogger("ccproxy.daemon")
+
+UNROUTED_TARGET = "http://unrouted.ccproxy.invalid"
+
+
+def check_port_free(host: str, port: int, what: str, key: str, kind: int = socket.SOCK_STREAM) -> None:
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, kind) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
+            raise DaemonError(
+                f"{what} port {host}:{port} {reason}; stop what holds it or set {key} in ccproxy.yaml"
+            ) from None
+
+
+def free_port(host: str, kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def web_password_hash(token: str) -> str:
+    """mitmweb accepts an argon2 hash, so the plain token never sits in mitmproxy's options."""
+    import argon2
+
+    hasher = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    return str(hasher.hash(token))
+
+
+class Daemon:
+    """Owns the master, the state file and the services hooks share."""
+
+    def __init__(self, config: CCProxyConfig, config_dir: Path) -> None:
+        self.config = config
+        self.config_dir = config_dir
+        self.web_token = secrets.token_urlsafe(24)
+        self.master: Any = None
+        self.started_at = time.time()
+
+    def preflight(self) -> None:
+        existing = read_state(self.config_dir)
+        if existing is not None:
+            raise DaemonError(
+                f"a ccproxy daemon (pid {existing.pid}) already runs for {self.config_dir}; "
+                "use `ccproxy status`, or stop it first"
+            )
+        c = self.config
+        check_port_free(c.host, c.port, "reverse proxy", "ccproxy.port")
+        check_port_free(c.host, c.inspector.port, "inspector (mitmweb)", "ccproxy.inspector.port")
+
+    def listeners(self) -> dict[str, Listener]:
+        c = self.config
+        return {
+            "proxy": Listener(f"http://{c.host}:{c.port}", c.host, c.port),
+            "inspector": Listener(f"http://{c.host}:{c.inspector.port}", c.host, c.inspector.port),
+        }
+
+    def build_master(self) -> Any:
+        from mitmproxy import options
+        from mitmproxy.tools.web.master import WebMaster
+
+        c = self.config
+        opts = options.Options()
+        master = WebMaster(opts, with_termlog=False)
+        listeners = {k: v.url for k, v in self.listeners().items()}
+        services: dict[str, Any] = {"resolver": CredentialResolver(c, self.config_dir), "daemon": self}
+        master.addons.add(*build_chain(c, self.config_dir, services, listeners), _Lifecycle(self))
+        updates: dict[str, Any] = {
+            "mode": [f"reverse:{UNROUTED_TARGET}@{c.host}:{c.port}"],
+            "confdir": str(self.config_dir),
+            "connection_strategy": "lazy",
+            "keep_host_header": True,
+            "store_streamed_bodies": True,
+            "web_host": c.host,
+            "web_port": c.inspector.port,
+            "web_open_browser": False,
+            "web_password": web_password_hash(self.web_token),
+        }
+        if c.inspector.upstream_ca:
+            updates["ssl_verify_upstream_trusted_ca"] = c.inspector.upstream_ca
+        master.options.update(**updates)
+        self.services = services
+        self.listener_urls = listeners
+        return master
+
+    def on_running(self) -> None:
+        state = RuntimeState(
+            pid=os.getpid(),
+            version=__version__,
+            started_at=self.started_at,
+            config_dir=str(self.config_dir),
+            listeners=self.listeners(),
+            web_token=self.web_token,
+        )
+        write_state(self.config_dir, state)
+        for ca in self.config_dir.glob("mitmproxy-ca*.p*"):
+            ca.chmod(0o600)
+        log.info(
+            "ccproxy %s ready: proxy %s, inspector %s (config dir %s)",
+            __version__,
+            state.listeners["proxy"].url,
+            state.listeners["inspector"].url,
+            self.config_dir,
+        )
+
+    async def run(self) -> None:
+        self.preflight()
+        error_pages.install()
+        self.master = self.build_master()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.master.shutdown)
+        try:
+            await self.master.run()
+        finally:
+            remove_state(self.config_dir, os.getpid())
+            log.info("ccproxy stopped")
+
+
+class _Lifecycle:
+    """Writes the state file once every listener is up."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def running(self) -> None:
+        self.daemon.on_running()
+
+
+def start(config: CCProxyConfig, config_dir: Path, console: bool = True) -> None:
+    """Run the daemon in the foreground until SIGINT/SIGTERM."""
+    config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    setup_logging(log_path(config_dir, config.log_file), config.log_level, console=console)
+    daemon = Daemon(config, config_dir)
+    daemon.preflight()
+    asyncio.run(daemon.run())

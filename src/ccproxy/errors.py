@@ -1,0 +1,41 @@
+"""One small error hierarchy: every error carries a message the user can act on."""
+
+from __future__ import annotations
+
+
+class CCProxyError(Exception):
+    """Base of every error ccproxy raises on purpose; the CLI prints it as one line."""
+
+    exit_code = 1
+
+
+class ConfigError(CCProxyError):
+    """The config (or a command-line usage of it) is wrong; exit code 2."""
+
+    exit_code = 2
+
+
+class UsageError(CCProxyError):
+    """The command line asked for something impossible (bad filter, ambiguous id); exit code 2."""
+
+    exit_code = 2
+
+
+class AuthError(CCProxyError):
+    """A provider credential could not be resolved or refreshed."""
+
+
+class RouteError(CCProxyError):
+    """A request could not be routed to any provider."""
+
+
+class DaemonError(CCProxyError):
+    """The daemon is not running, already running, or cannot bind its ports."""
+
+
+class NamespaceError(CCProxyError):
+    """The capture jail cannot be set up (missing tool, unsupported OS, failed step)."""
+
+
+class FlowError(CCProxyError):
+    """A flow could not be found, stored or rendered."""

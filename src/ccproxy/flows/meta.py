@@ -1,0 +1,130 @@
+"""The `.ccproxy` object of a flow: defined once here, stored on `flow.metadata[META_KEY]`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+META_KEY = "ccproxy"
+
+Source = Literal["reverse", "wireguard", "unknown"]
+
+
+@dataclass
+class ClientRequest:
+    """The request exactly as the client sent it, before any addon touched it."""
+
+    method: str
+    url: str
+    http_version: str
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+    timestamp_start: float = 0.0
+
+    def to_json(self, with_body: bool = False) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "method": self.method,
+            "url": self.url,
+            "http_version": self.http_version,
+            "headers": [list(h) for h in self.headers],
+            "content_length": len(self.body),
+        }
+        if with_body:
+            doc["body"] = self.body.decode("utf-8", "replace")
+        return doc
+
+
+@dataclass
+class UpstreamResponse:
+    """The provider's response as it came back, kept when ccproxy changed what the client got."""
+
+    status_code: int
+    reason: str
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+
+
+@dataclass
+class SSEEvent:
+    """One server-sent event with its arrival time (seconds since the epoch)."""
+
+    t: float
+    data: str
+    event: str | None = None
+
+
+@dataclass
+class HookRun:
+    name: str
+    stage: str
+    ok: bool
+    error: str | None = None
+
+
+@dataclass
+class TransformInfo:
+    """What the router decided for a flow and why."""
+
+    mode: Literal["passthrough", "redirect", "transform", "route"]
+    reason: str  # "sentinel", "rule[N]", "path"
+    provider: str | None = None
+    rule: int | None = None
+    from_format: str | None = None
+    to_format: str | None = None
+    model: str | None = None
+    dest_url: str | None = None
+
+
+@dataclass
+class FlowMeta:
+    """Everything ccproxy knows about a flow beyond mitmproxy's own request/response."""
+
+    source: Source = "unknown"
+    client_request: ClientRequest | None = None
+    provider: str | None = None
+    auth_injected: bool = False
+    auth_refreshed: bool = False
+    auth_replayed: bool = False
+    session_id: str | None = None
+    conversation_id: str | None = None
+    transform: TransformInfo | None = None
+    usage: dict[str, int] | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    hooks: list[HookRun] = field(default_factory=list)
+    upstream_response: UpstreamResponse | None = None
+    upstream_events: list[SSEEvent] = field(default_factory=list)
+    client_events: list[SSEEvent] = field(default_factory=list)
+    fingerprint: dict[str, Any] | None = None
+    shape: dict[str, Any] | None = None
+    timestamp_first_byte: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON-safe form (bodies left out; they are stored and shown separately)."""
+        doc = asdict(self)
+        doc["client_request"] = self.client_request.to_json() if self.client_request else None
+        up = self.upstream_response
+        doc["upstream_response"] = (
+            {
+                "status_code": up.status_code,
+                "reason": up.reason,
+                "headers": [list(h) for h in up.headers],
+                "content_length": len(up.body),
+            }
+            if up
+            else None
+        )
+        doc.pop("upstream_events")
+        doc.pop("client_events")
+        doc.pop("timestamp_first_byte")
+        return doc
+
+
+def get_meta(flow: Any) -> FlowMeta:
+    """The flow's FlowMeta, created on first use so every addon can rely on it."""
+    meta = flow.metadata.get(META_KEY)
+    if not isinstance(meta, FlowMeta):
+        meta = FlowMeta()
+        flow.metadata[META_KEY] = meta
+    return meta

@@ -1,0 +1,46 @@
+"""Swap a sentinel key for the provider's real credential and pick that provider for the flow."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from mitmproxy import http
+
+from ccproxy.auth.apply import set_credential, strip_client_keys
+from ccproxy.auth.resolver import CredentialResolver
+from ccproxy.auth.sentinel import find_sentinel
+from ccproxy.errors import AuthError
+from ccproxy.pipeline.context import HookContext
+from ccproxy.pipeline.hook import hook
+
+log = logging.getLogger("ccproxy.auth")
+
+
+def _auth_error(ctx: HookContext, message: str) -> None:
+    ctx.meta.error = message
+    log.warning("flow %s: %s", ctx.flow.id[:8], message)
+    body = {"type": "error", "error": {"type": "ccproxy_auth_error", "message": message}}
+    ctx.flow.response = http.Response.make(502, json.dumps(body), {"content-type": "application/json"})
+
+
+@hook(reads=["request.headers", "request.query"], writes=["request.headers", "request.query", "metadata.provider"])
+async def inject_auth(ctx: HookContext) -> None:
+    """sk-ant-oat-ccproxy-{name} -> providers[name]'s credential in that provider's header."""
+    req = ctx.flow.request
+    path, _, query = req.path.partition("?")
+    hit = find_sentinel(req.headers, query)
+    if hit is None:
+        return
+    resolver: CredentialResolver = ctx.services["resolver"]
+    ctx.meta.provider = hit.provider
+    try:
+        provider = resolver.provider(hit.provider)
+        token = await resolver.resolve(hit.provider)
+    except AuthError as exc:
+        _auth_error(ctx, str(exc))
+        return
+    cleaned = strip_client_keys(req.headers, query)
+    req.path = f"{path}?{cleaned}" if cleaned else path
+    set_credential(req.headers, provider.auth_header, token)
+    ctx.meta.auth_injected = True

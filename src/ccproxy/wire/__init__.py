@@ -1,0 +1,1 @@
+"""The wire formats and the pure translators between them; nothing here imports mitmproxy."""

@@ -6,7 +6,7 @@ import time
 
 from mitmproxy import http
 
-from ccproxy.flows.meta import ClientRequest, get_meta
+from ccproxy.flows.meta import ClientRequest, UpstreamResponse, get_meta
 
 
 def source_of(flow: http.HTTPFlow) -> str:
@@ -51,3 +51,17 @@ class Inspector:
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None:
             get_meta(flow).timestamp_first_byte = flow.response.timestamp_start or time.time()
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        """Keep the provider's response as it came back, before any later addon rewrites it."""
+        response = flow.response
+        if response is None or flow.server_conn.timestamp_start is None:
+            return  # answered by ccproxy itself (health, 501, auth error): nothing came from upstream
+        meta = get_meta(flow)
+        streamed = bool(response.stream)
+        meta.upstream_response = UpstreamResponse(
+            status_code=response.status_code,
+            reason=response.reason,
+            headers=[(k, v) for k, v in response.headers.items(multi=True)],
+            body=bytes(meta.upstream_raw) if streamed else (response.raw_content or b""),
+        )

@@ -30,7 +30,9 @@ def read_file(provider: str, source: FileAuth, base: Path) -> str:
             f"check providers.{provider}.auth.path"
         ) from None
     if not value:
-        raise AuthError(f"provider {provider!r}: credential file {path} is empty; check providers.{provider}.auth")
+        raise AuthError(
+            f"provider {provider!r}: credential file {path} is empty; check providers.{provider}.auth"
+        )
     return value
 
 

@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="config dir (default: $CCPROXY_CONFIG_DIR, else ~/.config/ccproxy)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in COMMANDS.items():
+    for _name, module in COMMANDS.items():
         try:
             mod = importlib.import_module(f"ccproxy.cli.{module}")
         except ModuleNotFoundError:

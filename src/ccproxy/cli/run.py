@@ -14,7 +14,14 @@ from ccproxy.cli.common import resolve_dir
 from ccproxy.daemon.state import RuntimeState, require_state
 from ccproxy.errors import UsageError
 
-FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+FORWARDED_SIGNALS = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+)
 
 
 def register(sub: Any) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 import urllib.error
 import urllib.request
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ccproxy.cli.common import load
 from ccproxy.daemon.state import RuntimeState, read_state
@@ -87,7 +86,7 @@ def mermaid(config: CCProxyConfig) -> str:
         chain = [n for n in names if not any(n in (a, b) for a, b, _ in deps)]
         if names:
             lines.append(f"        [*] --> {names[0]}")
-            for a, b in zip(chain, chain[1:], strict=False):
+            for a, b in itertools.pairwise(chain):
                 lines.append(f"        {a} --> {b}")
             lines.append(f"        {names[-1]} --> [*]")
         lines.append("    }")
@@ -132,7 +131,11 @@ def report(state: RuntimeState | None, config: CCProxyConfig, directory: Any, sh
             "client_config": mcp_snippet(state, config, show),
         },
         "providers": {
-            name: {"provider": p.provider, "url": f"{p.scheme}://{p.host}{p.path}", "auth": p.auth.type if p.auth else None}
+            name: {
+                "provider": p.provider,
+                "url": f"{p.scheme}://{p.host}{p.path}",
+                "auth": p.auth.type if p.auth else None,
+            }
             for name, p in config.providers.items()
         },
         "pipeline": pipeline_doc(config),
@@ -190,7 +193,11 @@ def run(args: argparse.Namespace) -> int:
     if args.mermaid:
         print(mermaid(config))
         return 0
-    checks = [(args.proxy, "proxy", PROXY_DOWN), (args.inspect, "inspector", INSPECTOR_DOWN), (args.mcp, "mcp", MCP_DOWN)]
+    checks = [
+        (args.proxy, "proxy", PROXY_DOWN),
+        (args.inspect, "inspector", INSPECTOR_DOWN),
+        (args.mcp, "mcp", MCP_DOWN),
+    ]
     if any(flag for flag, _, _ in checks):
         health = probe(state, config)
         code = sum(bit for flag, name, bit in checks if flag and not health[name])

@@ -100,7 +100,9 @@ def load_config(directory: Path) -> CCProxyConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}:{where}: not valid YAML ({problem}); fix the file or re-run `ccproxy init --force`") from None
+        raise ConfigError(
+            f"{path}:{where}: not valid YAML ({problem}); fix the file or re-run `ccproxy init --force`"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
     return parse_config(data, path)

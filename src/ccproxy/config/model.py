@@ -62,6 +62,9 @@ class OAuthAuth(_AuthBase):
     client_id: str | None = None
     client_secret: str | None = None
     scope: str | None = None
+    token_body: Literal["form", "json"] = Field(
+        default="form", description="How the refresh request is encoded: RFC 6749 form fields, or JSON."
+    )
 
 
 AuthSource = Annotated[CommandAuth | FileAuth | EnvAuth | OAuthAuth, Field(discriminator="type")]
@@ -132,6 +135,8 @@ class TransformRule(_Model):
     def _needs_destination(self) -> TransformRule:
         if self.action != "passthrough" and not (self.dest_provider or self.dest_host):
             raise ValueError(f"action {self.action!r} needs dest_provider (or dest_host)")
+        if self.action == "transform" and not self.dest_provider:
+            raise ValueError("action 'transform' needs dest_provider: its `provider` names the wire format to write")
         return self
 
 
@@ -154,12 +159,11 @@ class McpConfig(_Model):
 
 
 HookEntry = str | dict[str, Any]
+DEFAULT_INBOUND: tuple[HookEntry, ...] = ("ccproxy.hooks.inject_auth", "ccproxy.hooks.extract_session_id")
 
 
 class HooksConfig(_Model):
-    inbound: list[HookEntry] = Field(
-        default_factory=lambda: ["ccproxy.hooks.inject_auth", "ccproxy.hooks.extract_session_id"]
-    )
+    inbound: list[HookEntry] = Field(default_factory=lambda: list(DEFAULT_INBOUND))
     outbound: list[HookEntry] = Field(default_factory=list)
 
 
@@ -172,6 +176,8 @@ class FlowsConfig(_Model):
     default_jq_filters: list[str] = Field(default_factory=list)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     store: str = "flows.sqlite3"
+    #: Finished flows the daemon keeps in memory for the mitmweb UI; older ones live only in the store.
+    memory_max: int = Field(default=500, ge=1)
 
 
 class DoctorConfig(_Model):

@@ -5,11 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ccproxy.addons.auth import AuthRefresh
+from ccproxy.addons.contentview import ContentViews
+from ccproxy.addons.fingerprint import Fingerprint
 from ccproxy.addons.health import Health
 from ccproxy.addons.inspector import Inspector
+from ccproxy.addons.recorder import Recorder
 from ccproxy.addons.router import Router
 from ccproxy.addons.sanitizer import EgressSanitizer
 from ccproxy.addons.stage import HookStage
+from ccproxy.addons.stream import StreamTap
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.pipeline.executor import Stage
 from ccproxy.pipeline.loader import load_stage
@@ -28,13 +33,18 @@ def build_chain(
     services: dict[str, Any],
     listeners: dict[str, str],
 ) -> list[Any]:
-    """inspector -> inbound DAG -> router -> outbound DAG -> egress sanitizer."""
+    """mitmproxy calls each event (request, responseheaders, response, error) on these in this order."""
     inbound, outbound = build_stages(config)
     return [
-        Inspector(),  # source + client-request snapshot, before anything changes the flow
+        Inspector(),  # source + client-request snapshot; on response, the upstream snapshot
+        Fingerprint(),  # the client's wire fingerprint (jailed flows)
         Health(listeners),  # GET /health on the reverse listener
         HookStage(inbound, config, services),  # inject_auth, extract_session_id, ...
-        Router(config),  # sentinel / path routing (rules: transform router)
-        HookStage(outbound, config, services),  # shape, verbose_mode, ...
-        EgressSanitizer(),  # x-ccproxy-* stripped, sentinel never leaves
+        Router(config),  # sentinel / path / rule routing; format translation (+ stream filters)
+        HookStage(outbound, config, services),  # shape, verbose_mode, inject_mcp_notifications, ...
+        StreamTap(),  # SSE passes through incrementally, both sides recorded
+        AuthRefresh(config, services),  # 401 -> re-resolve credential -> replay once
+        EgressSanitizer(),  # x-ccproxy-* stripped, a sentinel key never leaves
+        Recorder(config, config_dir),  # the finished flow goes to the flow store
+        ContentViews(),  # mitmweb views: "Client Request", "Provider Response"
     ]

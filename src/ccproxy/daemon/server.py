@@ -21,6 +21,7 @@ from ccproxy.daemon.chain import build_chain
 from ccproxy.daemon.logs import log_path, setup_logging
 from ccproxy.daemon.state import Listener, RuntimeState, read_state, remove_state, write_state
 from ccproxy.errors import DaemonError
+from ccproxy.namespace.listener import LISTEN_HOST, WireGuardListener, install_tls_keylog
 
 log = logging.getLogger("ccproxy.daemon")
 
@@ -34,7 +35,9 @@ def check_port_free(host: str, port: int, what: str, key: str, kind: int = socke
         try:
             sock.bind((host, port))
         except OSError as exc:
-            reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
+            reason = (
+                "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
+            )
             raise DaemonError(
                 f"{what} port {host}:{port} {reason}; stop what holds it or set {key} in ccproxy.yaml"
             ) from None
@@ -64,6 +67,8 @@ class Daemon:
         self.web_token = secrets.token_urlsafe(24)
         self.master: Any = None
         self.started_at = time.time()
+        wg_port = config.inspector.wireguard_port or free_port(LISTEN_HOST, socket.SOCK_DGRAM)
+        self.wireguard = WireGuardListener(config_dir, wg_port)
 
     def preflight(self) -> None:
         existing = read_state(self.config_dir)
@@ -75,12 +80,16 @@ class Daemon:
         c = self.config
         check_port_free(c.host, c.port, "reverse proxy", "ccproxy.port")
         check_port_free(c.host, c.inspector.port, "inspector (mitmweb)", "ccproxy.inspector.port")
+        check_port_free(
+            LISTEN_HOST, c.inspector.wireguard_port, "WireGuard", "ccproxy.inspector.wireguard_port", socket.SOCK_DGRAM
+        )
 
     def listeners(self) -> dict[str, Listener]:
         c = self.config
         return {
             "proxy": Listener(f"http://{c.host}:{c.port}", c.host, c.port),
             "inspector": Listener(f"http://{c.host}:{c.inspector.port}", c.host, c.inspector.port),
+            "wireguard": Listener(self.wireguard.url, LISTEN_HOST, self.wireguard.port),
         }
 
     def build_master(self) -> Any:
@@ -106,12 +115,15 @@ class Daemon:
         }
         if c.inspector.upstream_ca:
             updates["ssl_verify_upstream_trusted_ca"] = c.inspector.upstream_ca
+        updates["mode"].append(self.wireguard.prepare())
+        self.tls_keylog = install_tls_keylog(self.config_dir)
         master.options.update(**updates)
         self.services = services
         self.listener_urls = listeners
         return master
 
     def on_running(self) -> None:
+        self.wireguard.started(self.master)
         state = RuntimeState(
             pid=os.getpid(),
             version=__version__,
@@ -119,6 +131,7 @@ class Daemon:
             config_dir=str(self.config_dir),
             listeners=self.listeners(),
             web_token=self.web_token,
+            extra=self.wireguard.state_extra(self.tls_keylog),
         )
         write_state(self.config_dir, state)
         for ca in self.config_dir.glob("mitmproxy-ca*.p*"):
@@ -130,6 +143,7 @@ class Daemon:
             state.listeners["inspector"].url,
             self.config_dir,
         )
+        log.info("WireGuard listener %s; keylogs: %s, %s", self.wireguard.url, self.tls_keylog, self.wireguard.keylog_path)
 
     async def run(self) -> None:
         self.preflight()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -66,13 +67,21 @@ class TransformInfo:
     """What the router decided for a flow and why."""
 
     mode: Literal["passthrough", "redirect", "transform", "route"]
-    reason: str  # "sentinel", "rule[N]", "path"
+    reason: str  # "sentinel", "rule[N]", "path", "original"
     provider: str | None = None
     rule: int | None = None
-    from_format: str | None = None
-    to_format: str | None = None
+    from_format: str | None = None  # the client's wire format
+    to_format: str | None = None  # the destination's wire format
     model: str | None = None
     dest_url: str | None = None
+    stream: bool = False  # the upstream request asked for a streamed answer
+    #: What the client's request says about the answer's shape (ccproxy.wire ClientOptions fields).
+    client_options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def translates(self) -> bool:
+        """Bodies change format on the way out and back."""
+        return self.mode == "transform" and self.from_format is not None and self.from_format != self.to_format
 
 
 @dataclass
@@ -99,10 +108,19 @@ class FlowMeta:
     shape: dict[str, Any] | None = None
     timestamp_first_byte: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Raw bytes of a streamed upstream response, as they arrived (before any stream filter).
+    upstream_raw: bytearray = field(default_factory=bytearray)
+    #: Filters a streamed response passes through, in order (the router's translators); not serialized.
+    stream_filters: list[Callable[[bytes], bytes]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON-safe form (bodies left out; they are stored and shown separately)."""
-        doc = asdict(self)
+        filters, raw = self.stream_filters, self.upstream_raw
+        self.stream_filters, self.upstream_raw = [], bytearray()
+        try:
+            doc = asdict(self)
+        finally:
+            self.stream_filters, self.upstream_raw = filters, raw
         doc["client_request"] = self.client_request.to_json() if self.client_request else None
         up = self.upstream_response
         doc["upstream_response"] = (
@@ -118,6 +136,8 @@ class FlowMeta:
         doc.pop("upstream_events")
         doc.pop("client_events")
         doc.pop("timestamp_first_byte")
+        doc.pop("upstream_raw")
+        doc.pop("stream_filters")
         return doc
 
 

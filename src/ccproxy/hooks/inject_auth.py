@@ -24,7 +24,10 @@ def _auth_error(ctx: HookContext, message: str) -> None:
     ctx.flow.response = http.Response.make(502, json.dumps(body), {"content-type": "application/json"})
 
 
-@hook(reads=["request.headers", "request.query"], writes=["request.headers", "request.query", "metadata.provider"])
+@hook(
+    reads=["request.headers", "request.query"],
+    writes=["request.headers", "request.query", "metadata.provider"],
+)
 async def inject_auth(ctx: HookContext) -> None:
     """sk-ant-oat-ccproxy-{name} -> providers[name]'s credential in that provider's header."""
     req = ctx.flow.request

@@ -67,6 +67,8 @@ class Stage:
                     await result
             except Exception as exc:
                 log.exception("hook %s (%s) failed on flow %s", spec.name, self.name, ctx.flow.id[:8])
-                meta.hooks.append(HookRun(spec.name, self.name, ok=False, error=f"{type(exc).__name__}: {exc}"))
+                meta.hooks.append(
+                    HookRun(spec.name, self.name, ok=False, error=f"{type(exc).__name__}: {exc}")
+                )
             else:
                 meta.hooks.append(HookRun(spec.name, self.name, ok=True))

@@ -32,7 +32,14 @@ class HookSpec:
 
     def with_params(self, params: BaseModel | None) -> HookSpec:
         return HookSpec(
-            self.name, self.fn, self.reads, self.writes, self.stage, self.params_model, self.description, params
+            self.name,
+            self.fn,
+            self.reads,
+            self.writes,
+            self.stage,
+            self.params_model,
+            self.description,
+            params,
         )
 
 

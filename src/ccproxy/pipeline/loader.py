@@ -30,7 +30,7 @@ def _import_spec(path: str, where: str) -> HookSpec:
         )
     mod_path, _, attr = path.rpartition(".")
     try:
-        obj = getattr(importlib.import_module(mod_path), attr) if mod_path else None
+        obj = getattr(importlib.import_module(mod_path), attr, None) if mod_path else None
     except ModuleNotFoundError:
         obj = None
     spec = spec_of(obj)

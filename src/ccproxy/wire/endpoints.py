@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_GEMINI = re.compile(r"^(?P<prefix>.*?)/(?P<ver>v1beta|v1alpha|v1)/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$")
+_GEMINI = re.compile(
+    r"^(?P<prefix>.*?)/(?P<ver>v1beta|v1alpha|v1)/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$"
+)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set up everything the test suite needs on a fresh Debian/Ubuntu machine:
+# system tools for the capture jail, uv, the locked Python environment, and Node packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(slirp4netns wireguard-tools wireguard-go iptables iproute2 util-linux tshark curl jq nodejs)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if command -v node >/dev/null 2>&1; then
+    # A Node from elsewhere (nvm, NodeSource) is fine; don't fight it with Debian's.
+    missing=("${missing[@]/nodejs}")
+  fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends ${missing[@]} >/dev/null
+  else
+    echo "setup: please install: ${missing[*]} (needs root and apt-get)" >&2
+  fi
+fi
+
+if ! command -v uv >/dev/null 2>&1; then
+  python3 -m pip install --quiet uv
+fi
+uv sync --frozen --quiet
+echo "setup: ok ($(uv run python --version), $(uv run ccproxy --version))"

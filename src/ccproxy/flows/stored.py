@@ -1,0 +1,124 @@
+"""A flow read back from the store: its JSON doc and the four phases' bodies, decoded on demand."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from ccproxy.flows import answer as answers
+from ccproxy.flows.meta import SSEEvent
+from ccproxy.flows.record import events_from_json
+
+#: Phase name -> (where its headers live in the doc, body part, events part).
+PHASES = {
+    "client_request": "the client request as it arrived",
+    "request": "the request as forwarded",
+    "upstream_response": "the provider's response as it came back",
+    "response": "the response the client got",
+}
+
+
+def header(headers: list[Any] | None, name: str) -> str:
+    for h in headers or []:
+        if str(h[0]).lower() == name.lower():
+            return str(h[1])
+    return ""
+
+
+def decode_body(data: bytes, encoding: str) -> bytes:
+    """Undo a `content-encoding` (gzip, deflate, br, zstd); on failure the captured bytes come back."""
+    codings = [c.strip().lower() for c in encoding.split(",") if c.strip() and c.strip().lower() != "identity"]
+    try:
+        for coding in reversed(codings):
+            if coding in ("gzip", "x-gzip"):
+                data = gzip.decompress(data)
+            elif coding == "deflate":
+                try:
+                    data = zlib.decompress(data)
+                except zlib.error:
+                    data = zlib.decompress(data, -zlib.MAX_WBITS)
+            elif coding == "br":
+                import brotli
+
+                data = brotli.decompress(data)
+            elif coding == "zstd":
+                import zstandard
+
+                data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+            else:
+                return data
+    except Exception:
+        return data
+    return data
+
+
+def pretty(data: bytes) -> str:
+    """JSON pretty-printed with sorted keys (stable for diffs); anything else as UTF-8 text."""
+    text = data.decode("utf-8", "replace")
+    if data.lstrip()[:1] in (b"{", b"["):
+        try:
+            return json.dumps(json.loads(data), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        except ValueError:
+            pass
+    return text
+
+
+@dataclass
+class StoredFlow:
+    doc: dict[str, Any]
+    parts: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return str(self.doc["id"])
+
+    @property
+    def ccproxy(self) -> dict[str, Any]:
+        return dict(self.doc.get("ccproxy") or {})
+
+    def headers(self, phase: str) -> list[list[str]] | None:
+        """Masked headers of a phase (None when the phase did not happen)."""
+        if phase == "request":
+            return (self.doc.get("request") or {}).get("headers")
+        if phase == "response":
+            resp = self.doc.get("response")
+            return resp.get("headers") if resp else None
+        sub = self.ccproxy.get(phase)
+        return sub.get("headers") if sub else None
+
+    def raw_headers(self) -> dict[str, Any]:
+        """The unmasked headers and URLs, for `dump --unredacted` only."""
+        data = self.parts.get("raw_headers")
+        return dict(json.loads(data)) if data else {}
+
+    def has(self, phase: str) -> bool:
+        return phase in self.parts or self.headers(phase) is not None
+
+    def raw_body(self, phase: str) -> bytes | None:
+        return self.parts.get(phase)
+
+    def body(self, phase: str) -> bytes | None:
+        """A phase's body with its content-encoding undone."""
+        data = self.parts.get(phase)
+        if data is None:
+            return None
+        return decode_body(data, header(self.headers(phase), "content-encoding"))
+
+    def events(self, side: str) -> list[SSEEvent]:
+        """`upstream` or `client` SSE events with arrival times."""
+        data = self.parts.get(f"{side}_events")
+        return events_from_json(data) if data else []
+
+    def answer(self, side: str) -> answers.Answer | None:
+        """The final message of the provider's (`upstream`) or the client's (`client`) response."""
+        events = self.events(side)
+        if events:
+            return answers.from_events(events)
+        body = self.body("upstream_response" if side == "upstream" else "response")
+        return answers.from_body(body) if body else None
+
+    def content_type(self, phase: str) -> str:
+        return header(self.headers(phase), "content-type")

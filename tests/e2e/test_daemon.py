@@ -1,0 +1,230 @@
+"""The daemon's lifecycle and the CLI around it: start, status, logs, init, run, config errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx
+import yaml
+
+from tests.daemon import SECRETS, RunningDaemon, make_daemon, wait_for
+from tests.fakes.provider import FakeProvider
+
+
+def ccproxy(config_dir: Path, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCPROXY_")}
+    return subprocess.run(
+        [sys.executable, "-m", "ccproxy.cli.main", "--config", str(config_dir), *args],
+        capture_output=True, text=True, timeout=60, env={**env, **(extra_env or {})},
+    )
+
+
+def test_state_and_log_files_are_private_and_complete(daemon: RunningDaemon, fake_provider: FakeProvider) -> None:
+    assert fake_provider.requests == [], "start-up sends no traffic anywhere"
+    state_file = daemon.config_dir / "ccproxy.state.json"
+    for path in (state_file, daemon.config_dir / "ccproxy.log"):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    state = daemon.state
+    assert state["pid"] == daemon.proc.pid  # type: ignore[union-attr]
+    assert state["listeners"]["proxy"]["url"] == daemon.proxy_url
+    assert state["listeners"]["inspector"]["port"] == daemon.config["ccproxy"]["inspector"]["port"]
+    assert state["web_token"] and state["version"] and state["started_at"] > 0
+    assert daemon.stop() == 0
+    assert not state_file.exists(), "the state file is removed on exit"
+
+
+def test_second_start_and_busy_port_fail_fast(daemon: RunningDaemon, tmp_path: Path) -> None:
+    res = daemon.cli("start")
+    assert res.returncode == 1
+    assert f"already runs for {daemon.config_dir}" in res.stderr
+    assert "Traceback" not in res.stderr
+
+    other = make_daemon(tmp_path / "other", None, {"port": daemon.port})
+    other.config_dir.mkdir()
+    (other.config_dir / "ccproxy.yaml").write_text(yaml.safe_dump(other.config))
+    res = other.cli("start")
+    assert res.returncode == 1
+    assert f"reverse proxy port 127.0.0.1:{daemon.port} is already in use" in res.stderr
+    assert "ccproxy.port" in res.stderr
+
+
+def test_status_report_health_bits_and_mermaid(daemon: RunningDaemon) -> None:
+    doc = json.loads(daemon.cli("status", "--json").stdout)
+    assert doc["running"] is True and doc["proxy"]["up"] is True and doc["inspector"]["up"] is True
+    assert doc["inspector"]["token"].startswith("<hidden")
+    assert [h["name"] for h in doc["pipeline"]["inbound"]] == ["inject_auth", "extract_session_id"]
+    assert doc["pipeline"]["inbound"][0]["writes"] == ["metadata.provider", "request.headers", "request.query"]
+    assert doc["providers"]["anthropic"]["auth"] == "env"
+    assert SECRETS["FAKE_ANTHROPIC_KEY"] not in json.dumps(doc)
+    shown = json.loads(daemon.cli("status", "--json", "--show-secrets").stdout)
+    assert shown["inspector"]["token"] == daemon.state["web_token"]
+
+    table = daemon.cli("status")
+    assert table.returncode == 0 and "inject_auth" in table.stdout and "up" in table.stdout
+
+    assert daemon.cli("status", "--proxy", "--inspect").returncode == 0
+    checks = daemon.cli("status", "--proxy", "--inspect", "--json")
+    assert json.loads(checks.stdout) == {"proxy": True, "inspector": True}
+
+    mermaid = daemon.cli("status", "--mermaid").stdout
+    assert mermaid.startswith("stateDiagram-v2")
+    assert "inject_auth" in mermaid and "inbound --> router" in mermaid
+
+    daemon.stop()
+    assert daemon.cli("status", "--proxy", "--inspect").returncode == 3
+    assert daemon.cli("status", "--proxy").returncode == 1
+    assert daemon.cli("status", "--inspect").returncode == 2
+    report = json.loads(daemon.cli("status", "--json").stdout)
+    assert report["running"] is False
+
+
+def test_status_mcp_bit_when_disabled(daemon_factory: Any) -> None:
+    d = daemon_factory(config={"mcp": {"http": {"enabled": False}}})
+    res = d.cli("status", "--proxy", "--inspect", "--mcp")
+    assert res.returncode == 4
+    assert "mcp: down" in res.stdout
+
+
+def test_logs_and_no_secret_in_them(daemon: RunningDaemon, fake_provider: FakeProvider) -> None:
+    client = anthropic.Anthropic(base_url=daemon.proxy_url, api_key="sk-ant-oat-ccproxy-anthropic")
+    client.messages.create(model="m", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+    httpx.post(daemon.proxy_url + "/v1/messages", headers={"x-api-key": "sk-ant-oat-ccproxy-nosuch"}, json={})
+    wait_for(lambda: "nosuch" in daemon.log_text(), 5, what="the auth error in the log")
+    res = daemon.cli("logs", "-n", "3")
+    assert res.returncode == 0 and len(res.stdout.splitlines()) == 3
+    assert "ready: proxy" in daemon.cli("logs", "-n", "1000").stdout
+    daemon.stop()
+    text = daemon.log_text() + daemon.output() + json.dumps(daemon.config)
+    for secret in SECRETS.values():
+        assert secret not in text
+
+
+def test_logs_follow(daemon: RunningDaemon) -> None:
+    proc = subprocess.Popen(daemon.command("logs", "-f", "-n", "2"), stdout=subprocess.PIPE, text=True,
+                            env=daemon.env)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    try:
+        wait_for(lambda: len(lines) >= 2, 15, what="the log tail")
+        httpx.post(daemon.proxy_url + "/v1/messages", headers={"x-api-key": "sk-ant-oat-ccproxy-followme"}, json={})
+        wait_for(lambda: any("followme" in line for line in lines), 15, what="a followed log line")
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def test_logs_without_a_log(tmp_path: Path) -> None:
+    res = ccproxy(tmp_path, "logs")
+    assert res.returncode == 1 and "ccproxy start" in res.stderr
+
+
+def test_init_and_force(tmp_path: Path) -> None:
+    res = ccproxy(tmp_path, "init")
+    assert res.returncode == 0 and (tmp_path / "ccproxy.yaml").exists()
+    again = ccproxy(tmp_path, "init")
+    assert again.returncode == 2 and "--force" in again.stderr
+    assert ccproxy(tmp_path, "init", "--force").returncode == 0
+    assert json.loads(ccproxy(tmp_path, "status", "--json").stdout)["providers"]["anthropic"]["auth"] == "env"
+
+
+def test_config_errors_exit_2_with_key_path(tmp_path: Path) -> None:
+    cases = {
+        "ccproxy: [oops": "not valid YAML",
+        "ccproxy:\n  providers:\n    a: {host: h, auth: {type: vault}}\n": "ccproxy.providers.a.auth",
+        "ccproxy:\n  providers:\n    a: {host: h}\n  inspector: {transforms: [{match_path: '(', dest_provider: a}]}\n":
+            "ccproxy.inspector.transforms[0].match_path: invalid regex",
+        "ccproxy:\n  hooks: {inbound: [no.such.hook]}\n": "hooks.inbound[0]: cannot import hook 'no.such.hook'",
+    }
+    for text, expected in cases.items():
+        (tmp_path / "ccproxy.yaml").write_text(text)
+        for args in (("start",), ("status",)):
+            res = ccproxy(tmp_path, *args)
+            assert res.returncode == 2, (text, res.stderr)
+            assert expected in res.stderr, (expected, res.stderr)
+            assert "Traceback" not in res.stderr
+            assert str(tmp_path / "ccproxy.yaml") in res.stderr or "hooks." in res.stderr
+
+
+def test_hook_cycle_is_reported(tmp_path: Path) -> None:
+    mod = tmp_path / "cyclehooks.py"
+    mod.write_text(textwrap.dedent("""
+        from ccproxy.pipeline.hook import hook
+
+        @hook(reads=["a"], writes=["b"])
+        def first(ctx): pass
+
+        @hook(reads=["b"], writes=["a"])
+        def second(ctx): pass
+    """))
+    (tmp_path / "ccproxy.yaml").write_text(
+        "ccproxy:\n  hooks:\n    inbound: [cyclehooks.first, cyclehooks.second]\n"
+    )
+    res = ccproxy(tmp_path, "start", extra_env={"PYTHONPATH": str(tmp_path)})
+    assert res.returncode == 2
+    assert "hooks first, second form a cycle" in res.stderr
+
+
+def test_run_sets_base_urls_and_passes_exit_code(daemon: RunningDaemon) -> None:
+    script = (
+        "import os, sys; print(os.environ['ANTHROPIC_BASE_URL'], os.environ['OPENAI_BASE_URL'], "
+        "os.environ['OPENAI_API_BASE'], os.environ['GOOGLE_GEMINI_BASE_URL']); "
+        "print(sys.stdin.read().upper()); sys.exit(7)"
+    )
+    res = daemon.cli("run", "--", sys.executable, "-c", script, input="piped in")
+    assert res.returncode == 7
+    urls, echoed = res.stdout.splitlines()
+    url = daemon.proxy_url
+    assert urls.split() == [url, f"{url}/v1", f"{url}/v1", url]
+    assert echoed == "PIPED IN"
+
+
+def test_run_real_sdk_client_is_captured(daemon: RunningDaemon, fake_provider: FakeProvider) -> None:
+    script = (
+        "import anthropic; c = anthropic.Anthropic(api_key='sk-ant-oat-ccproxy-anthropic'); "
+        "print(c.messages.create(model='m', max_tokens=8, messages=[{'role':'user','content':'hi'}]).content[0].text)"
+    )
+    res = daemon.cli("run", "--", sys.executable, "-c", script)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "Hello from the fake provider."
+    assert fake_provider.requests[-1].headers["x-api-key"] == SECRETS["FAKE_ANTHROPIC_KEY"]
+
+
+def test_run_forwards_signals(daemon: RunningDaemon, tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    script = (
+        "import signal, sys, time, pathlib\n"
+        "signal.signal(signal.SIGTERM, lambda *a: sys.exit(42))\n"
+        f"pathlib.Path({str(ready)!r}).write_text('1')\n"
+        "for _ in range(600): time.sleep(0.05)\n"
+        "sys.exit(1)\n"
+    )
+    proc = subprocess.Popen(daemon.command("run", "--", sys.executable, "-c", script), env=daemon.env)
+    wait_for(ready.exists, 20, what="the child to start")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 42
+
+
+def test_run_errors(daemon: RunningDaemon, tmp_path: Path) -> None:
+    res = daemon.cli("run", "--", "definitely-not-a-command-xyz")
+    assert res.returncode == 127 and "command not found: definitely-not-a-command-xyz" in res.stderr
+    assert daemon.cli("run").returncode == 2
+    nothing = ccproxy(tmp_path, "run", "--", "true")
+    assert nothing.returncode == 1
+    assert "no ccproxy daemon is running" in nothing.stderr and "start" in nothing.stderr
+
+
+def test_help_does_not_import_mitmproxy() -> None:
+    code = "import sys; from ccproxy.cli.main import build_parser; build_parser(); print('mitmproxy' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert res.stdout.strip() == "False"
+

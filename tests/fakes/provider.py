@@ -1,0 +1,472 @@
+"""A fake LLM provider on 127.0.0.1: Anthropic Messages, OpenAI Chat and Responses, Gemini.
+
+Behaviour is steered by the request's model name (so it works through any client):
+  ...-error-500 / -error-429 / -error-400  answer that status with the format's error JSON
+  ...-reset        close the connection without answering
+  ...-hang         answer nothing until the server stops (bounded by `hang_seconds`)
+  ...-cut          stream a few events, then close the connection mid-stream
+A request that declares tools gets a tool call back unless its last message is a tool result.
+Attributes (`required_token`, `sse_events`, `sse_delay`, `answer_size`) tune it for auth tests and bench.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+GEMINI_PATH = re.compile(r"^/(?:v1beta|v1|v1alpha)/models/([^/:]+):(generateContent|streamGenerateContent)$")
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    header_list: list[tuple[str, str]]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+    def credential(self) -> str | None:
+        auth = self.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:]
+        for name in ("x-api-key", "x-goog-api-key"):
+            if name in self.headers:
+                return self.headers[name]
+        key = parse_qs(urlsplit(self.path).query).get("key")
+        return key[0] if key else None
+
+
+@dataclass
+class Answer:
+    """What the fake says: text and/or one tool call, plus token counts."""
+
+    text: str
+    tool: tuple[str, dict[str, Any]] | None
+    input_tokens: int
+    output_tokens: int
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\S+\s*", text) or [text]
+
+
+class FakeProvider:
+    """Start with `start()`; `url` is its base URL; every request lands in `requests`."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.requests: list[RecordedRequest] = []
+        self.required_token: str | None = None
+        self.sse_events: int | None = None
+        self.sse_delay: float = 0.0
+        self.answer_size: int | None = None
+        self.hang_seconds: float = 30.0
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self.server = ThreadingHTTPServer((host, port), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def start(self) -> FakeProvider:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def record(self, req: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(req)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+        self.required_token = None
+        self.sse_events = None
+        self.sse_delay = 0.0
+        self.answer_size = None
+
+    def answer_for(self, body: dict[str, Any], fmt: str) -> Answer:
+        prompt = json.dumps(body)
+        tools = body.get("tools") or []
+        names = [_tool_name(t, fmt) for t in tools]
+        names = [n for n in names if n]
+        if names and not _ends_with_tool_result(body, fmt):
+            return Answer("", (names[0], {"location": "Paris"}), len(prompt) // 4, 12)
+        if self.answer_size:
+            text = ("lorem ipsum " * (self.answer_size // 12 + 1))[: self.answer_size]
+        elif self.sse_events:
+            text = "".join(f"w{i} " for i in range(self.sse_events))
+        elif names:
+            text = "The weather in Paris is sunny."
+        else:
+            text = "Hello from the fake provider."
+        return Answer(text, None, len(prompt) // 4, max(1, len(text) // 4))
+
+
+def _tool_name(tool: Any, fmt: str) -> str | None:
+    if not isinstance(tool, dict):
+        return None
+    if fmt == "gemini":
+        decls = tool.get("functionDeclarations") or tool.get("function_declarations") or []
+        return decls[0].get("name") if decls else None
+    if "function" in tool and isinstance(tool["function"], dict):
+        return tool["function"].get("name")
+    return tool.get("name")
+
+
+def _ends_with_tool_result(body: dict[str, Any], fmt: str) -> bool:
+    if fmt == "anthropic":
+        msgs = body.get("messages") or []
+        last = msgs[-1] if msgs else {}
+        content = last.get("content")
+        return isinstance(content, list) and any(
+            isinstance(b, dict) and b.get("type") == "tool_result" for b in content
+        )
+    if fmt == "openai":
+        msgs = body.get("messages") or []
+        return bool(msgs) and msgs[-1].get("role") == "tool"
+    if fmt == "responses":
+        items = body.get("input")
+        return isinstance(items, list) and bool(items) and items[-1].get("type") == "function_call_output"
+    if fmt == "gemini":
+        contents = body.get("contents") or []
+        parts = contents[-1].get("parts", []) if contents else []
+        return any("functionResponse" in p or "function_response" in p for p in parts)
+    return False
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeProvider
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _read(self) -> RecordedRequest:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        header_list = list(self.headers.items())
+        rec = RecordedRequest(
+            self.command, self.path, {k.lower(): v for k, v in header_list}, header_list, body
+        )
+        self.fake.record(rec)
+        return rec
+
+    def _json(self, status: int, doc: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(doc).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _sse_start(self) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+
+    def _sse(self, data: Any, event: str | None = None) -> None:
+        payload = data if isinstance(data, str) else json.dumps(data)
+        block = (f"event: {event}\n" if event else "") + f"data: {payload}\n\n"
+        raw = block.encode()
+        self.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
+        self.wfile.flush()
+        if self.fake.sse_delay:
+            time.sleep(self.fake.sse_delay)
+
+    def _sse_end(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _reset(self) -> None:
+        self.close_connection = True
+        sock = self.connection
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        sock.close()
+
+    # -- routing ---------------------------------------------------------------------------
+    def do_GET(self) -> None:
+        self._read()
+        path = urlsplit(self.path).path
+        if path.endswith("/models"):
+            self._json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+        else:
+            self._json(404, {"error": {"message": f"no route {path}", "type": "not_found"}})
+
+    def do_POST(self) -> None:
+        rec = self._read()
+        path = urlsplit(rec.path).path
+        if path.endswith("/v1/messages"):
+            fmt = "anthropic"
+        elif path.endswith("/chat/completions"):
+            fmt = "openai"
+        elif path.endswith("/responses"):
+            fmt = "responses"
+        elif GEMINI_PATH.match(path):
+            fmt = "gemini"
+        else:
+            self._json(404, {"error": {"message": f"no route {path}", "type": "not_found"}})
+            return
+        try:
+            body = json.loads(rec.body or b"{}")
+        except ValueError:
+            self._error(fmt, 400, "request body is not valid JSON")
+            return
+        if self.fake.required_token is not None and rec.credential() != self.fake.required_token:
+            self._error(fmt, 401, "invalid x-api-key")
+            return
+        gem = GEMINI_PATH.match(path)
+        model = gem.group(1) if gem else str(body.get("model", "fake-model"))
+        for code in ("500", "429", "400", "503"):
+            if model.endswith(f"error-{code}"):
+                self._error(fmt, int(code), f"fake provider error {code}")
+                return
+        if model.endswith("reset"):
+            self._reset()
+            return
+        if model.endswith("hang"):
+            self.fake.stopping.wait(self.fake.hang_seconds)
+            self._reset()
+            return
+        stream = bool(body.get("stream")) or bool(gem and gem.group(2) == "streamGenerateContent")
+        answer = self.fake.answer_for(body, fmt)
+        cut = model.endswith("cut")
+        handler = getattr(self, f"_{fmt}")
+        handler(body, model, answer, stream, cut)
+
+    def _error(self, fmt: str, status: int, message: str) -> None:
+        kind = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_error"}.get(
+            status, "api_error"
+        )
+        if fmt == "anthropic":
+            doc: Any = {"type": "error", "error": {"type": kind, "message": message}}
+        elif fmt == "gemini":
+            doc = {"error": {"code": status, "message": message, "status": "INTERNAL"}}
+        else:
+            doc = {"error": {"message": message, "type": kind, "param": None, "code": None}}
+        self._json(status, doc)
+
+    # -- Anthropic Messages ----------------------------------------------------------------
+    def _anthropic(self, body: dict[str, Any], model: str, a: Answer, stream: bool, cut: bool) -> None:
+        msg_id = f"msg_{uuid.uuid4().hex[:24]}"
+        usage = {
+            "input_tokens": a.input_tokens,
+            "output_tokens": a.output_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 3,
+        }
+        stop = "tool_use" if a.tool else "end_turn"
+        content: list[dict[str, Any]] = []
+        if a.tool:
+            content.append({"type": "tool_use", "id": "toolu_fake01", "name": a.tool[0], "input": a.tool[1]})
+        else:
+            content.append({"type": "text", "text": a.text})
+        if not stream:
+            self._json(200, {
+                "id": msg_id, "type": "message", "role": "assistant", "model": model, "content": content,
+                "stop_reason": stop, "stop_sequence": None, "usage": usage,
+            })
+            return
+        self._sse_start()
+        start_usage = {**usage, "output_tokens": 1}
+        self._sse({"type": "message_start", "message": {
+            "id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [],
+            "stop_reason": None, "stop_sequence": None, "usage": start_usage}}, "message_start")
+        if a.tool:
+            self._sse({"type": "content_block_start", "index": 0, "content_block": {
+                "type": "tool_use", "id": "toolu_fake01", "name": a.tool[0], "input": {}}}, "content_block_start")
+            args = json.dumps(a.tool[1])
+            for piece in (args[: len(args) // 2], args[len(args) // 2 :]):
+                self._sse({"type": "content_block_delta", "index": 0,
+                           "delta": {"type": "input_json_delta", "partial_json": piece}}, "content_block_delta")
+        else:
+            self._sse({"type": "content_block_start", "index": 0,
+                       "content_block": {"type": "text", "text": ""}}, "content_block_start")
+            for i, word in enumerate(_words(a.text)):
+                if cut and i == 2:
+                    self._reset()
+                    return
+                self._sse({"type": "content_block_delta", "index": 0,
+                           "delta": {"type": "text_delta", "text": word}}, "content_block_delta")
+        self._sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+        self._sse({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
+                   "usage": {"output_tokens": a.output_tokens}}, "message_delta")
+        self._sse({"type": "message_stop"}, "message_stop")
+        self._sse_end()
+
+    # -- OpenAI Chat Completions -----------------------------------------------------------
+    def _openai(self, body: dict[str, Any], model: str, a: Answer, stream: bool, cut: bool) -> None:
+        cid, created = f"chatcmpl-{uuid.uuid4().hex[:20]}", int(time.time())
+        usage = {
+            "prompt_tokens": a.input_tokens, "completion_tokens": a.output_tokens,
+            "total_tokens": a.input_tokens + a.output_tokens, "prompt_tokens_details": {"cached_tokens": 3},
+        }
+        finish = "tool_calls" if a.tool else "stop"
+        call = {"id": "call_fake01", "type": "function",
+                "function": {"name": a.tool[0], "arguments": json.dumps(a.tool[1])}} if a.tool else None
+        if not stream:
+            message: dict[str, Any] = {"role": "assistant", "content": None if a.tool else a.text, "refusal": None}
+            if call:
+                message["tool_calls"] = [call]
+            self._json(200, {
+                "id": cid, "object": "chat.completion", "created": created, "model": model,
+                "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+                "usage": usage,
+            })
+            return
+
+        def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+            return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                    "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]}
+
+        self._sse_start()
+        self._sse(chunk({"role": "assistant", "content": ""}))
+        if call:
+            args = call["function"]["arguments"]
+            self._sse(chunk({"tool_calls": [{"index": 0, "id": call["id"], "type": "function",
+                                             "function": {"name": a.tool[0] if a.tool else "", "arguments": ""}}]}))
+            for piece in (args[: len(args) // 2], args[len(args) // 2 :]):
+                self._sse(chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+        else:
+            for i, word in enumerate(_words(a.text)):
+                if cut and i == 2:
+                    self._reset()
+                    return
+                self._sse(chunk({"content": word}))
+        self._sse(chunk({}, finish))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            self._sse({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                       "choices": [], "usage": usage})
+        self._sse("[DONE]")
+        self._sse_end()
+
+    # -- OpenAI Responses ------------------------------------------------------------------
+    def _responses(self, body: dict[str, Any], model: str, a: Answer, stream: bool, cut: bool) -> None:
+        rid, created = f"resp_{uuid.uuid4().hex[:24]}", int(time.time())
+        usage = {
+            "input_tokens": a.input_tokens, "output_tokens": a.output_tokens,
+            "total_tokens": a.input_tokens + a.output_tokens,
+            "input_tokens_details": {"cached_tokens": 3}, "output_tokens_details": {"reasoning_tokens": 0},
+        }
+        if a.tool:
+            item: dict[str, Any] = {"type": "function_call", "id": "fc_fake01", "call_id": "call_fake01",
+                                    "name": a.tool[0], "arguments": json.dumps(a.tool[1]), "status": "completed"}
+        else:
+            item = {"type": "message", "id": "msg_fake01", "status": "completed", "role": "assistant",
+                    "content": [{"type": "output_text", "text": a.text, "annotations": []}]}
+
+        def response(status: str, output: list[Any], with_usage: bool) -> dict[str, Any]:
+            return {"id": rid, "object": "response", "created_at": created, "status": status, "model": model,
+                    "output": output, "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+                    "usage": usage if with_usage else None, "error": None, "incomplete_details": None}
+
+        if not stream:
+            self._json(200, response("completed", [item], True))
+            return
+        seq = iter(range(10_000))
+        self._sse_start()
+        self._sse({"type": "response.created", "sequence_number": next(seq),
+                   "response": response("in_progress", [], False)}, "response.created")
+        if a.tool:
+            added = {**item, "arguments": "", "status": "in_progress"}
+            self._sse({"type": "response.output_item.added", "sequence_number": next(seq), "output_index": 0,
+                       "item": added}, "response.output_item.added")
+            self._sse({"type": "response.function_call_arguments.delta", "sequence_number": next(seq),
+                       "item_id": item["id"], "output_index": 0, "delta": item["arguments"]},
+                      "response.function_call_arguments.delta")
+            self._sse({"type": "response.function_call_arguments.done", "sequence_number": next(seq),
+                       "item_id": item["id"], "output_index": 0, "arguments": item["arguments"]},
+                      "response.function_call_arguments.done")
+        else:
+            added = {**item, "status": "in_progress", "content": []}
+            self._sse({"type": "response.output_item.added", "sequence_number": next(seq), "output_index": 0,
+                       "item": added}, "response.output_item.added")
+            part = {"type": "output_text", "text": "", "annotations": []}
+            self._sse({"type": "response.content_part.added", "sequence_number": next(seq), "item_id": item["id"],
+                       "output_index": 0, "content_index": 0, "part": part}, "response.content_part.added")
+            for i, word in enumerate(_words(a.text)):
+                if cut and i == 2:
+                    self._reset()
+                    return
+                self._sse({"type": "response.output_text.delta", "sequence_number": next(seq),
+                           "item_id": item["id"], "output_index": 0, "content_index": 0, "delta": word,
+                           "logprobs": []}, "response.output_text.delta")
+            self._sse({"type": "response.output_text.done", "sequence_number": next(seq), "item_id": item["id"],
+                       "output_index": 0, "content_index": 0, "text": a.text, "logprobs": []},
+                      "response.output_text.done")
+            self._sse({"type": "response.content_part.done", "sequence_number": next(seq), "item_id": item["id"],
+                       "output_index": 0, "content_index": 0, "part": {**part, "text": a.text}},
+                      "response.content_part.done")
+        self._sse({"type": "response.output_item.done", "sequence_number": next(seq), "output_index": 0,
+                   "item": item}, "response.output_item.done")
+        self._sse({"type": "response.completed", "sequence_number": next(seq),
+                   "response": response("completed", [item], True)}, "response.completed")
+        self._sse_end()
+
+    # -- Gemini generateContent ------------------------------------------------------------
+    def _gemini(self, body: dict[str, Any], model: str, a: Answer, stream: bool, cut: bool) -> None:
+        usage = {"promptTokenCount": a.input_tokens, "candidatesTokenCount": a.output_tokens,
+                 "totalTokenCount": a.input_tokens + a.output_tokens, "cachedContentTokenCount": 3}
+
+        def candidate(parts: list[dict[str, Any]], finish: str | None) -> dict[str, Any]:
+            cand: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+            if finish:
+                cand["finishReason"] = finish
+            return cand
+
+        if a.tool:
+            parts = [{"functionCall": {"name": a.tool[0], "args": a.tool[1]}}]
+        else:
+            parts = [{"text": a.text}]
+        if not stream:
+            self._json(200, {"candidates": [candidate(parts, "STOP")], "usageMetadata": usage,
+                             "modelVersion": model, "responseId": uuid.uuid4().hex[:16]})
+            return
+        self._sse_start()
+        if a.tool:
+            self._sse({"candidates": [candidate(parts, "STOP")], "usageMetadata": usage, "modelVersion": model})
+        else:
+            words = _words(a.text)
+            for i, word in enumerate(words):
+                if cut and i == 2:
+                    self._reset()
+                    return
+                last = i == len(words) - 1
+                doc: dict[str, Any] = {"candidates": [candidate([{"text": word}], "STOP" if last else None)],
+                                       "modelVersion": model}
+                if last:
+                    doc["usageMetadata"] = usage
+                self._sse(doc)
+        self._sse_end()

@@ -1,20 +1,218 @@
-"""401 from a provider whose credential ccproxy injected: re-resolve, and replay once if it changed."""
+"""401 from a provider whose credential ccproxy injected: re-resolve, and replay once if it changed.
+
+The 401 is caught in `responseheaders`, before any other addon sees the response: the replay's status and
+headers take its place there, so the router and the stream tap handle the replayed answer like any upstream
+one. mitmproxy only forwards body bytes as they arrive from the original server connection, which ends with
+the 401's short body, so the replay is read whole first: a replayed stream reaches the client complete,
+in one piece, rather than event by event. Once the request has left, the injected credential in the flow's
+request is masked, so mitmweb's views and exports never hold it (the flow store masks it too).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
+import httpx
 from mitmproxy import http
 
+from ccproxy.addons.stream import _Tap
+from ccproxy.auth.apply import set_credential
+from ccproxy.auth.replay import Replayed, client_headers, make_client, resend
+from ccproxy.auth.resolver import CredentialResolver
 from ccproxy.config.model import CCProxyConfig
+from ccproxy.errors import AuthError
+from ccproxy.flows.meta import FlowMeta, get_meta
+from ccproxy.flows.redact import MASK
+
+log = logging.getLogger("ccproxy.auth")
+
+
+def sent_credential(headers: Any, header: str) -> str | None:
+    """The credential as it went out in `header` (without the `Bearer ` prefix)."""
+    value = headers.get(header)
+    if value is None:
+        return None
+    return str(value[7:] if header == "authorization" and value[:7].lower() == "bearer " else value)
+
+
+def hide_credential(flow: http.HTTPFlow, header: str) -> None:
+    """Mask the injected credential: the request has left, and the flow must keep no secret."""
+    if header in flow.request.headers:
+        set_credential(flow.request.headers, header, MASK)
+
+
+def redact(text: str, secret: str | None) -> str:
+    return text.replace(secret, "<credential>") if secret else text
+
+
+def drain(tap: Any, body: bytes) -> bytes:
+    """Push a whole body and the end-of-stream through a stream callable; what the client gets."""
+    out = b""
+    for chunk in (body, b""):
+        result = tap(chunk)
+        out += result if isinstance(result, bytes) else b"".join(result)
+    return out
+
+
+class ReplayBody:
+    """Stands in for the stream callable: drops the 401's bytes, then emits the replayed body through `tap`."""
+
+    def __init__(self, body: bytes, tap: Any, done: Callable[[], object]) -> None:
+        self.body = body
+        self.tap = tap
+        self.done = done
+
+    def __call__(self, chunk: bytes) -> list[bytes]:
+        if chunk:
+            return []  # an empty bytes chunk would end a chunked HTTP/1 body early
+        self.done()
+        out = drain(self.tap, self.body)
+        return [out] if out else []
 
 
 class AuthRefresh:
-    """Runs after the outbound stage; the client sees only the final answer."""
+    """First addon to see a response; the client sees only the final answer."""
 
     def __init__(self, config: CCProxyConfig, services: dict[str, Any]) -> None:
         self.config = config
         self.services = services
+        self._client: httpx.AsyncClient | None = None
+        self._pending: dict[str, Replayed] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
 
-    async def response(self, flow: http.HTTPFlow) -> None:
-        return None
+    @property
+    def resolver(self) -> CredentialResolver:
+        resolver: CredentialResolver = self.services["resolver"]
+        return resolver
+
+    def running(self) -> None:
+        """Refresh OAuth tokens that are already near expiry, without holding up start-up."""
+        task = asyncio.get_running_loop().create_task(self._warm_up())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _warm_up(self) -> None:
+        for name, result in (await self.resolver.warm_up()).items():
+            if result == "ok":
+                log.info("provider %r: OAuth credential ready", name)
+            else:
+                log.warning("start-up check: %s", result)
+
+    async def done(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _eligible(self, flow: http.HTTPFlow, meta: FlowMeta) -> bool:
+        return (
+            flow.response is not None
+            and flow.response.status_code == 401
+            and meta.auth_injected
+            and not meta.auth_replayed
+            and meta.provider in self.config.providers
+            and not flow.request.stream
+        )
+
+    async def responseheaders(self, flow: http.HTTPFlow) -> None:
+        meta = get_meta(flow)
+        if not meta.auth_injected or meta.provider not in self.config.providers:
+            return
+        header = self.config.providers[meta.provider].auth_header
+        try:
+            if self._eligible(flow, meta):
+                await self._recover(flow, meta, header)
+        finally:
+            hide_credential(flow, header)
+
+    async def _recover(self, flow: http.HTTPFlow, meta: FlowMeta, header: str) -> None:
+        assert meta.provider is not None and flow.response is not None
+        name, short = meta.provider, flow.id[:8]
+        rejected = sent_credential(flow.request.headers, header) or ""
+        story: dict[str, Any] = {"status": 401}
+        meta.extra["auth"] = story
+        log.info("flow %s: provider %r answered 401; re-resolving its credential", short, name)
+        try:
+            renewal = await self.resolver.renew(name, rejected)
+        except AuthError as exc:
+            meta.error = str(exc)
+            story["error"] = str(exc)
+            log.warning("flow %s: %s", short, exc)
+            return
+        story["renewed"] = renewal.how
+        if renewal.how == "unchanged" or renewal.token == rejected:
+            log.warning(
+                "flow %s: provider %r: credential unchanged after re-resolve; passing the 401 through. "
+                "Check providers.%s.auth",
+                short, name, name,
+            )
+            return
+        meta.auth_refreshed = True
+        set_credential(flow.request.headers, header, renewal.token)
+        log.info("flow %s: provider %r: credential %s; replaying once", short, name, renewal.how)
+        try:
+            replayed = await resend(
+                self._http(),
+                flow.request.method,
+                flow.request.url,
+                list(flow.request.headers.items(multi=True)),
+                flow.request.raw_content or b"",
+            )
+        except httpx.HTTPError as exc:
+            meta.error = f"provider {name!r}: replay after credential refresh failed: {type(exc).__name__} {exc}"
+            story["error"] = redact(meta.error, renewal.token)
+            log.warning("flow %s: %s", short, story["error"])
+            return
+        meta.auth_replayed = True
+        story["replay_status"] = replayed.status_code
+        log.info("flow %s: provider %r: replay answered %d", short, name, replayed.status_code)
+        self._swap(flow, meta, replayed)
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = make_client(self.config.inspector.upstream_ca)
+        return self._client
+
+    def _swap(self, flow: http.HTTPFlow, meta: FlowMeta, replayed: Replayed) -> None:
+        """The replay's status and headers replace the 401's; its body follows (stream or `response`)."""
+        old = flow.response
+        assert old is not None
+        streamed = replayed.is_event_stream
+        flow.response = http.Response(
+            http_version=old.data.http_version,
+            status_code=replayed.status_code,
+            reason=replayed.reason.encode(),
+            headers=http.Headers(client_headers(replayed, streamed)),
+            content=None,
+            trailers=None,
+            timestamp_start=time.time(),
+            timestamp_end=None,
+        )
+        self._pending[flow.id] = replayed
+        if streamed:
+            tap = _Tap(meta)
+            flow.response.stream = ReplayBody(replayed.body, tap, lambda: self._pending.pop(flow.id, None))
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        """The 401's body was consumed into the response; put the replayed body in its place."""
+        replayed = self._pending.pop(flow.id, None)
+        if replayed is not None and flow.response is not None:
+            body = drain(_Tap(get_meta(flow)), replayed.body) if replayed.is_event_stream else replayed.body
+            flow.response.raw_content = body
+            if "content-length" in flow.response.headers:
+                flow.response.headers["content-length"] = str(len(body))
+        self._hide(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._pending.pop(flow.id, None)
+        self._hide(flow)
+
+    def _hide(self, flow: http.HTTPFlow) -> None:
+        meta = get_meta(flow)
+        if meta.auth_injected and meta.provider in self.config.providers:
+            hide_credential(flow, self.config.providers[meta.provider].auth_header)

@@ -20,7 +20,7 @@ class _Tap:
         self.upstream = SSEParser()
         self.client = SSEParser()
 
-    def __call__(self, chunk: bytes) -> bytes:
+    def __call__(self, chunk: bytes) -> bytes | list[bytes]:
         meta = self.meta
         if chunk:
             meta.upstream_raw += chunk
@@ -30,7 +30,8 @@ class _Tap:
             out = fn(out) if (out or not chunk) else out
         if out:
             meta.client_events.extend(self.client.feed(out))
-        return out
+        # An empty bytes chunk would go out as the 0-length chunk that ends a chunked HTTP/1 body.
+        return out if out else []
 
 
 class StreamTap:
@@ -38,6 +39,6 @@ class StreamTap:
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         response = flow.response
-        if response is None or not is_event_stream(response):
-            return
+        if response is None or not is_event_stream(response) or callable(response.stream):
+            return  # an earlier addon (the auth replay) already feeds this body through its own tap
         response.stream = _Tap(get_meta(flow))

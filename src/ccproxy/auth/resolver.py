@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from ccproxy.auth.oauth import OAuthSource, Renewal
 from ccproxy.auth.sources import read_env, read_file, run_command
-from ccproxy.config.model import CCProxyConfig, CommandAuth, EnvAuth, FileAuth, ProviderConfig
+from ccproxy.config.model import CCProxyConfig, CommandAuth, EnvAuth, FileAuth, OAuthAuth, ProviderConfig
 from ccproxy.errors import AuthError
 
 
 class CredentialResolver:
-    """Look up credentials by provider name; `force_refresh` is for the 401 replay path."""
+    """Look up credentials by provider name; `renew` is for the 401 replay path."""
 
     def __init__(self, config: CCProxyConfig, config_dir: Path) -> None:
         self.config = config
         self.config_dir = config_dir
+        self._oauth: dict[str, OAuthSource] = {}
 
     def provider(self, name: str) -> ProviderConfig:
         try:
@@ -25,6 +28,15 @@ class CredentialResolver:
                 f"unknown provider {name!r} in sentinel key sk-ant-oat-ccproxy-{name} "
                 f"(configured: {known}); add providers.{name} to ccproxy.yaml"
             ) from None
+
+    def oauth(self, name: str) -> OAuthSource | None:
+        """The provider's OAuth source, one per provider for the daemon's life (it holds the refresh lock)."""
+        source = self.provider(name).auth
+        if not isinstance(source, OAuthAuth):
+            return None
+        if name not in self._oauth:
+            self._oauth[name] = OAuthSource(name, source, self.config_dir)
+        return self._oauth[name]
 
     async def resolve(self, name: str, force_refresh: bool = False) -> str:
         provider = self.provider(name)
@@ -37,7 +49,17 @@ class CredentialResolver:
             return read_file(name, source, self.config_dir)
         if isinstance(source, CommandAuth):
             return await run_command(name, source)
-        raise AuthError(f"provider {name!r}: auth type {source.type!r} is not supported yet")
+        oauth = self.oauth(name)
+        assert oauth is not None
+        return (await oauth.renew(None)).token if force_refresh else await oauth.token()
+
+    async def renew(self, name: str, rejected: str) -> Renewal:
+        """Re-resolve after the provider rejected `rejected`: OAuth refreshes, other sources are read again."""
+        oauth = self.oauth(name)
+        if oauth is not None:
+            return await oauth.renew(rejected)
+        token = await self.resolve(name)
+        return Renewal(token, "unchanged" if token == rejected else "reread")
 
     async def check(self, name: str) -> str:
         """'ok' or the error message: for `status`, never the value."""
@@ -46,3 +68,15 @@ class CredentialResolver:
         except AuthError as exc:
             return str(exc)
         return "ok"
+
+    async def check_all(self) -> dict[str, str]:
+        """Every provider's check, run together so one slow command does not serialize the rest."""
+        names = list(self.config.providers)
+        results = await asyncio.gather(*(self.check(n) for n in names))
+        return dict(zip(names, results, strict=True))
+
+    async def warm_up(self) -> dict[str, str]:
+        """At start-up: refresh every OAuth token that is already within the margin of expiry."""
+        names = [n for n, p in self.config.providers.items() if isinstance(p.auth, OAuthAuth)]
+        results = await asyncio.gather(*(self.check(n) for n in names))
+        return dict(zip(names, results, strict=True))

@@ -14,8 +14,8 @@ def read_env(provider: str, source: EnvAuth) -> str:
     value = os.environ.get(source.var, "").strip()
     if not value:
         raise AuthError(
-            f"provider {provider!r}: environment variable {source.var} is not set in the daemon's "
-            f"environment; export it before `ccproxy start`, or check providers.{provider}.auth"
+            f"provider {provider!r}: environment variable {source.var} is not set in this process's "
+            f"environment; export it where you run `ccproxy start`, or check providers.{provider}.auth"
         )
     return value
 
@@ -47,6 +47,7 @@ async def run_command(provider: str, source: CommandAuth) -> str:
         out, err = await asyncio.wait_for(proc.communicate(), timeout=source.timeout)
     except TimeoutError:
         proc.kill()
+        await proc.wait()
         raise AuthError(
             f"provider {provider!r}: command `{source.command}` did not finish in {source.timeout:g}s; "
             f"check providers.{provider}.auth"

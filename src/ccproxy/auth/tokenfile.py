@@ -55,8 +55,10 @@ def set_path(doc: dict[str, Any], path: str, value: Any) -> None:
             continue
         if not isinstance(node, dict):
             raise TokenFileError(f"`{path}` runs through a value that is not a JSON object")
-        if not isinstance(node.get(part), dict | list):
+        if part not in node:
             node[part] = {}
+        elif not isinstance(node[part], dict | list):
+            raise TokenFileError(f"`{path}` runs through a value that is not a JSON object")
         node = node[part]
     if isinstance(node, list) and parts[-1].isdigit() and int(parts[-1]) < len(node):
         node[int(parts[-1])] = value
@@ -109,9 +111,11 @@ def read_doc(path: Path) -> tuple[dict[str, Any], str]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise TokenFileError(f"cannot read {path} ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise TokenFileError(f"{path} is not UTF-8 text") from None
     try:
         doc = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise TokenFileError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(doc, dict):
         raise TokenFileError(f"{path} does not hold a JSON object")

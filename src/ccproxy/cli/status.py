@@ -114,8 +114,21 @@ def mcp_snippet(state: RuntimeState | None, config: CCProxyConfig, show: bool) -
     }
 
 
+def auth_checks(config: CCProxyConfig, directory: Any) -> dict[str, str]:
+    """Whether each provider's credential resolves now: `ok` or the error, never the value."""
+    import asyncio
+    from pathlib import Path
+
+    from ccproxy.auth.resolver import CredentialResolver
+
+    resolver = CredentialResolver(config, Path(directory))
+    checks = asyncio.run(resolver.check_all())
+    return {name: result for name, result in checks.items() if config.providers[name].auth is not None}
+
+
 def report(state: RuntimeState | None, config: CCProxyConfig, directory: Any, show: bool) -> dict[str, Any]:
     health = probe(state, config)
+    checks = auth_checks(config, directory)
     doc: dict[str, Any] = {
         "config_dir": str(directory),
         "running": state is not None,
@@ -135,6 +148,7 @@ def report(state: RuntimeState | None, config: CCProxyConfig, directory: Any, sh
                 "provider": p.provider,
                 "url": f"{p.scheme}://{p.host}{p.path}",
                 "auth": p.auth.type if p.auth else None,
+                **({"auth_check": checks[name]} if name in checks else {}),
             }
             for name, p in config.providers.items()
         },

@@ -145,6 +145,8 @@ class InspectorConfig(_Model):
     transforms: list[TransformRule] = Field(default_factory=list)
     upstream_ca: str | None = None
     wireguard_port: int = 0
+    view_limit: int = Field(default=500, ge=1, description="flows kept in mitmweb's in-memory view")
+    idle_timeout: int = Field(default=600, ge=1, description="seconds a connection may sit idle")
 
 
 class McpHttpConfig(_Model):
@@ -187,6 +189,10 @@ class DoctorConfig(_Model):
 
 class NamespaceConfig(_Model):
     doctor: DoctorConfig = Field(default_factory=DoctorConfig)
+    #: The jail's resolv.conf; 10.0.0.53 is mitmproxy's own resolver at the far end of the tunnel.
+    nameservers: list[str] = Field(default_factory=lambda: ["10.0.0.53"], min_length=1)
+    #: After relaying a stop signal to the jailed command, kill the jail if it is still running.
+    stop_timeout: float = Field(default=10.0, gt=0)
 
 
 class CCProxyConfig(_Model):

@@ -15,6 +15,7 @@ from ccproxy.addons.router import Router
 from ccproxy.addons.sanitizer import EgressSanitizer
 from ccproxy.addons.stage import HookStage
 from ccproxy.addons.stream import StreamTap
+from ccproxy.addons.viewlimit import ViewLimit
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.pipeline.executor import Stage
 from ccproxy.pipeline.loader import load_stage
@@ -36,15 +37,17 @@ def build_chain(
     """mitmproxy calls each event (request, responseheaders, response, error) on these in this order."""
     inbound, outbound = build_stages(config)
     return [
+        # Response side only, so it comes first there: a 401 is replayed before any addon below sees it.
+        AuthRefresh(config, services),  # 401 -> re-resolve credential -> replay once
         Inspector(),  # source + client-request snapshot; on response, the upstream snapshot
         Fingerprint(),  # the client's wire fingerprint (jailed flows)
         Health(listeners),  # GET /health on the reverse listener
         HookStage(inbound, config, services),  # inject_auth, extract_session_id, ...
-        Router(config),  # sentinel / path / rule routing; format translation (+ stream filters)
+        Router(config, services),  # sentinel / path / rule routing; format translation (+ stream filters)
         HookStage(outbound, config, services),  # shape, verbose_mode, inject_mcp_notifications, ...
         StreamTap(),  # SSE passes through incrementally, both sides recorded
-        AuthRefresh(config, services),  # 401 -> re-resolve credential -> replay once
         EgressSanitizer(),  # x-ccproxy-* stripped, a sentinel key never leaves
         Recorder(config, config_dir),  # the finished flow goes to the flow store
+        ViewLimit(config.inspector.view_limit),  # mitmweb keeps only the newest flows in memory
         ContentViews(),  # mitmweb views: "Client Request", "Provider Response"
     ]

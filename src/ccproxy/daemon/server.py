@@ -22,6 +22,7 @@ from ccproxy.daemon.logs import log_path, setup_logging
 from ccproxy.daemon.state import Listener, RuntimeState, read_state, remove_state, write_state
 from ccproxy.errors import DaemonError
 from ccproxy.namespace.listener import LISTEN_HOST, WireGuardListener, install_tls_keylog
+from ccproxy.namespace.upstream import upstream_bundle
 
 log = logging.getLogger("ccproxy.daemon")
 
@@ -108,13 +109,14 @@ class Daemon:
             "connection_strategy": "lazy",
             "keep_host_header": True,
             "store_streamed_bodies": True,
+            "tcp_timeout": c.inspector.idle_timeout,
             "web_host": c.host,
             "web_port": c.inspector.port,
             "web_open_browser": False,
             "web_password": web_password_hash(self.web_token),
         }
         if c.inspector.upstream_ca:
-            updates["ssl_verify_upstream_trusted_ca"] = c.inspector.upstream_ca
+            updates["ssl_verify_upstream_trusted_ca"] = upstream_bundle(self.config_dir, c.inspector.upstream_ca)
         updates["mode"].append(self.wireguard.prepare())
         self.tls_keylog = install_tls_keylog(self.config_dir)
         master.options.update(**updates)

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from ccproxy.errors import FlowError, UsageError
 from ccproxy.flows import filters as jqf
-from ccproxy.flows.compare import BodyDiff, Comparison, sliding_diff
-from ccproxy.flows.compare import compare as compare_one
+from ccproxy.flows.changes import BodyDiff, Comparison, sliding_diff
+from ccproxy.flows.changes import compare as compare_one
 from ccproxy.flows.har import to_har as build_har
 from ccproxy.flows.store import FlowStore
 from ccproxy.flows.stored import StoredFlow

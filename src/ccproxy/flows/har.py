@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ccproxy import __version__
-from ccproxy.flows.redact import MASK, redact_body, redact_headers, redact_url
+from ccproxy.flows.redact import MASK, redact_body, redact_url
 from ccproxy.flows.stored import StoredFlow, header
 
 

@@ -201,7 +201,8 @@ def build_record(cap: Captured) -> FlowRecord:
     if meta.client_events:
         parts["client_events"] = events_json(meta.client_events)
     ts = float(_times(cap)["start"] or time.time())
-    return FlowRecord(id=str(web["id"]), ts=ts, doc=doc, parts=parts)
+    ordered = {name: parts[name] for name in PARTS if name in parts}  # earlier phases own shared bytes
+    return FlowRecord(id=str(web["id"]), ts=ts, doc=doc, parts=ordered)
 
 
 def content_type(headers: list[Any] | None) -> str:

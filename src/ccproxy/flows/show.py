@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ccproxy.flows.answer import Answer
-from ccproxy.flows.compare import compare_request, compare_response, side_text
+from ccproxy.flows.changes import compare_request, compare_response, side_text
 from ccproxy.flows.har import iso
 from ccproxy.flows.redact import redact_body
 from ccproxy.flows.stored import StoredFlow, pretty
@@ -54,10 +54,7 @@ def _body_lines(flow: StoredFlow, phase: str, raw: bool) -> list[str]:
     data = flow.raw_body(phase) if raw else flow.body(phase)
     if not data:
         return ["(empty body)\n"]
-    if raw:
-        text = data.decode("utf-8", "replace")
-    else:
-        text = pretty(redact_body(data, flow.content_type(phase)))
+    text = data.decode("utf-8", "replace") if raw else pretty(redact_body(data, flow.content_type(phase)))
     return [text if text.endswith("\n") else text + "\n"]
 
 

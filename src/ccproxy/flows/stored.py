@@ -41,7 +41,7 @@ def decode_body(data: bytes, encoding: str) -> bytes:
                 except zlib.error:
                     data = zlib.decompress(data, -zlib.MAX_WBITS)
             elif coding == "br":
-                import brotli
+                import brotli  # type: ignore[import-untyped]
 
                 data = brotli.decompress(data)
             elif coding == "zstd":

@@ -61,7 +61,9 @@ def read_ca(config_dir: Path) -> str:
             "runs for this config dir"
         ) from None
     if "BEGIN CERTIFICATE" not in text:
-        raise NamespaceError(f"{path} holds no PEM certificate; delete the mitmproxy-ca* files and restart ccproxy")
+        raise NamespaceError(
+            f"{path} holds no PEM certificate; delete the mitmproxy-ca* files and restart ccproxy"
+        )
     return text
 
 
@@ -86,6 +88,15 @@ def subject_hash(ca_pem: str) -> str:
     return f"{cert.subject_name_hash() & 0xFFFFFFFF:08x}"
 
 
+def trust_targets(
+    bundles: tuple[str, ...] = SYSTEM_BUNDLES, hash_dirs: tuple[str, ...] = SYSTEM_HASH_DIRS
+) -> list[str]:
+    """The system files and directories the jail mounts over (resolved, existing ones only)."""
+    dirs = sorted({os.path.realpath(d) for d in hash_dirs if os.path.isdir(d)})
+    files = sorted({os.path.realpath(b) for b in bundles if os.path.isfile(b)})
+    return [*dirs, *(f for f in files if not any(f.startswith(d + os.sep) for d in dirs))]
+
+
 @dataclass
 class TrustPlan:
     """Files to create in the private dir and the bind mounts (source, target) that install them."""
@@ -102,7 +113,9 @@ def _hash_name(directory: Path, digest: str) -> str:
     return f"{digest}.{n}"
 
 
-def _mirror_hash_dir(source: Path, target: Path, bundle: Path, bundle_targets: set[str], ca: Path, digest: str) -> None:
+def _mirror_hash_dir(
+    source: Path, target: Path, bundle: Path, bundle_targets: set[str], ca: Path, digest: str
+) -> None:
     """`target` = `source`'s entries (links resolved so they survive being mounted over), the bundle, our CA."""
     target.mkdir(mode=0o755)
     for entry in sorted(source.iterdir()):

@@ -34,7 +34,9 @@ class RedactPrivateKeys(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if "PrivateKey" in message:
-            record.msg = self.PATTERN.sub(r"\1<redacted: `ccproxy namespace wireguard-config` prints it>", message)
+            record.msg = self.PATTERN.sub(
+                r"\1<redacted: `ccproxy namespace wireguard-config` prints it>", message
+            )
             record.args = ()
         return True
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -31,10 +32,9 @@ def bind(source: str, target: str, readonly: bool = True) -> None:
     """Bind `source` over `target` (a file over a file, a directory over a directory)."""
     mount(source, target, None, MS_BIND | MS_REC)
     if readonly:
-        try:
+        # a read-only remount can be refused where the underlying mount carries locked flags
+        with contextlib.suppress(OSError):
             mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-        except OSError:
-            pass  # a read-only remount can be refused where the underlying mount carries locked flags
 
 
 def make_private(target: str = "/") -> None:

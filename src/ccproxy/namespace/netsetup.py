@@ -6,6 +6,7 @@ other IPv4 packet, including those to slirp's gateway and DNS, goes through wg0 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
@@ -32,7 +33,9 @@ def run(argv: list[str], input_text: str | None = None, what: str = "") -> str:
         raise NamespaceError(f"{what or argv[0]}: `{' '.join(argv)}` did not finish in 20s") from None
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip().splitlines()
-        raise NamespaceError(f"{what or argv[0]} failed: `{' '.join(argv)}`: {detail[-1] if detail else 'exit ' + str(done.returncode)}")
+        raise NamespaceError(
+            f"{what or argv[0]} failed: `{' '.join(argv)}`: {detail[-1] if detail else 'exit ' + str(done.returncode)}"
+        )
     return done.stdout
 
 
@@ -43,7 +46,19 @@ def route_commands(topo: Topology) -> list[list[str]]:
         ["ip", "-4", "address", "add", topo.wg_address, "dev", wg],
         ["ip", "link", "set", wg, "mtu", str(topo.wg_mtu), "up"],
         ["ip", "-4", "route", "add", "default", "dev", wg, "table", table],
-        ["ip", "-4", "rule", "add", "not", "fwmark", str(topo.fwmark), "table", table, "priority", str(topo.rule_priority)],
+        [
+            "ip",
+            "-4",
+            "rule",
+            "add",
+            "not",
+            "fwmark",
+            str(topo.fwmark),
+            "table",
+            table,
+            "priority",
+            str(topo.rule_priority),
+        ],
     ]
 
 
@@ -95,7 +110,9 @@ class WireGuardClient:
             raise NamespaceError(f"cannot start wireguard-go: {exc}") from None
         self.backend = "wireguard-go"
         sock = Path(f"/proc/{self.process.pid}/root{WG_UAPI_DIR}/{wg}.sock")
-        wait_until(lambda: sock.exists(), UAPI_TIMEOUT, self._exited, "wireguard-go to create its control socket")
+        wait_until(
+            lambda: sock.exists(), UAPI_TIMEOUT, self._exited, "wireguard-go to create its control socket"
+        )
 
     def _exited(self) -> str | None:
         if self.process is not None and self.process.poll() is not None:
@@ -106,13 +123,13 @@ class WireGuardClient:
         run(self.wg("setconf", self.topo.wg_interface, "/dev/stdin"), setconf, "configuring WireGuard")
         for argv in route_commands(self.topo):
             run(argv, what="routing through WireGuard")
-        try:
+        with contextlib.suppress(OSError):  # only matters for reverse-path filtering of marked packets
             Path("/proc/sys/net/ipv4/conf/all/src_valid_mark").write_text("1")
-        except OSError:
-            pass  # only matters for reverse-path filtering of marked packets
 
     def handshake_done(self) -> bool:
-        out = run(self.wg("show", self.topo.wg_interface, "latest-handshakes"), what="reading WireGuard state")
+        out = run(
+            self.wg("show", self.topo.wg_interface, "latest-handshakes"), what="reading WireGuard state"
+        )
         return any(line.split()[-1] != "0" for line in out.splitlines() if line.split())
 
     def wait_handshake(self, endpoint: str) -> None:

@@ -21,14 +21,32 @@ class Tool:
 
 
 TOOLS: tuple[Tool, ...] = (
-    Tool("unshare", "creates the user, network, mount and pid namespaces", "util-linux", "util-linux", "util-linux"),
-    Tool("nsenter", "runs `wg` next to wireguard-go's control socket", "util-linux", "util-linux", "util-linux"),
-    Tool("slirp4netns", "gives the namespace a NATed TAP to the host", "slirp4netns", "slirp4netns", "slirp4netns"),
+    Tool(
+        "unshare",
+        "creates the user, network, mount and pid namespaces",
+        "util-linux",
+        "util-linux",
+        "util-linux",
+    ),
+    Tool(
+        "nsenter", "runs `wg` next to wireguard-go's control socket", "util-linux", "util-linux", "util-linux"
+    ),
+    Tool(
+        "slirp4netns",
+        "gives the namespace a NATed TAP to the host",
+        "slirp4netns",
+        "slirp4netns",
+        "slirp4netns",
+    ),
     Tool("ip", "configures addresses, routes and rules in the namespace", "iproute2", "iproute", "iproute2"),
     Tool("wg", "configures the WireGuard client", "wireguard-tools", "wireguard-tools", "wireguard-tools"),
 )
 WIREGUARD_GO = Tool(
-    "wireguard-go", "userspace WireGuard when the kernel has no module", "wireguard-go", "wireguard-go", "wireguard-go"
+    "wireguard-go",
+    "userspace WireGuard when the kernel has no module",
+    "wireguard-go",
+    "wireguard-go",
+    "wireguard-go",
 )
 
 
@@ -47,7 +65,7 @@ def kernel_wireguard() -> bool:
 
 
 def wireguard_backend(tools: dict[str, str | None], kernel: bool | None = None) -> str | None:
-    """"kernel" when the module is loaded, else "wireguard-go" when installed, else None."""
+    """ "kernel" when the module is loaded, else "wireguard-go" when installed, else None."""
     if kernel_wireguard() if kernel is None else kernel:
         return "kernel"
     return "wireguard-go" if tools.get("wireguard-go") else None
@@ -98,7 +116,9 @@ def userns_problem(facts: dict[str, str | None]) -> str | None:
     return None
 
 
-def check_prerequisites(platform: str | None = None, path: str | None = None, kernel: bool | None = None) -> dict[str, str]:
+def check_prerequisites(
+    platform: str | None = None, path: str | None = None, kernel: bool | None = None
+) -> dict[str, str]:
     """Every tool the jail needs, by name -> path; raise NamespaceError naming all that is missing."""
     if (platform or sys.platform) != "linux":
         raise NamespaceError(

@@ -122,7 +122,7 @@ class _CallIds:
 def _result_content(response: Any) -> list[Text | Image]:
     if isinstance(response, dict) and len(response) == 1:
         ((key, value),) = response.items()
-        if key in ("output", "result", "content") and isinstance(value, str):
+        if key in ("output", "result", "content", "error") and isinstance(value, str):
             return [Text(value)]
     return [Text(json.dumps(response, ensure_ascii=False))]
 
@@ -398,9 +398,10 @@ def parse_error(status: int, body: Any) -> ApiError:
         body = body[0]
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
-        code = int(error.get("code") or status)
-        kind = KIND_OF_STATUS_NAME.get(str(error.get("status", "")), kind_of_status(code))
-        return ApiError(kind, str(error.get("message", "")), status or code)
+        code = int(status or error.get("code") or 500)
+        by_name = KIND_OF_STATUS_NAME.get(str(error.get("status", "")))
+        kind = kind_of_status(code) if status or by_name is None else by_name  # the HTTP status wins
+        return ApiError(kind, str(error.get("message", "")), code)
     return ApiError(kind_of_status(status), str(body)[:500], status)
 
 

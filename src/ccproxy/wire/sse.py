@@ -36,9 +36,11 @@ class SSEReader:
                 events.append(event)
 
     def flush(self) -> list[SSE]:
-        """The stream ended: a last event without its blank line still counts."""
+        """The stream ended: a last event missing only its blank line counts; a torn line does not."""
         block, self.buffer = bytes(self.buffer), bytearray()
-        event = parse_block(block.decode("utf-8", "replace")) if block.strip() else None
+        if not block.strip() or not block.endswith((b"\n", b"\r")):
+            return []
+        event = parse_block(block.decode("utf-8", "replace"))
         return [event] if event is not None else []
 
 

@@ -7,6 +7,7 @@ everything displayed is masked.
 from __future__ import annotations
 
 import difflib
+import itertools
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -163,7 +164,7 @@ def compare(flow: StoredFlow) -> Comparison:
 def sliding_diff(flows: list[StoredFlow], phase: str = "request") -> list[BodyDiff]:
     """f0->f1, f1->f2, ...: unified diffs of one phase's bodies across consecutive flows."""
     out = []
-    for a, b in zip(flows, flows[1:], strict=False):
+    for a, b in itertools.pairwise(flows):
         lines = body_diff(
             a.body(phase), b.body(phase), f"flow:{a.id[:8]}", f"flow:{b.id[:8]}",
             a.content_type(phase), b.content_type(phase),

@@ -1,0 +1,245 @@
+"""`ccproxy flows list|show|compare|diff|dump|clear`: thin wrappers over `ccproxy.flows.api`.
+
+Every subcommand works on one resolved set: all stored flows -> `flows.default_jq_filters` ->
+each `--jq FILTER` in order. The store is read directly, so these work while the daemon is
+stopped; `clear` also removes the flows from a running daemon's mitmweb view.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from ccproxy.cli.common import load
+
+JQ_HELP = (
+    "jq filter over the JSON array of flows; must return an array (repeatable, applied in order "
+    "after flows.default_jq_filters), e.g. 'map(select(.response.status_code >= 400))' or '.[-1:]'"
+)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "flows",
+        help="inspect recorded flows: list, show, compare, diff, dump (HAR), clear",
+        description="Inspect the flows the daemon recorded. Every subcommand works on one set: all stored "
+        "flows (oldest first) -> flows.default_jq_filters -> each --jq in order. A filter that fails or "
+        "does not return an array of flows exits 2. Flow ids may be given as any unique prefix.",
+    )
+    p.set_defaults(func=lambda args: _help(p))
+    fsub = p.add_subparsers(dest="flows_command", metavar="SUBCOMMAND")
+
+    def add(name: str, help: str, func: Any) -> argparse.ArgumentParser:
+        sp: argparse.ArgumentParser = fsub.add_parser(name, help=help, description=help)
+        sp.add_argument("--jq", action="append", default=[], metavar="FILTER", help=JQ_HELP)
+        sp.set_defaults(func=func)
+        return sp
+
+    sp = add("list", "a table of the set (id, method, status, host, path, model, tokens, source, age)", run_list)
+    sp.add_argument("--json", action="store_true", help="print the set as the JSON array the filters see")
+    sp.add_argument("--limit", type=int, default=0, metavar="N", help="table: only the newest N flows")
+    sp = add("show", "one flow: client request, forwarded changes, provider response, client response", run_show)
+    sp.add_argument("id", nargs="?", help="flow id or unique prefix (default: the newest flow in the set)")
+    sp.add_argument("--json", action="store_true", help="the whole record: flow JSON, bodies, events")
+    sp.add_argument("--raw", action="store_true", help="bodies exactly as captured (no pretty-print, no reassembly)")
+    sp = add("compare", "per flow: client vs forwarded request, provider vs client response", run_compare)
+    sp.add_argument("--json", action="store_true", help="machine-readable comparison")
+    sp = add("diff", "unified diffs of request bodies across consecutive flows (f0->f1, f1->f2, ...)", run_diff)
+    sp.add_argument("--client", action="store_true", help="diff the client's request bodies, not the forwarded ones")
+    sp = add("dump", "the set as a multi-page HAR 1.2 document on stdout (credentials masked)", run_dump)
+    sp.add_argument("--unredacted", action="store_true", help="keep API keys, tokens and cookies (careful)")
+    sp = add("clear", "delete the set from the store and the running daemon", run_clear)
+    sp.add_argument("--all", action="store_true", help="delete every flow, ignoring all filters")
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _color(text: str) -> str:
+    """Color a diff for a terminal; plain when piped."""
+    if not sys.stdout.isatty():
+        return text
+    out = []
+    for line in text.splitlines(keepends=True):
+        stripped = line.lstrip()
+        if line.startswith(("+++", "---")):
+            out.append(f"\x1b[1m{line}\x1b[0m")
+        elif line.startswith("@@"):
+            out.append(f"\x1b[36m{line}\x1b[0m")
+        elif line.startswith("+") or stripped.startswith("+ "):
+            out.append(f"\x1b[32m{line}\x1b[0m")
+        elif line.startswith("-") or stripped.startswith("- "):
+            out.append(f"\x1b[31m{line}\x1b[0m")
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+def age(ts: float | None, now: float) -> str:
+    if not ts:
+        return "-"
+    secs = max(0, int(now - ts))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            return f"{secs // size}{unit}"
+    return f"{secs}s"
+
+
+def _tokens(usage: dict[str, int] | None) -> str:
+    if not usage:
+        return "-"
+    return f"{usage.get('input_tokens', '?')}/{usage.get('output_tokens', '?')}"
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from ccproxy.flows import api
+
+    directory, config = load(args)
+    if args.json:
+        text = api.resolve_json(config, directory, args.jq)
+        sys.stdout.write(text + "\n")
+        return 0
+    flows = api.resolve_set(config, directory, args.jq)
+    if args.limit > 0:
+        flows = flows[-args.limit :]
+    from rich.console import Console
+    from rich.table import Table
+
+    # Piped output keeps whole columns (ids, paths) for grep; a terminal gets its own width.
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    if not flows:
+        console.print("no flows in the set")
+        return 0
+    table = Table(show_header=True, header_style="bold", show_lines=False)
+    for col in ("id", "method", "status", "host", "path", "model", "tokens", "source", "age"):
+        table.add_column(col, justify="right" if col in ("status", "tokens", "age") else "left",
+                         no_wrap=col != "path", overflow="fold" if col == "path" else "ellipsis")
+    now = time.time()
+    for f in flows:
+        req, resp, ccp = f.get("request") or {}, f.get("response") or {}, f.get("ccproxy") or {}
+        status = resp.get("status_code")
+        style = "green" if status and status < 400 else "red"
+        table.add_row(
+            str(f.get("id", ""))[:8], str(req.get("method", "")),
+            f"[{style}]{status if status else (ccp.get('error') and 'error') or '-'}[/{style}]",
+            str(req.get("pretty_host") or req.get("host", "")), str(req.get("path", "")),
+            str(ccp.get("model") or "-"), _tokens(ccp.get("usage")), str(ccp.get("source") or "-"),
+            age((ccp.get("client_request") or {}).get("timestamp_start") or req.get("timestamp_start"), now),
+        )
+    console.print(table, markup=True, highlight=False)
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from ccproxy.errors import FlowError
+    from ccproxy.flows import api
+    from ccproxy.flows.show import dumps, show_json, show_text
+
+    directory, config = load(args)
+    if args.id:
+        flow = api.get_flow(config, directory, args.id, args.jq)
+    else:
+        ids = api.resolve_ids(config, directory, args.jq)
+        if not ids:
+            raise FlowError("no flows in the set; `ccproxy flows list` shows what is stored")
+        flow = api.load(config, directory, ids[-1:])[0]
+    if args.json:
+        sys.stdout.write(dumps(show_json(flow)) + "\n")
+    else:
+        sys.stdout.write(_color(show_text(flow, raw=args.raw)))
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from ccproxy.errors import FlowError
+    from ccproxy.flows import api
+    from ccproxy.flows.changes import comparison_text
+
+    directory, config = load(args)
+    comparisons = api.compare(config, directory, args.jq)
+    if not comparisons:
+        raise FlowError("no flows in the set to compare; `ccproxy flows list` shows what is stored")
+    if args.json:
+        sys.stdout.write(json.dumps([c.to_json() for c in comparisons], indent=2) + "\n")
+        return 0
+    sys.stdout.write(_color("\n".join(comparison_text(c) for c in comparisons)))
+    return 0
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    from ccproxy.flows import api
+    from ccproxy.flows.changes import diff_text
+
+    directory, config = load(args)
+    diffs = api.diff(config, directory, args.jq, phase="client_request" if args.client else "request")
+    sys.stdout.write(_color("".join(diff_text(d) for d in diffs)))
+    return 0
+
+
+def run_dump(args: argparse.Namespace) -> int:
+    from ccproxy.flows import api
+
+    directory, config = load(args)
+    har = api.to_har(config, directory, args.jq, redacted=not args.unredacted)
+    if not har["log"]["entries"]:
+        print("warning: no flows in the set; the HAR has no entries", file=sys.stderr)
+    json.dump(har, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _web(base: str, token: str, method: str, path: str) -> tuple[int, bytes]:
+    """One call to mitmweb's REST API (bearer token; a synthetic XSRF cookie/header pair for writes)."""
+    import secrets
+    import urllib.error
+    import urllib.request
+
+    xsrf = secrets.token_hex(16)
+    headers = {"Authorization": f"Bearer {token}", "Cookie": f"_mitmproxy_xsrf={xsrf}", "X-XSRFToken": xsrf}
+    req = urllib.request.Request(base + path, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return int(resp.status), resp.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), b""
+
+
+def forget(directory: Any, ids: list[str], everything: bool) -> str:
+    """Remove cleared flows from a running daemon's mitmweb view; says where they went."""
+    from ccproxy.daemon.state import read_state
+    from ccproxy.errors import DaemonError
+
+    state = read_state(directory)
+    if state is None:
+        return " (no daemon running)"
+    base, token = state.listeners["inspector"].url, state.web_token
+    try:
+        if everything:
+            _web(base, token, "POST", "/clear")
+            return " and the daemon"
+        status, body = _web(base, token, "GET", "/flows")
+        shown = {f.get("id") for f in json.loads(body or b"[]")} if status == 200 else set(ids)
+        for fid in ids:
+            if fid in shown:
+                _web(base, token, "DELETE", f"/flows/{fid}")
+    except OSError as exc:
+        raise DaemonError(
+            f"flows were deleted from the store, but the daemon at {base} did not answer ({exc}); "
+            "they stay in the mitmweb view until it restarts"
+        ) from None
+    return " and the daemon"
+
+
+def run_clear(args: argparse.Namespace) -> int:
+    from ccproxy.flows import api
+
+    directory, config = load(args)
+    ids = api.clear(config, directory, args.jq, all_flows=args.all)
+    where = forget(directory, ids, everything=args.all)
+    print(f"cleared {len(ids)} flow(s) from the store{where}")
+    return 0

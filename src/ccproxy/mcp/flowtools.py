@@ -1,0 +1,200 @@
+"""What the flow tools answer: `ccproxy flows` semantics (same set resolution, same masking), sized for agents.
+
+Every function resolves its set like the CLI: all stored flows -> `flows.default_jq_filters` ->
+each of the caller's `jq` filters. The work is `ccproxy.flows.api`'s; this module only shapes the
+answers (summary rows, body previews, pages) so none of them blows a context window.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ccproxy.config.model import CCProxyConfig
+from ccproxy.errors import FlowError, UsageError
+from ccproxy.flows import api
+from ccproxy.flows.compare import compare as compare_one
+from ccproxy.flows.compare import comparison_text, diff_text
+from ccproxy.flows.har import iso
+from ccproxy.flows.redact import redact_body
+from ccproxy.flows.stored import StoredFlow, pretty
+from ccproxy.mcp.paging import DEFAULT_PREVIEW, clamp, cut, page
+
+REQUEST_PHASES = ("request", "client_request")
+RESPONSE_PHASES = ("response", "upstream_response")
+DEFAULT_ROWS = 100
+MAX_ROWS = 1000
+
+
+def filters(jq: Sequence[str] | str | None) -> list[str]:
+    """The caller's `jq` argument as a list (one string is one filter)."""
+    if jq is None:
+        return []
+    if isinstance(jq, str):
+        return [jq] if jq.strip() else []
+    return [f for f in jq if f.strip()]
+
+
+def summary_row(doc: dict[str, Any]) -> dict[str, Any]:
+    """One `list_flows` row: what the `flows list` table shows, plus the ids an agent follows up with."""
+    req, resp, ccp = doc.get("request") or {}, doc.get("response") or {}, doc.get("ccproxy") or {}
+    started = (ccp.get("client_request") or {}).get("timestamp_start") or req.get("timestamp_start")
+    return {
+        "id": doc.get("id"),
+        "method": req.get("method"),
+        "status": resp.get("status_code"),
+        "host": req.get("pretty_host") or req.get("host"),
+        "path": req.get("path"),
+        "model": ccp.get("model"),
+        "provider": ccp.get("provider"),
+        "usage": ccp.get("usage"),
+        "source": ccp.get("source"),
+        "started": iso(started) if started else None,
+        "duration_ms": ccp.get("duration_ms"),
+        "streamed": ccp.get("streamed"),
+        "session_id": ccp.get("session_id"),
+        "conversation_id": ccp.get("conversation_id"),
+        "error": ccp.get("error"),
+    }
+
+
+def body_text(flow: StoredFlow, phase: str, raw: bool = False) -> str | None:
+    """A phase's body as text: content-encoding undone, credentials masked, JSON pretty-printed."""
+    data = flow.body(phase)
+    if data is None:
+        return None
+    masked = redact_body(data, flow.content_type(phase))
+    return masked.decode("utf-8", "replace") if raw else pretty(masked)
+
+
+def _newest(rows: list[Any], limit: int) -> list[Any]:
+    size = DEFAULT_ROWS if limit <= 0 else min(limit, MAX_ROWS)
+    return rows[-size:]
+
+
+@dataclass
+class FlowTools:
+    """The flow tools over one config dir's store (read directly, as the CLI does)."""
+
+    config: CCProxyConfig
+    config_dir: Path
+
+    def _flow(self, flow_id: str | None, jq: Sequence[str]) -> StoredFlow:
+        if flow_id and flow_id.strip():
+            return api.get_flow(self.config, self.config_dir, flow_id, jq)
+        ids = api.resolve_ids(self.config, self.config_dir, jq)
+        if not ids:
+            raise FlowError("no flows in the set; list_flows shows what is stored (check the jq filters)")
+        return api.load(self.config, self.config_dir, ids[-1:])[0]
+
+    def list_flows(self, jq: Sequence[str] = (), limit: int = DEFAULT_ROWS) -> dict[str, Any]:
+        docs = api.resolve_set(self.config, self.config_dir, jq)
+        rows = [summary_row(d) for d in _newest(docs, limit)]
+        return {"total": len(docs), "shown": len(rows), "flows": rows}
+
+    def get_flow(self, flow_id: str | None, jq: Sequence[str] = (), max_body_chars: int = DEFAULT_PREVIEW) -> dict[str, Any]:
+        flow = self._flow(flow_id, jq)
+        bodies: dict[str, Any] = {}
+        for phase in (*REQUEST_PHASES, *RESPONSE_PHASES):
+            text = body_text(flow, phase)
+            if text is None:
+                continue
+            tool = "get_request_body" if phase in REQUEST_PHASES else "get_response_body"
+            preview, _ = cut(text, 0, clamp(max_body_chars, DEFAULT_PREVIEW), f'{tool}(id="{flow.id}", phase="{phase}"')
+            bodies[phase] = {"content_type": flow.content_type(phase), "chars": len(text), "text": preview}
+        answers = {side: (a.to_json() if (a := flow.answer(side)) else None) for side in ("upstream", "client")}
+        events = {side: len(flow.events(side)) for side in ("upstream", "client")}
+        return {"flow": flow.doc, "bodies": bodies, "answers": answers, "events": events}
+
+    def body(self, flow_id: str | None, phase: str, jq: Sequence[str] = (), offset: int = 0,
+             max_chars: int = 0, raw: bool = False) -> str:
+        flow = self._flow(flow_id, jq)
+        tool = "get_request_body" if phase in REQUEST_PHASES else "get_response_body"
+        text = body_text(flow, phase, raw)
+        if text is None:
+            return f"[ccproxy: flow {flow.id} has no {phase.replace('_', ' ')} body]"
+        if not text:
+            return f"[ccproxy: the {phase.replace('_', ' ')} body of flow {flow.id} is empty]"
+        raw_arg = ", raw=true" if raw else ""
+        return page(text, offset, max_chars, f'{tool}(id="{flow.id}", phase="{phase}"{raw_arg}')
+
+    def compare(self, jq: Sequence[str] = (), flow_id: str | None = None, as_json: bool = False,
+                offset: int = 0, max_chars: int = 0) -> str:
+        if flow_id and flow_id.strip():
+            comparisons = [compare_one(api.get_flow(self.config, self.config_dir, flow_id, jq))]
+        else:
+            comparisons = api.compare(self.config, self.config_dir, jq)
+        if not comparisons:
+            raise FlowError("no flows in the set to compare; list_flows shows what is stored")
+        if as_json:
+            text = json.dumps([c.to_json() for c in comparisons], indent=2, ensure_ascii=False)
+        else:
+            text = "\n".join(comparison_text(c) for c in comparisons)
+        return page(text, offset, max_chars, f"compare_flows(jq=<same>{', json=true' if as_json else ''}")
+
+    def diff(self, jq: Sequence[str] = (), client: bool = False, offset: int = 0, max_chars: int = 0) -> str:
+        phase = "client_request" if client else "request"
+        text = "".join(diff_text(d) for d in api.diff(self.config, self.config_dir, jq, phase=phase))
+        return page(text, offset, max_chars, f"diff_flows(jq=<same>{', client=true' if client else ''}")
+
+    def dump_har(self, jq: Sequence[str] = (), offset: int = 0, max_chars: int = 0) -> str:
+        har = api.to_har(self.config, self.config_dir, jq, redacted=True)
+        return page(json.dumps(har, indent=2, ensure_ascii=False), offset, max_chars, "dump_har(jq=<same>")
+
+    def clear(self, jq: Sequence[str] = (), all_flows: bool = False) -> dict[str, Any]:
+        ids = api.clear(self.config, self.config_dir, jq, all_flows=all_flows)
+        return {"cleared": len(ids), "ids": ids[:MAX_ROWS]}
+
+    def conversations(self, jq: Sequence[str] = (), limit: int = DEFAULT_ROWS) -> dict[str, Any]:
+        docs = api.resolve_set(self.config, self.config_dir, jq)
+        groups = group_conversations(docs)
+        shown = _newest(groups, limit)
+        return {"total": len(groups), "shown": len(shown), "conversations": shown}
+
+
+def _add_usage(total: dict[str, int], usage: Any) -> None:
+    if isinstance(usage, dict):
+        for key, value in usage.items():
+            if isinstance(value, int):
+                total[key] = total.get(key, 0) + value
+
+
+def group_conversations(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flows grouped by `.ccproxy.conversation_id`, ordered by their latest flow (oldest first).
+
+    Flows without a conversation id (no user message in the body) are left out."""
+    groups: dict[str, dict[str, Any]] = {}
+    for doc in docs:
+        ccp, row = doc.get("ccproxy") or {}, summary_row(doc)
+        cid = ccp.get("conversation_id")
+        if not cid:
+            continue
+        group = groups.setdefault(cid, {
+            "conversation_id": cid, "flows": 0, "flow_ids": [], "first": row["started"], "last": None,
+            "models": [], "sessions": [], "statuses": {}, "usage": {},
+        })
+        group["flows"] += 1
+        group["flow_ids"].append(row["id"])
+        group["last"] = row["started"]
+        for key, value in (("models", row["model"]), ("sessions", row["session_id"])):
+            if value and value not in group[key]:
+                group[key].append(value)
+        status = str(row["status"] or "error")
+        group["statuses"][status] = group["statuses"].get(status, 0) + 1
+        _add_usage(group["usage"], row["usage"])
+        groups[cid] = groups.pop(cid)  # keep dict order = order of latest activity
+    for group in groups.values():
+        ids = group["flow_ids"]
+        if len(ids) > 50:
+            group["flow_ids"] = ids[-50:]
+            group["flow_ids_note"] = f"the newest 50 of {len(ids)}"
+    return list(groups.values())
+
+
+def check_phase(phase: str, allowed: Sequence[str]) -> str:
+    if phase not in allowed:
+        raise UsageError(f"phase must be one of {', '.join(allowed)}; got {phase!r}")
+    return phase

@@ -1,0 +1,241 @@
+"""The jail's helper: pid 1 of the jail's pid namespace, root of its user namespace, never seen by the command.
+
+Run by `unshare` as `python -m ccproxy.namespace.inside FD`. It sets up WireGuard, routes and mounts,
+starts the command (in a nested user namespace, so it has no capabilities to undo any of it), relays
+ports and signals, and reports the exit status. When it exits, the kernel kills everything left in
+the pid namespace, and the network namespace goes with the last process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+from typing import IO, Any
+
+from ccproxy.errors import CCProxyError, NamespaceError
+from ccproxy.namespace import mounts
+from ccproxy.namespace.control import Channel, ChannelClosed, recv_blocking, send_blocking
+from ccproxy.namespace.netsetup import WireGuardClient
+from ccproxy.namespace.ports import listening_ports
+from ccproxy.namespace.splice import splice
+from ccproxy.namespace.topology import TOPOLOGY
+
+SPEC_TIMEOUT = 30.0
+PORT_POLL = 0.2
+RELAYED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+
+
+def set_up(spec: dict[str, Any], log: IO[bytes]) -> WireGuardClient:
+    """Network first (the command must never run without the tunnel), then the mounts."""
+    client = WireGuardClient(TOPOLOGY, log)
+    client.create(allow_kernel=spec["allow_kernel"])
+    client.configure(spec["setconf"])
+    client.wait_handshake(spec["endpoint"])
+    mounts.make_private("/")
+    for source, target in spec["mounts"]:
+        try:
+            mounts.bind(source, target)
+        except OSError as exc:
+            raise NamespaceError(
+                f"cannot bind-mount {source} over {target} in the jail: {exc.strerror}"
+            ) from None
+    return client
+
+
+def command_argv(spec: dict[str, Any]) -> list[str]:
+    """The command, in a nested user namespace mapping the user's own ids: same uid, no capabilities."""
+    cmd: list[str] = spec["cmd"]
+    if not spec.get("map_user"):
+        return cmd
+    return ["unshare", "--user", f"--map-user={spec['uid']}", f"--map-group={spec['gid']}", "--", *cmd]
+
+
+class Helper:
+    """The helper's event loop once the command runs."""
+
+    def __init__(self, channel: Channel, spec: dict[str, Any], child: subprocess.Popen[bytes]) -> None:
+        self.channel = channel
+        self.spec = spec
+        self.child = child
+        self.status: int | None = None
+        self.exited = asyncio.Event()
+        self.pending: dict[int, asyncio.Future[int]] = {}
+        self.ids = itertools.count(1)
+        self.own_ports: set[int] = set(spec["local_ports"])
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def reap(self) -> None:
+        """As pid 1 we inherit every orphan; reap them all, note the command's status."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.child.pid:
+                self.status = os.waitstatus_to_exitcode(status)
+                self.child.returncode = self.status
+                self.exited.set()
+
+    async def serve(self) -> int:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGCHLD, self.reap)
+        for sig in RELAYED:
+            loop.add_signal_handler(sig, lambda: None)  # a terminal's signal reaches the command directly
+        self.reap()
+        listeners = [await self.listen_local(port) for port in self.spec["local_ports"]]
+        self.spawn(self.watch_ports())
+        control = asyncio.ensure_future(self.control())
+        exited = asyncio.ensure_future(self.exited.wait())
+        await asyncio.wait([control, exited], return_when=asyncio.FIRST_COMPLETED)
+        if not self.exited.is_set():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(-1, signal.SIGKILL)
+            return 1
+        with contextlib.suppress(ChannelClosed):
+            await self.channel.send({"op": "exit", "returncode": self.status})
+        control.cancel()
+        for sock in itertools.chain.from_iterable(listeners):
+            sock.close()
+        return 0
+
+    async def control(self) -> None:
+        while True:
+            try:
+                message, fds = await self.channel.recv()
+            except ChannelClosed:
+                return
+            op = message.get("op")
+            if op == "signal":
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.child.pid, int(message["sig"]))
+            elif op == "kill":
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(-1, signal.SIGKILL)
+            elif op == "connected":
+                future = self.pending.pop(int(message["id"]), None)
+                if future is not None and not future.done():
+                    future.set_result(fds[0] if fds else -1)
+                elif fds:
+                    os.close(fds[0])
+            elif op == "inbound" and fds:
+                self.spawn(self.inbound(int(message["port"]), fds[0]))
+            else:
+                for fd in fds:
+                    os.close(fd)
+
+    async def listen_local(self, port: int) -> list[socket.socket]:
+        """ccproxy's own ports on the jail's loopback, each connection carried to the host's."""
+        made: list[socket.socket] = []
+        for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind((host, port))
+                sock.listen(64)
+                sock.setblocking(False)
+            except OSError:
+                sock.close()
+                continue
+            made.append(sock)
+            self.spawn(self.accept_local(sock, port))
+        return made
+
+    async def accept_local(self, listener: socket.socket, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, _ = await loop.sock_accept(listener)
+            except OSError:
+                return
+            self.spawn(self.outbound(conn, port))
+
+    async def outbound(self, conn: socket.socket, port: int) -> None:
+        ident = next(self.ids)
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.pending[ident] = future
+        try:
+            await self.channel.send({"op": "connect", "port": port, "id": ident})
+            fd = await asyncio.wait_for(future, 15)
+        except (ChannelClosed, TimeoutError):
+            conn.close()
+            return
+        if fd < 0:
+            conn.close()
+            return
+        await splice(conn, socket.socket(fileno=fd))
+
+    async def inbound(self, port: int, fd: int) -> None:
+        """A host connection to a port the command listens on: connect to it inside and splice."""
+        outside = socket.socket(fileno=fd)
+        host = listening_ports().get(port, "127.0.0.1")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        inside = socket.socket(family, socket.SOCK_STREAM)
+        inside.setblocking(False)
+        try:
+            await asyncio.get_running_loop().sock_connect(inside, (host, port))
+        except OSError:
+            inside.close()
+            outside.close()
+            return
+        await splice(outside, inside)
+
+    async def watch_ports(self) -> None:
+        """Tell ccproxy about each port the command starts (or stops) listening on."""
+        known: set[int] = set()
+        while not self.exited.is_set():
+            now = set(listening_ports()) - self.own_ports
+            for port in sorted(now - known):
+                await self.channel.send({"op": "listen", "port": port})
+            for port in sorted(known - now):
+                await self.channel.send({"op": "unlisten", "port": port})
+            known = now
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.exited.wait(), PORT_POLL)
+
+
+def start_command(spec: dict[str, Any]) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **spec["env"]}
+    return subprocess.Popen(command_argv(spec), env=env, cwd=spec.get("cwd") or None)
+
+
+async def serve(sock: socket.socket, spec: dict[str, Any], child: subprocess.Popen[bytes]) -> int:
+    helper = Helper(Channel(sock), spec, child)
+    return await helper.serve()
+
+
+def main(argv: list[str]) -> int:
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])  # ccproxy blocks the signals it relays; we must not
+    sock = socket.socket(fileno=int(argv[1]))
+    try:
+        send_blocking(sock, {"op": "hello"})
+        spec = recv_blocking(sock, SPEC_TIMEOUT)
+        with open(spec["log"], "ab", buffering=0) as log:
+            set_up(spec, log)
+            child = start_command(spec)
+    except ChannelClosed:
+        return 1
+    except (CCProxyError, OSError) as exc:
+        with contextlib.suppress(OSError):
+            send_blocking(sock, {"op": "error", "message": str(exc)})
+        return 1
+    send_blocking(sock, {"op": "started", "pid": child.pid})
+    return asyncio.run(serve(sock, spec, child))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from ccproxy.errors import FlowError
+from ccproxy.flows.store import FlowStore
+from tests.flows.factory import fixture_events, make_record
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FlowStore:
+    return FlowStore(tmp_path / "flows.sqlite3", create=True)
+
+
+def test_store_files_are_private(store: FlowStore, tmp_path: Path) -> None:
+    store.put([make_record()])
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert "flows.sqlite3" in files
+    for name in files:
+        assert _mode(tmp_path / name) == 0o600, name
+
+
+def test_a_missing_store_is_an_error_unless_created(tmp_path: Path) -> None:
+    with pytest.raises(FlowError, match="no flow store"):
+        FlowStore(tmp_path / "absent.sqlite3")
+
+
+def test_records_round_trip_with_all_four_phases(store: FlowStore) -> None:
+    events = fixture_events("anthropic_stream_text.sse")
+    rec = make_record(body={"model": "m", "messages": [{"role": "user", "content": "x" * 2000}]},
+                      forwarded_body={"model": "m2", "messages": [{"role": "user", "content": "x" * 2000}]},
+                      upstream_events=events, response_body=b"data: changed\n\n", upstream_body=b"data: orig\n\n")
+    store.put([rec])
+    assert store.ids() == [rec.id]
+    assert store.docs([rec.id])[0] == json.loads(json.dumps(rec.doc))
+    parts = store.parts(rec.id)
+    assert parts["client_request"] == rec.parts["client_request"]
+    assert parts["request"] == rec.parts["request"]
+    assert parts["upstream_response"] == b"data: orig\n\n"
+    assert parts["response"] == b"data: changed\n\n"
+    assert json.loads(parts["upstream_events"])[0][1] == "message_start"
+
+
+def test_identical_phases_are_stored_once_and_large_bodies_compressed(store: FlowStore) -> None:
+    big = {"model": "m", "messages": [{"role": "user", "content": "lorem ipsum " * 500}]}
+    rec = make_record(body=big)
+    store.put([rec])
+    rows = dict(((n, c) for n, c in store.db.execute(
+        "SELECT name, codec FROM parts WHERE flow_id = ?", (rec.id,))))
+    assert rows["client_request"] == "zlib"
+    assert rows["request"] == "ref"
+    assert store.parts(rec.id)["request"] == json.dumps(big).encode()
+
+
+def test_writing_a_flow_again_replaces_it(store: FlowStore) -> None:
+    rec = make_record(status=401)
+    store.put([rec])
+    again = make_record(fid=rec.id, status=200)
+    store.put([again])
+    assert store.count() == 1
+    assert store.docs([rec.id])[0]["response"]["status_code"] == 200
+
+
+def test_order_is_oldest_first_and_docs_text_is_one_array(store: FlowStore) -> None:
+    recs = [make_record(ts=1000.0 + i) for i in (3, 1, 2)]
+    store.put(recs)
+    by_ts = [r.id for r in sorted(recs, key=lambda r: r.ts)]
+    assert store.ids() == by_ts
+    assert [d["id"] for d in json.loads(store.docs_text())] == by_ts
+    assert [d["id"] for d in store.docs(list(reversed(by_ts)))] == list(reversed(by_ts))
+
+
+def test_retention_by_count_keeps_the_newest(store: FlowStore) -> None:
+    recs = [make_record(ts=2_000_000_000.0 + i) for i in range(10)]
+    store.put(recs)
+    removed = store.apply_retention(max_count=4, max_age_days=3650, now=2_000_000_100.0)
+    assert removed == 6
+    assert store.ids() == [r.id for r in recs[-4:]]
+    assert store.db.execute("SELECT count(DISTINCT flow_id) FROM parts").fetchone()[0] == 4
+
+
+def test_retention_by_age(store: FlowStore) -> None:
+    now = 2_000_000_000.0
+    old, new = make_record(ts=now - 3 * 86400), make_record(ts=now - 3600)
+    store.put([old, new])
+    assert store.apply_retention(max_count=100, max_age_days=2, now=now) == 1
+    assert store.ids() == [new.id]
+
+
+def test_prefix_matching(store: FlowStore) -> None:
+    a = make_record(fid="abc12345-0000-0000-0000-000000000001")
+    b = make_record(fid="abc12399-0000-0000-0000-000000000002")
+    store.put([a, b])
+    assert store.match_prefix("abc123") == [a.id, b.id]
+    assert store.match_prefix("ABC1234") == [a.id]
+    assert store.match_prefix("abc_") == []
+    assert store.match_prefix("zzz") == []
+
+
+def _file_bytes(tmp_path: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("flows.sqlite3"))
+
+
+def test_deleting_removes_the_bytes_from_the_file_and_wal(store: FlowStore, tmp_path: Path) -> None:
+    marker = "MARKER-7f3a9c-do-not-keep"
+    secret = make_record(body={"model": "m", "messages": [{"role": "user", "content": marker}]},
+                         fid="dead0000-0000-0000-0000-000000000000")
+    big = make_record(body={"model": "m", "messages": [{"role": "user", "content": marker * 300}]})
+    keep = make_record(body={"model": "m", "messages": [{"role": "user", "content": "keep me"}]})
+    store.put([secret, big, keep])
+    blob = store.db.execute("SELECT data FROM parts WHERE flow_id = ? AND name = 'client_request'",
+                            (big.id,)).fetchone()[0]
+    before = _file_bytes(tmp_path)
+    assert marker.encode() in before and bytes(blob[:64]) in before
+    assert store.delete([secret.id, big.id]) == 2
+    after = _file_bytes(tmp_path)
+    assert marker.encode() not in after
+    assert bytes(blob[:64]) not in after
+    assert b"dead0000" not in after
+    assert store.ids() == [keep.id]
+
+
+def test_delete_all_empties_the_store(store: FlowStore, tmp_path: Path) -> None:
+    store.put([make_record() for _ in range(5)])
+    assert store.delete_all() == 5
+    assert store.count() == 0
+    assert b"sk-real-secret-key-123" not in _file_bytes(tmp_path)

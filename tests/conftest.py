@@ -11,6 +11,9 @@ import pytest
 from tests.daemon import RunningDaemon, make_daemon
 from tests.fakes.provider import FakeProvider
 
+#: The jail's test hosts (network namespaces) and their daemon, for tests/namespace and tests/e2e/test_inspect*.
+pytest_plugins = ["tests.namespace.fixtures"]
+
 
 @pytest.fixture(scope="session")
 def _fake_session() -> Iterator[FakeProvider]:

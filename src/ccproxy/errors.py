@@ -39,3 +39,7 @@ class NamespaceError(CCProxyError):
 
 class FlowError(CCProxyError):
     """A flow could not be found, stored or rendered."""
+
+
+class ShapeError(CCProxyError):
+    """A shape could not be captured, read or applied."""

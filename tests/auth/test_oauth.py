@@ -233,7 +233,7 @@ def test_missing_pieces_name_the_config_key(tmp_path: Path, endpoint: FakeTokenE
     with pytest.raises(AuthError, match=r"provider 'claude': OAuth token file: cannot read .*file_path"):
         asyncio.run(source(path, endpoint).token())
     path.write_text(json.dumps({"claudeAiOauth": {"accessToken": "a", "expiresAt": 1}}))
-    with pytest.raises(AuthError, match="no refresh token at `claudeAiOauth.refreshToken`"):
+    with pytest.raises(AuthError, match=r"no refresh token at `claudeAiOauth\.refreshToken`"):
         asyncio.run(source(path, endpoint).token())
 
 
@@ -330,3 +330,19 @@ def test_lost_update_by_another_writer_falls_back_to_the_refresh_token_ccproxy_w
     assert asyncio.run(src.token()) == access_for(2)
     assert [c.fields["refresh_token"] for c in endpoint.calls] == [refresh_for(0), refresh_for(0), refresh_for(1)]
     assert json.loads(path.read_text())["claudeAiOauth"]["refreshToken"] == refresh_for(2)
+
+
+def test_providers_sharing_a_token_file_share_one_refresh(tmp_path: Path, endpoint: FakeTokenEndpoint) -> None:
+    creds = tmp_path / "creds.json"
+    claude_file(creds, "at-old", time.time() - 10)
+    auth = oauth(creds, endpoint.url).model_dump()
+    config = CCProxyConfig.model_validate({
+        "providers": {"a": {"host": "a.test", "auth": auth}, "b": {"host": "b.test", "auth": auth}}
+    })
+    resolver = CredentialResolver(config, tmp_path)
+
+    async def main() -> list[str]:
+        return list(await asyncio.gather(resolver.resolve("a"), resolver.resolve("b"), resolver.resolve("a")))
+
+    assert asyncio.run(main()) == [access_for(1)] * 3
+    assert len(endpoint.calls) == 1

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ from ccproxy.auth.tokenfile import (
 )
 from ccproxy.config.model import OAuthAuth
 
-CLAUDE_LIKE = {
+CLAUDE_LIKE: dict[str, Any] = {
     "claudeAiOauth": {
         "accessToken": "at-old",
         "refreshToken": "rt-old",

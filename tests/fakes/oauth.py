@@ -95,10 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
         ctype = self.headers.get("content-type", "")
-        if "json" in ctype:
-            fields = json.loads(raw or b"{}")
-        else:
-            fields = dict(parse_qsl(raw.decode()))
+        fields = json.loads(raw or b"{}") if "json" in ctype else dict(parse_qsl(raw.decode()))
         fake = self.fake
         with fake._lock:
             fake.calls.append(TokenCall(ctype, fields))

@@ -30,7 +30,7 @@ def _used_subnets() -> set[int]:
     return used
 
 
-class TestNet:
+class HostNetns:
     """One namespace with one test host address; `.close()` deletes the namespace and its veth."""
 
     def __init__(self) -> None:

@@ -104,11 +104,17 @@ class Upstream:
             }
             return Reply(200, [("content-type", "application/json")], json.dumps(doc).encode())
         if url.path == "/sse":
-            return Reply(200, [("content-type", "text/event-stream"), ("cache-control", "no-cache")],
-                         self._sse(query.get("gate", "default")))
+            return Reply(
+                200,
+                [("content-type", "text/event-stream"), ("cache-control", "no-cache")],
+                self._sse(query.get("gate", "default")),
+            )
         if url.path == "/bytes":
-            return Reply(200, [("content-type", "application/octet-stream"), ("content-length", query["n"])],
-                         self._bytes(int(query["n"])))
+            return Reply(
+                200,
+                [("content-type", "application/octet-stream"), ("content-length", query["n"])],
+                self._bytes(int(query["n"])),
+            )
         return Reply(404, [("content-type", "text/plain")], b"not found\n")
 
     async def _sse(self, gate: str) -> AsyncIterator[bytes]:
@@ -172,9 +178,13 @@ class Upstream:
 class H2Server:
     """One HTTP/2 connection, flow control respected (bulk bodies larger than any window)."""
 
-    def __init__(self, up: Upstream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> None:
+    def __init__(
+        self, up: Upstream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+    ) -> None:
         self.up, self.reader, self.writer, self.peer = up, reader, writer, peer
-        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        self.conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+        )
         self.streams: dict[int, tuple[list[tuple[str, str]], bytearray]] = {}
         self.window = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
@@ -189,7 +199,10 @@ class H2Server:
         while data := await self.reader.read(65536):
             for event in self.conn.receive_data(data):
                 if isinstance(event, h2.events.RequestReceived):
-                    self.streams[event.stream_id] = ([(str(k), str(v)) for k, v in event.headers], bytearray())
+                    self.streams[event.stream_id] = (
+                        [(str(k), str(v)) for k, v in event.headers],
+                        bytearray(),
+                    )
                 elif isinstance(event, h2.events.DataReceived):
                     self.streams[event.stream_id][1].extend(event.data)
                     self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
@@ -219,7 +232,9 @@ class H2Server:
 
     async def send(self, stream_id: int, data: bytes) -> None:
         while data:
-            size = min(self.conn.local_flow_control_window(stream_id), self.conn.max_outbound_frame_size, len(data))
+            size = min(
+                self.conn.local_flow_control_window(stream_id), self.conn.max_outbound_frame_size, len(data)
+            )
             if size <= 0:
                 self.window.clear()
                 await asyncio.wait_for(self.window.wait(), 30)

@@ -19,7 +19,6 @@ from google import genai
 from google.genai import types as gtypes
 
 from ccproxy.wire.endpoints import main_endpoint
-from ccproxy.wire.neutral import ClientOptions
 from ccproxy.wire.translate import StreamTranslator, translate_request, translate_response
 from tests.wire.golden import PAIRS, load_bytes, load_json
 
@@ -72,8 +71,17 @@ def run_anthropic(upstream: str, stream: bool) -> dict[str, Any]:
     client = anthropic.Anthropic(
         api_key="k", base_url="http://fake", http_client=client_http, _strict_response_validation=True
     )
-    tool: Any = {"name": WEATHER_TOOL["name"], "description": WEATHER_TOOL["description"], "input_schema": WEATHER_TOOL["schema"]}
-    args: dict[str, Any] = {"model": "m", "max_tokens": 100, "tools": [tool], "messages": [{"role": "user", "content": "weather?"}]}
+    tool: Any = {
+        "name": WEATHER_TOOL["name"],
+        "description": WEATHER_TOOL["description"],
+        "input_schema": WEATHER_TOOL["schema"],
+    }
+    args: dict[str, Any] = {
+        "model": "m",
+        "max_tokens": 100,
+        "tools": [tool],
+        "messages": [{"role": "user", "content": "weather?"}],
+    }
     if stream:
         with client.messages.stream(**args) as s:
             text = "".join(s.text_stream)
@@ -85,7 +93,9 @@ def run_anthropic(upstream: str, stream: bool) -> dict[str, Any]:
         "text": "".join(b.text for b in message.content if b.type == "text"),
         "calls": [(b.name, b.input) for b in message.content if b.type == "tool_use"],
         "stop": message.stop_reason,
-        "input": message.usage.input_tokens + (message.usage.cache_read_input_tokens or 0) + (message.usage.cache_creation_input_tokens or 0),
+        "input": message.usage.input_tokens
+        + (message.usage.cache_read_input_tokens or 0)
+        + (message.usage.cache_creation_input_tokens or 0),
         "output": message.usage.output_tokens,
         "sent": handler.seen[-1],
     }
@@ -93,9 +103,18 @@ def run_anthropic(upstream: str, stream: bool) -> dict[str, Any]:
 
 def run_openai(upstream: str, stream: bool) -> dict[str, Any]:
     client_http, handler = http(upstream)
-    client = openai.OpenAI(api_key="k", base_url="http://fake/v1", http_client=client_http, _strict_response_validation=True)
-    tool: Any = {"type": "function", "function": {"name": WEATHER_TOOL["name"], "parameters": WEATHER_TOOL["schema"]}}
-    args: dict[str, Any] = {"model": "m", "tools": [tool], "messages": [{"role": "user", "content": "weather?"}]}
+    client = openai.OpenAI(
+        api_key="k", base_url="http://fake/v1", http_client=client_http, _strict_response_validation=True
+    )
+    tool: Any = {
+        "type": "function",
+        "function": {"name": WEATHER_TOOL["name"], "parameters": WEATHER_TOOL["schema"]},
+    }
+    args: dict[str, Any] = {
+        "model": "m",
+        "tools": [tool],
+        "messages": [{"role": "user", "content": "weather?"}],
+    }
     if stream:
         with client.chat.completions.stream(**args, stream_options={"include_usage": True}) as s:
             for _ in s:
@@ -117,8 +136,15 @@ def run_openai(upstream: str, stream: bool) -> dict[str, Any]:
 
 def run_responses(upstream: str, stream: bool) -> dict[str, Any]:
     client_http, handler = http(upstream)
-    client = openai.OpenAI(api_key="k", base_url="http://fake/v1", http_client=client_http, _strict_response_validation=True)
-    tool: Any = {"type": "function", "name": WEATHER_TOOL["name"], "parameters": WEATHER_TOOL["schema"], "strict": False}
+    client = openai.OpenAI(
+        api_key="k", base_url="http://fake/v1", http_client=client_http, _strict_response_validation=True
+    )
+    tool: Any = {
+        "type": "function",
+        "name": WEATHER_TOOL["name"],
+        "parameters": WEATHER_TOOL["schema"],
+        "strict": False,
+    }
     args: dict[str, Any] = {"model": "m", "tools": [tool], "input": "weather?"}
     if stream:
         with client.responses.stream(**args) as s:
@@ -143,14 +169,23 @@ def run_gemini(upstream: str, stream: bool) -> dict[str, Any]:
     transport = httpx2.MockTransport(handler)
     options = gtypes.HttpOptions(base_url="http://fake", httpx_client=httpx2.Client(transport=transport))
     client = genai.Client(api_key="k", http_options=options)
-    decl = gtypes.FunctionDeclaration(name=WEATHER_TOOL["name"], parameters_json_schema=WEATHER_TOOL["schema"])
+    decl = gtypes.FunctionDeclaration(
+        name=WEATHER_TOOL["name"], parameters_json_schema=WEATHER_TOOL["schema"]
+    )
     config = gtypes.GenerateContentConfig(
         tools=[gtypes.Tool(function_declarations=[decl])],
         automatic_function_calling=gtypes.AutomaticFunctionCallingConfig(disable=True),
     )
     if stream:
         chunks = list(client.models.generate_content_stream(model="gm", contents="weather?", config=config))
-        text = "".join(c.text or "" for c in chunks if c.candidates and c.candidates[0].content and c.candidates[0].content.parts and any(p.text and not p.thought for p in c.candidates[0].content.parts))
+        text = "".join(
+            c.text or ""
+            for c in chunks
+            if c.candidates
+            and c.candidates[0].content
+            and c.candidates[0].content.parts
+            and any(p.text and not p.thought for p in c.candidates[0].content.parts)
+        )
         calls = [(f.name, f.args) for c in chunks for f in c.function_calls or []]
         last = chunks[-1]
     else:

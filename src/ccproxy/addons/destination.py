@@ -39,7 +39,7 @@ def request_model(request: http.Request, endpoint: Endpoint | None) -> str | Non
     if endpoint is not None and endpoint.model:
         return endpoint.model
     try:
-        body = json.loads(request.raw_content or b"")
+        body = json.loads(request.get_content(strict=False) or b"")
     except (ValueError, UnicodeDecodeError):
         return None
     model = body.get("model") if isinstance(body, dict) else None
@@ -68,6 +68,7 @@ def retarget_headers(headers: Any, client_format: str, dest_format: str) -> None
     for name in list(headers.keys()):
         if name.lower().startswith(FORMAT_HEADER_PREFIXES) and name.lower() not in KEY_HEADERS:
             del headers[name]
+    headers.pop("content-encoding", None)  # the new body is written plain
     headers["content-type"] = "application/json"
     headers["accept-encoding"] = "identity"  # streamed chunks must arrive as plain SSE text
     if dest_format == "anthropic":
@@ -85,7 +86,7 @@ def client_key(headers: Any) -> str | None:
 
 def set_body_model(request: http.Request, model: str) -> None:
     try:
-        body = json.loads(request.raw_content or b"")
+        body = json.loads(request.get_content(strict=False) or b"")
     except (ValueError, UnicodeDecodeError):
         return
     if isinstance(body, dict):

@@ -1,13 +1,11 @@
-"""Write every finished flow to the flow store, so flows survive restarts; keep memory bounded."""
+"""Write every finished flow to the flow store, so flows survive restarts."""
 
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from pathlib import Path
-from typing import Any
 
-from mitmproxy import ctx, http
+from mitmproxy import http
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flows.api import store_path
@@ -36,17 +34,15 @@ def capture(flow: http.HTTPFlow) -> FlowRecord:
 
 
 class Recorder:
-    """Last in the chain: a flow is finished only after auth replay and the sanitizer ran.
+    """Late in the chain: a flow is finished only after auth replay and the sanitizer ran.
 
-    Records are built on the event loop (cheap) and written by a background thread. mitmweb's
-    view would otherwise keep every flow in memory forever, so only the newest
-    `flows.memory_max` finished flows stay there; the store has all of them."""
+    Records are built on the event loop (cheap: bodies are shared, not copied) and written by a
+    background thread, so a slow disk never delays a client."""
 
     def __init__(self, config: CCProxyConfig, config_dir: Path) -> None:
         self.config = config
         self.config_dir = config_dir
         self.writer: StoreWriter | None = None
-        self.in_memory: OrderedDict[str, None] = OrderedDict()
 
     def _writer(self) -> StoreWriter:
         if self.writer is None:
@@ -71,27 +67,13 @@ class Recorder:
 
     def _finish(self, flow: http.HTTPFlow) -> None:
         meta = get_meta(flow)
-        if not meta.extra.get("internal"):
-            try:
-                record = capture(flow)
-            except Exception:
-                log.exception("flow %s: could not build its store record; it is not recorded", flow.id[:8])
-            else:
-                meta.usage = record.ccproxy.get("usage")
-                meta.conversation_id = record.ccproxy.get("conversation_id")
-                self._writer().submit(record)
-        self._bound_memory(flow)
-
-    def _bound_memory(self, flow: http.HTTPFlow) -> None:
-        self.in_memory[flow.id] = None
-        self.in_memory.move_to_end(flow.id)
-        limit = self.config.flows.memory_max
-        if len(self.in_memory) <= limit:
+        if meta.extra.get("internal"):
+            return  # ccproxy's own endpoints (/health) are not traffic
+        try:
+            record = capture(flow)
+        except Exception:
+            log.exception("flow %s: could not build its store record; it is not recorded", flow.id[:8])
             return
-        master = getattr(ctx, "master", None)
-        view: Any = master.addons.get("view") if master is not None else None
-        while len(self.in_memory) > limit:
-            old_id, _ = self.in_memory.popitem(last=False)
-            old = view.get_by_id(old_id) if view is not None else None
-            if old is not None and not old.live:
-                view.remove([old])
+        meta.usage = record.ccproxy.get("usage")
+        meta.conversation_id = record.ccproxy.get("conversation_id")
+        self._writer().submit(record)

@@ -77,19 +77,16 @@ def answer_error(flow: http.HTTPFlow, client_format: str | None, error: ApiError
     flow.response = http.Response.make(status, json.dumps(body), {"content-type": "application/json"})
 
 
-def not_routed(flow: http.HTTPFlow, client_format: str | None = None) -> None:
+def not_routed(flow: http.HTTPFlow) -> None:
     path = flow.request.path.split("?", 1)[0]
     message = (
         f"ccproxy cannot route {flow.request.method} {path}: no sentinel key "
         "(sk-ant-oat-ccproxy-<provider>) and no provider whose `path` matches. "
         "Send a sentinel key, add a provider with this path to ccproxy.yaml, or add an inspector.transforms rule."
     )
-    if client_format is None:
-        get_meta(flow).error = message
-        body = {"type": "error", "error": {"type": "ccproxy_not_routed", "message": message}}
-        flow.response = http.Response.make(501, json.dumps(body), {"content-type": "application/json"})
-    else:
-        answer_error(flow, client_format, ApiError("not_found", message, 501))
+    get_meta(flow).error = message
+    body = {"type": "error", "error": {"type": "ccproxy_not_routed", "message": message}}
+    flow.response = http.Response.make(501, json.dumps(body), {"content-type": "application/json"})
 
 
 class Router:
@@ -121,14 +118,19 @@ class Router:
             return
         name = rule.dest_provider or meta.provider
         provider = self.config.providers.get(name) if name else None
-        if rule.action == "transform" and provider is not None and endpoint is not None:
+        translatable = provider is not None and endpoint is not None and endpoint.format != provider.provider
+        if rule.action == "transform" and translatable:
+            assert provider is not None and endpoint is not None
             await self.transform(flow, meta, endpoint, name or "", provider, reason, index, rule)
-        else:
-            if rule.action == "transform":
-                meta.warnings.append(
-                    f"{reason}: {flow.request.path.split('?')[0]} is no main endpoint; redirected as is"
-                )
-            await self.redirect(flow, meta, endpoint, name, provider, reason, index, rule)
+            return
+        if rule.action == "transform" and endpoint is None:
+            path = flow.request.path.split("?")[0]
+            meta.warnings.append(
+                f"{reason}: {path} is no main endpoint, so nothing to translate; redirected as is"
+            )
+        await self.redirect(flow, meta, endpoint, name, provider, reason, index, rule)
+        if rule.action == "transform" and meta.transform is not None:
+            meta.transform.mode = "transform"  # same format on both sides: a redirect is all it takes
 
     async def route(
         self, flow: http.HTTPFlow, meta: FlowMeta, endpoint: Endpoint | None, auto_transform: bool = True
@@ -139,7 +141,7 @@ class Router:
             name, reason = match_provider(self.config, flow.request.path), "path"
         if name is None or name not in self.config.providers:
             if meta.source == "reverse":
-                not_routed(flow, endpoint.format if endpoint else None)
+                not_routed(flow)
             else:
                 meta.transform = TransformInfo(
                     mode="passthrough", reason="original", dest_url=flow.request.url
@@ -164,7 +166,11 @@ class Router:
     async def credential(
         self, flow: http.HTTPFlow, meta: FlowMeta, name: str | None, provider: ProviderConfig | None
     ) -> bool:
-        """Put the destination's credential in; False (and an error answer) when it cannot be had."""
+        """Put the destination's credential in; False (and an error answer) when it cannot be had.
+
+        Call before `meta.provider` names the destination: until then it names whose credential
+        inject_auth put in (if any), and that one must never travel to another provider.
+        """
         if provider is None or name is None or (meta.auth_injected and meta.provider == name):
             return True
         req = flow.request
@@ -175,6 +181,10 @@ class Router:
         if provider.auth is None:
             if own:
                 set_credential(req.headers, provider.auth_header, own)
+            elif meta.auth_injected:
+                meta.warnings.append(
+                    f"provider {name!r} has no auth; the sentinel provider's credential was not sent"
+                )
             return True
         resolver = self.services.get("resolver")
         if resolver is None:
@@ -222,7 +232,6 @@ class Router:
             point_at(req, scheme, host, port, path)
         elif provider is not None:
             point_at_provider(req, provider, path)
-        meta.provider = name or meta.provider
         fmt = endpoint.format if endpoint else None
         meta.transform = TransformInfo(
             mode="redirect",
@@ -234,7 +243,8 @@ class Router:
             model=model,
             dest_url=req.url,
         )
-        await self.credential(flow, meta, name, provider)
+        if await self.credential(flow, meta, name, provider):
+            meta.provider = name or meta.provider
 
     async def transform(
         self,
@@ -253,7 +263,7 @@ class Router:
         query = req.path.partition("?")[2]
         try:
             out = translate_request(
-                req.raw_content or b"",
+                req.get_content(strict=False) or b"",
                 client,
                 dest,
                 path_model=endpoint.model,
@@ -279,7 +289,6 @@ class Router:
             point_at(req, scheme, host, port, path)
         else:
             point_at_provider(req, provider, path)
-        meta.provider = name
         meta.warnings.extend(out.warnings)
         options = {k: v for k, v in asdict(out.options).items() if k != "created"}
         meta.transform = TransformInfo(
@@ -294,7 +303,8 @@ class Router:
             stream=stream,
             client_options=options,
         )
-        await self.credential(flow, meta, name, provider)
+        if await self.credential(flow, meta, name, provider):
+            meta.provider = name
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         """A streamed answer gets an incremental translator; its headers become the client format's."""

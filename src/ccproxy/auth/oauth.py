@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -80,21 +80,32 @@ async def request_grant(provider: str, source: OAuthAuth, refresh_token: str) ->
     return Grant(access=access, refresh=_field(body, "refresh_token") or None, expires_in=expires_in)
 
 
-class OAuthSource:
-    """One provider's token file; the daemon keeps one per provider so refreshes are serialized."""
+def token_path(source: OAuthAuth, base: Path) -> Path:
+    """Absolute, with symlinks resolved, so two spellings of one file share one RefreshState."""
+    return (base / Path(source.file_path).expanduser()).resolve()
 
-    def __init__(self, provider: str, source: OAuthAuth, base: Path) -> None:
+
+@dataclass
+class RefreshState:
+    """Per token file, shared by every provider that reads the same file: one refresh at a time."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    completed: int = 0
+    last_error: AuthError | None = None
+    #: The refresh token of ccproxy's own last write-back, for when another writer loses it.
+    written_refresh: str | None = None
+    #: A token we obtained whose grant gave no lifetime: the file's old expiry no longer applies to it.
+    ageless: str | None = None
+
+
+class OAuthSource:
+    """One provider's view of a token file; pass the file's shared RefreshState when files are shared."""
+
+    def __init__(self, provider: str, source: OAuthAuth, base: Path, state: RefreshState | None = None) -> None:
         self.provider = provider
         self.source = source
-        self.path = (base / Path(source.file_path).expanduser()).absolute()
-        self._lock = asyncio.Lock()
-        self._completed = 0
-        self._last_error: AuthError | None = None
-        #: The refresh token of ccproxy's own last write-back, for when another writer loses it.
-        self._written_refresh: str | None = None
-        #: A token we obtained whose grant gave no lifetime: the file's old expiry no longer applies to it.
-        self._ageless: str | None = None
-        self.refreshes = 0
+        self.path = token_path(source, base)
+        self.state = state or RefreshState()
 
     def _hint(self) -> str:
         return f"check providers.{self.provider}.auth"
@@ -110,7 +121,7 @@ class OAuthSource:
             ) from None
 
     def expires_in(self, tokens: Tokens, now: float | None = None) -> float | None:
-        if tokens.expires_at is None or (tokens.access is not None and tokens.access == self._ageless):
+        if tokens.expires_at is None or (tokens.access is not None and tokens.access == self.state.ageless):
             return None
         return tokens.expires_at - (time.time() if now is None else now)
 
@@ -133,24 +144,24 @@ class OAuthSource:
         return await self._renew(rejected=rejected, forced=True)
 
     async def _renew(self, rejected: str | None, forced: bool) -> Renewal:
-        seen = self._completed
-        async with self._lock:
+        seen = self.state.completed
+        async with self.state.lock:
             doc, text, tokens = self.read()
             if forced and rejected is None:
                 rejected = tokens.access
             if tokens.access is not None and self.usable(tokens, rejected):
                 return Renewal(tokens.access, "reread" if forced else "unchanged")
-            if self._completed != seen and self._last_error is not None:
-                raise self._last_error  # the refresh this request waited on just failed
+            if self.state.completed != seen and self.state.last_error is not None:
+                raise self.state.last_error  # the refresh this request waited on just failed
             try:
                 renewal = await self._refresh(doc, text, tokens, forced)
             except AuthError as exc:
-                self._last_error = exc
+                self.state.last_error = exc
                 raise
             else:
-                self._last_error = None
+                self.state.last_error = None
             finally:
-                self._completed += 1
+                self.state.completed += 1
             return renewal
 
     async def _refresh(self, doc: dict[str, Any], text: str, tokens: Tokens, forced: bool) -> Renewal:
@@ -164,7 +175,7 @@ class OAuthSource:
                 f"configured; refresh it with the tool that owns the file, or set "
                 f"providers.{self.provider}.auth.token_url"
             )
-        candidates = [r for r in (tokens.refresh, self._written_refresh) if r]
+        candidates = [r for r in (tokens.refresh, self.state.written_refresh) if r]
         if not candidates:
             raise AuthError(
                 f"provider {self.provider!r}: the access token in {self.path} needs a refresh but there is no "
@@ -181,7 +192,6 @@ class OAuthSource:
             log.warning("%s; %s was left unchanged", exc, self.path)
             return self._after_failed_refresh(tokens, exc)
         self._write(doc, text, grant)
-        self.refreshes += 1
         life = f"expires in {grant.expires_in:.0f}s" if grant.expires_in is not None else "no lifetime given"
         log.info("provider %r: access token refreshed (%s); wrote %s", self.provider, life, self.path)
         return Renewal(grant.access, "refreshed")
@@ -215,8 +225,8 @@ class OAuthSource:
         except TokenFileError:
             latest, latest_text = doc, text
         expires_at = time.time() + grant.expires_in if grant.expires_in is not None else None
-        self._written_refresh = grant.refresh or self._written_refresh
-        self._ageless = grant.access if expires_at is None else None
+        self.state.written_refresh = grant.refresh or self.state.written_refresh
+        self.state.ageless = grant.access if expires_at is None else None
         fmt = tokens_of(latest, self.source).expiry_format
         try:
             write_doc(self.path, with_tokens(latest, self.source, grant.access, grant.refresh, expires_at, fmt), latest_text)

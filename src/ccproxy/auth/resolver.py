@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from ccproxy.auth.oauth import OAuthSource, Renewal
+from ccproxy.auth.oauth import OAuthSource, RefreshState, Renewal, token_path
 from ccproxy.auth.sources import read_env, read_file, run_command
 from ccproxy.config.model import CCProxyConfig, CommandAuth, EnvAuth, FileAuth, OAuthAuth, ProviderConfig
 from ccproxy.errors import AuthError
@@ -18,6 +18,7 @@ class CredentialResolver:
         self.config = config
         self.config_dir = config_dir
         self._oauth: dict[str, OAuthSource] = {}
+        self._files: dict[Path, RefreshState] = {}
 
     def provider(self, name: str) -> ProviderConfig:
         try:
@@ -30,12 +31,13 @@ class CredentialResolver:
             ) from None
 
     def oauth(self, name: str) -> OAuthSource | None:
-        """The provider's OAuth source, one per provider for the daemon's life (it holds the refresh lock)."""
+        """The provider's OAuth source; providers sharing a token file share its refresh lock."""
         source = self.provider(name).auth
         if not isinstance(source, OAuthAuth):
             return None
         if name not in self._oauth:
-            self._oauth[name] = OAuthSource(name, source, self.config_dir)
+            state = self._files.setdefault(token_path(source, self.config_dir), RefreshState())
+            self._oauth[name] = OAuthSource(name, source, self.config_dir, state)
         return self._oauth[name]
 
     async def resolve(self, name: str, force_refresh: bool = False) -> str:

@@ -101,7 +101,8 @@ def mermaid(config: CCProxyConfig) -> str:
 
 def mcp_snippet(state: RuntimeState | None, config: CCProxyConfig, show: bool) -> dict[str, Any]:
     http = config.mcp.http
-    url = f"http://{http.host}:{http.port}/mcp"
+    listener = state.listeners.get("mcp") if state else None
+    url = listener.url if listener else f"http://{http.host}:{http.port}/mcp"
     token = (state.mcp_token if state else None) or "<token>"
     return {
         "mcpServers": {

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ccproxy.config.shaping import ShapingConfig
+
 WireFormat = Literal["anthropic", "openai", "openai_responses", "gemini"]
 
 #: Header each wire format's SDK sends its key in; `authorization` means `Bearer <token>`.
@@ -162,11 +164,12 @@ class McpConfig(_Model):
 
 HookEntry = str | dict[str, Any]
 DEFAULT_INBOUND: tuple[HookEntry, ...] = ("ccproxy.hooks.inject_auth", "ccproxy.hooks.extract_session_id")
+DEFAULT_OUTBOUND: tuple[HookEntry, ...] = ("ccproxy.hooks.inject_mcp_notifications",)
 
 
 class HooksConfig(_Model):
     inbound: list[HookEntry] = Field(default_factory=lambda: list(DEFAULT_INBOUND))
-    outbound: list[HookEntry] = Field(default_factory=list)
+    outbound: list[HookEntry] = Field(default_factory=lambda: list(DEFAULT_OUTBOUND))
 
 
 class RetentionConfig(_Model):
@@ -178,8 +181,6 @@ class FlowsConfig(_Model):
     default_jq_filters: list[str] = Field(default_factory=list)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     store: str = "flows.sqlite3"
-    #: Finished flows the daemon keeps in memory for the mitmweb UI; older ones live only in the store.
-    memory_max: int = Field(default=500, ge=1)
 
 
 class DoctorConfig(_Model):
@@ -208,7 +209,7 @@ class CCProxyConfig(_Model):
     hooks: HooksConfig = Field(default_factory=HooksConfig)
     flows: FlowsConfig = Field(default_factory=FlowsConfig)
     namespace: NamespaceConfig = Field(default_factory=NamespaceConfig)
-    shaping: dict[str, Any] = Field(default_factory=dict)
+    shaping: ShapingConfig = Field(default_factory=ShapingConfig)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from ccproxy.addons.viewlimit import ViewLimit
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.pipeline.executor import Stage
 from ccproxy.pipeline.loader import load_stage
+from ccproxy.shapes.replay import ShapeRuntime
 
 
 def build_stages(config: CCProxyConfig) -> tuple[Stage, Stage]:
@@ -36,6 +37,7 @@ def build_chain(
 ) -> list[Any]:
     """mitmproxy calls each event (request, responseheaders, response, error) on these in this order."""
     inbound, outbound = build_stages(config)
+    services.setdefault("shapes", ShapeRuntime(config, config_dir))  # shaping profiles load (and fail) now
     return [
         # Response side only, so it comes first there: a 401 is replayed before any addon below sees it.
         AuthRefresh(config, services),  # 401 -> re-resolve credential -> replay once

@@ -21,6 +21,7 @@ from ccproxy.daemon.chain import build_chain
 from ccproxy.daemon.logs import log_path, setup_logging
 from ccproxy.daemon.state import Listener, RuntimeState, read_state, remove_state, write_state
 from ccproxy.errors import DaemonError
+from ccproxy.mcp.service import McpService
 from ccproxy.namespace.listener import LISTEN_HOST, WireGuardListener, install_tls_keylog
 from ccproxy.namespace.upstream import upstream_bundle
 
@@ -33,6 +34,10 @@ def check_port_free(host: str, port: int, what: str, key: str, kind: int = socke
     if port == 0:
         return
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, kind) as sock:
+        # Like the listener itself: a restart must not trip over the old process's TIME_WAIT
+        # connections, while a port another socket listens on still fails.
+        if kind == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
@@ -70,6 +75,7 @@ class Daemon:
         self.started_at = time.time()
         wg_port = config.inspector.wireguard_port or free_port(LISTEN_HOST, socket.SOCK_DGRAM)
         self.wireguard = WireGuardListener(config_dir, wg_port)
+        self.mcp = McpService(config, config_dir, self.started_at) if config.mcp.http.enabled else None
 
     def preflight(self) -> None:
         existing = read_state(self.config_dir)
@@ -84,6 +90,8 @@ class Daemon:
         check_port_free(
             LISTEN_HOST, c.inspector.wireguard_port, "WireGuard", "ccproxy.inspector.wireguard_port", socket.SOCK_DGRAM
         )
+        if self.mcp is not None:
+            check_port_free(c.mcp.http.host, c.mcp.http.port, "MCP server", "ccproxy.mcp.http.port")
 
     def listeners(self) -> dict[str, Listener]:
         c = self.config
@@ -91,7 +99,13 @@ class Daemon:
             "proxy": Listener(f"http://{c.host}:{c.port}", c.host, c.port),
             "inspector": Listener(f"http://{c.host}:{c.inspector.port}", c.host, c.inspector.port),
             "wireguard": Listener(self.wireguard.url, LISTEN_HOST, self.wireguard.port),
+            **self._mcp_listener(),
         }
+
+    def _mcp_listener(self) -> dict[str, Listener]:
+        if self.mcp is None:
+            return {}
+        return {"mcp": Listener(self.mcp.url, self.mcp.host, self.mcp.port)}
 
     def build_master(self) -> Any:
         from mitmproxy import options
@@ -102,6 +116,8 @@ class Daemon:
         master = WebMaster(opts, with_termlog=False)
         listeners = {k: v.url for k, v in self.listeners().items()}
         services: dict[str, Any] = {"resolver": CredentialResolver(c, self.config_dir), "daemon": self}
+        if self.mcp is not None:
+            services["mcp_notifications"] = self.mcp.notifications
         master.addons.add(*build_chain(c, self.config_dir, services, listeners), _Lifecycle(self))
         updates: dict[str, Any] = {
             "mode": [f"reverse:{UNROUTED_TARGET}@{c.host}:{c.port}"],
@@ -133,6 +149,7 @@ class Daemon:
             config_dir=str(self.config_dir),
             listeners=self.listeners(),
             web_token=self.web_token,
+            mcp_token=self.mcp.token if self.mcp is not None else None,
             extra=self.wireguard.state_extra(self.tls_keylog),
         )
         write_state(self.config_dir, state)
@@ -150,13 +167,19 @@ class Daemon:
     async def run(self) -> None:
         self.preflight()
         error_pages.install()
+        if self.mcp is not None:
+            await self.mcp.prepare()
         self.master = self.build_master()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.master.shutdown)
         try:
+            if self.mcp is not None:
+                self.mcp.start(lambda: {k: v.url for k, v in self.listeners().items()}, self.master)
             await self.master.run()
         finally:
+            if self.mcp is not None:
+                await self.mcp.stop()
             remove_state(self.config_dir, os.getpid())
             log.info("ccproxy stopped")
 

@@ -96,11 +96,29 @@ def summary_lines(flow: StoredFlow) -> list[str]:
     lines.append(f"  usage: {_usage_text(ccp.get('usage'))}\n")
     if ccp.get("auth_injected"):
         lines.append("  auth: credential injected by ccproxy" + (" (refreshed)" if ccp.get("auth_refreshed") else "") + "\n")
+    story = (ccp.get("extra") or {}).get("auth")
+    if isinstance(story, dict):
+        lines.append(f"  auth: {auth_story(story)}\n")
     if ccp.get("error"):
         lines.append(f"  error: {ccp['error']}\n")
     for warning in ccp.get("warnings") or []:
         lines.append(f"  warning: {warning}\n")
     return lines
+
+
+def auth_story(story: dict[str, Any]) -> str:
+    """The 401 recovery of `.ccproxy.extra.auth` in one line (see `ccproxy.addons.auth`)."""
+    how = {"refreshed": "refreshed at the token endpoint", "reread": "re-read from its source"}
+    text = f"provider answered {story.get('status', 401)}"
+    if story.get("renewed") in how:
+        text += f"; credential {how[story['renewed']]}"
+    elif story.get("renewed") == "unchanged":
+        text += "; credential unchanged, so the 401 went to the client"
+    if "replay_status" in story:
+        text += f"; replayed once -> {story['replay_status']}"
+    if story.get("error"):
+        text += f"; {story['error']}"
+    return text
 
 
 def _ms(value: Any) -> str:

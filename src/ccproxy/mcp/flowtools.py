@@ -16,8 +16,8 @@ from typing import Any
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import FlowError, UsageError
 from ccproxy.flows import api
-from ccproxy.flows.compare import compare as compare_one
-from ccproxy.flows.compare import comparison_text, diff_text
+from ccproxy.flows.changes import compare as compare_one
+from ccproxy.flows.changes import comparison_text, diff_text
 from ccproxy.flows.har import iso
 from ccproxy.flows.redact import redact_body
 from ccproxy.flows.stored import StoredFlow, pretty

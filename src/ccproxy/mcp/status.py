@@ -6,18 +6,15 @@ reads this never sees a credential.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ccproxy import __version__
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.errors import NamespaceError
 from ccproxy.flows import api
 from ccproxy.mcp.notifications import NotificationBuffer
 
@@ -74,24 +71,22 @@ def status_doc(facts: DaemonFacts) -> dict[str, Any]:
     }
 
 
-#: Names the namespace package may give its facts function, tried in order.
-_NAMESPACE_FACTS = ("status", "facts", "status_facts", "namespace_status")
+@dataclass
+class _Listener:
+    url: str
 
 
-def namespace_doc(config: CCProxyConfig, config_dir: Path) -> dict[str, Any]:
-    """`ccproxy namespace status --json`'s facts, from `ccproxy.namespace.status` when that exists."""
-    try:
-        module = importlib.import_module("ccproxy.namespace.status")
-    except ModuleNotFoundError:
-        raise NamespaceError(
-            "namespace status is not available in this ccproxy build; run `ccproxy namespace status --json`"
-        ) from None
-    fn = next((getattr(module, n) for n in _NAMESPACE_FACTS if callable(getattr(module, n, None))), None)
-    if fn is None:
-        raise NamespaceError("ccproxy.namespace.status has no status function; run `ccproxy namespace status --json`")
-    params = inspect.signature(fn).parameters
-    kwargs = {k: v for k, v in (("config", config), ("config_dir", config_dir)) if k in params}
-    result = fn(**kwargs)
-    if hasattr(result, "to_json"):
-        result = result.to_json()
-    return dict(result)
+@dataclass
+class _StateView:
+    """The slice of the runtime state `namespace.status_facts` reads, built from the live daemon."""
+
+    listeners: dict[str, _Listener]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def namespace_doc(facts: DaemonFacts) -> dict[str, Any]:
+    """`ccproxy namespace status --json`'s facts: read from files and $PATH, nothing probed."""
+    from ccproxy.namespace.status import status_facts
+
+    state = _StateView({name: _Listener(url) for name, url in facts.listeners().items()})
+    return status_facts(facts.config_dir, list(facts.config.namespace.nameservers), state)

@@ -33,7 +33,7 @@ RELAYED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.
 
 def set_up(spec: dict[str, Any], log: IO[bytes]) -> WireGuardClient:
     """Network first (the command must never run without the tunnel), then the mounts."""
-    client = WireGuardClient(TOPOLOGY, log)
+    client = WireGuardClient(TOPOLOGY, spec["tools"], log)
     client.create(allow_kernel=spec["allow_kernel"])
     client.configure(spec["setconf"])
     client.wait_handshake(spec["endpoint"])
@@ -53,7 +53,8 @@ def command_argv(spec: dict[str, Any]) -> list[str]:
     cmd: list[str] = spec["cmd"]
     if not spec.get("map_user"):
         return cmd
-    return ["unshare", "--user", f"--map-user={spec['uid']}", f"--map-group={spec['gid']}", "--", *cmd]
+    unshare = spec["tools"].get("unshare", "unshare")
+    return [unshare, "--user", f"--map-user={spec['uid']}", f"--map-group={spec['gid']}", "--", *cmd]
 
 
 class Helper:

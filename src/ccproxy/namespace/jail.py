@@ -299,6 +299,7 @@ def build_spec(
         "map_user": unshare_maps_users(tools["unshare"]),
         "cwd": os.getcwd(),
         "log": str(private / "jail.log"),
+        "tools": tools,
     }
 
 

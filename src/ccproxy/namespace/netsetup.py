@@ -39,15 +39,15 @@ def run(argv: list[str], input_text: str | None = None, what: str = "") -> str:
     return done.stdout
 
 
-def route_commands(topo: Topology) -> list[list[str]]:
+def route_commands(topo: Topology, ip: str = "ip") -> list[list[str]]:
     """Address, MTU and the policy route of wg0 (the wg-quick recipe, IPv4 only)."""
     wg, table = topo.wg_interface, str(topo.route_table)
     return [
-        ["ip", "-4", "address", "add", topo.wg_address, "dev", wg],
-        ["ip", "link", "set", wg, "mtu", str(topo.wg_mtu), "up"],
-        ["ip", "-4", "route", "add", "default", "dev", wg, "table", table],
+        [ip, "-4", "address", "add", topo.wg_address, "dev", wg],
+        [ip, "link", "set", wg, "mtu", str(topo.wg_mtu), "up"],
+        [ip, "-4", "route", "add", "default", "dev", wg, "table", table],
         [
-            "ip",
+            ip,
             "-4",
             "rule",
             "add",
@@ -77,29 +77,32 @@ def _private_run() -> None:
 class WireGuardClient:
     """wg0 through the kernel module when it is there, else wireguard-go on a TUN."""
 
-    def __init__(self, topo: Topology, log: IO[bytes]) -> None:
+    def __init__(self, topo: Topology, tools: dict[str, str], log: IO[bytes]) -> None:
         self.topo = topo
+        self.tools = tools
         self.log = log
         self.backend = ""
         self.process: subprocess.Popen[bytes] | None = None
 
     def wg(self, *args: str) -> list[str]:
         """`wg` where it can see the interface's control socket."""
+        wg = self.tools.get("wg", "wg")
         if self.process is None:
-            return ["wg", *args]
-        return ["nsenter", f"--target={self.process.pid}", "--mount", "--", "wg", *args]
+            return [wg, *args]
+        return [self.tools.get("nsenter", "nsenter"), f"--target={self.process.pid}", "--mount", "--", wg, *args]
 
     def create(self, allow_kernel: bool) -> None:
         wg = self.topo.wg_interface
         if allow_kernel:
-            probe = subprocess.run(["ip", "link", "add", wg, "type", "wireguard"], capture_output=True)
+            ip = self.tools.get("ip", "ip")
+            probe = subprocess.run([ip, "link", "add", wg, "type", "wireguard"], capture_output=True)
             if probe.returncode == 0:
                 self.backend = "kernel"
                 return
         env = {**os.environ, "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD": "1"}
         try:
             self.process = subprocess.Popen(
-                ["wireguard-go", "--foreground", wg],
+                [self.tools.get("wireguard-go", "wireguard-go"), "--foreground", wg],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=self.log,
@@ -121,7 +124,7 @@ class WireGuardClient:
 
     def configure(self, setconf: str) -> None:
         run(self.wg("setconf", self.topo.wg_interface, "/dev/stdin"), setconf, "configuring WireGuard")
-        for argv in route_commands(self.topo):
+        for argv in route_commands(self.topo, self.tools.get("ip", "ip")):
             run(argv, what="routing through WireGuard")
         with contextlib.suppress(OSError):  # only matters for reverse-path filtering of marked packets
             Path("/proc/sys/net/ipv4/conf/all/src_valid_mark").write_text("1")

@@ -46,15 +46,27 @@ def check_dns(name: str) -> str:
 
 
 def check_ipv4(target: str) -> str:
-    """A TLS handshake, not just a connect: mitmproxy accepts every TCP connection in the tunnel,
-    but it completes a handshake only once it has reached the real server."""
+    """TLS, then one request: mitmproxy accepts every connection and handshake in the tunnel itself
+    (lazily), so only an answer proves the real server was reached; ccproxy's own 502 says it was not."""
     host, _, port = target.rpartition(":")
-    with socket.create_connection((host, int(port)), timeout=TIMEOUT) as raw:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE  # reachability, not trust; trust is the bundle's job
-        with context.wrap_socket(raw, server_hostname=None) as tls:
-            return f"TLS to {target} through the tunnel ({tls.version()})"
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # reachability, not trust; trust is the bundle's job
+    context.set_alpn_protocols(["http/1.1"])
+    with (
+        socket.create_connection((host, int(port)), timeout=TIMEOUT) as raw,
+        context.wrap_socket(raw, server_hostname=None) as tls,
+    ):
+        tls.sendall(
+            f"GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: ccproxy-doctor\r\nConnection: close\r\n\r\n".encode()
+        )
+        response = http.client.HTTPResponse(tls)
+        response.begin()
+        body = response.read(4096) if response.status == 502 else b""
+    if response.status == 502 and b"upstream_unreachable" in body:
+        message = json.loads(body)["error"]["message"]
+        raise ConnectionError(message.split(". Check")[0])
+    return f"HTTPS to {target} through the tunnel: HTTP {response.status}"
 
 
 def check_localhost(port: int) -> str:

@@ -25,6 +25,7 @@ from ccproxy.wire.neutral import (
     budget_of,
     convert_id,
     kind_of_status,
+    pick_kind,
 )
 
 #: Anthropic requires max_tokens; clients of other formats often leave it out.
@@ -324,7 +325,7 @@ def build_response(resp: Response, warnings: list[str], options: ClientOptions) 
 def parse_error(status: int, body: Any) -> ApiError:
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
-        kind = ERROR_KIND.get(error.get("type", ""), kind_of_status(status))
+        kind = pick_kind(status, ERROR_KIND.get(error.get("type", "")))
         return ApiError(kind, str(error.get("message", "")), status)
     return ApiError(kind_of_status(status), str(body)[:500], status)
 

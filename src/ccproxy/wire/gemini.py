@@ -32,6 +32,7 @@ from ccproxy.wire.neutral import (
     convert_id,
     fill_tool_names,
     kind_of_status,
+    pick_kind,
 )
 
 FINISH_IN: dict[str, StopReason] = {
@@ -399,8 +400,7 @@ def parse_error(status: int, body: Any) -> ApiError:
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
         code = int(status or error.get("code") or 500)
-        by_name = KIND_OF_STATUS_NAME.get(str(error.get("status", "")))
-        kind = kind_of_status(code) if status or by_name is None else by_name  # the HTTP status wins
+        kind = pick_kind(code, KIND_OF_STATUS_NAME.get(str(error.get("status", ""))))
         return ApiError(kind, str(error.get("message", "")), code)
     return ApiError(kind_of_status(status), str(body)[:500], status)
 

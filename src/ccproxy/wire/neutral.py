@@ -210,6 +210,16 @@ class ClientOptions:
         return self.created if self.created is not None else int(time.time())
 
 
+def pick_kind(status: int, named: ErrorKind | None) -> ErrorKind:
+    """A specific HTTP status decides; for catch-alls (400, 500, ...) the kind the body names wins."""
+    if named is None or status in SPECIFIC_STATUSES:
+        return kind_of_status(status) if status else "server"
+    return named
+
+
+SPECIFIC_STATUSES = (401, 403, 404, 413, 429, 503, 504, 529)
+
+
 # --- stream events -------------------------------------------------------------------------------
 
 

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import pytest
+from mitmproxy.addons.view import View
+from mitmproxy.test import tflow
+
+from ccproxy.config.model import CCProxyConfig
+from ccproxy.errors import DaemonError
+from ccproxy.mcp.service import McpService, bind, forget_in_view
+
+
+class Master:
+    def __init__(self, view: View) -> None:
+        self.addons = {"view": view}
+
+
+def test_a_busy_port_names_the_setting() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(DaemonError) as err:
+            bind("127.0.0.1", port)
+    assert f"127.0.0.1:{port} is already in use" in str(err.value)
+    assert "ccproxy.mcp.http.port" in str(err.value) and "enabled: false" in str(err.value)
+
+
+def test_port_zero_gets_a_free_port_and_the_url_says_which(tmp_path: Path) -> None:
+
+    config = CCProxyConfig.model_validate({"mcp": {"http": {"port": 0, "auth": "tok"}}})
+    service = McpService(config, tmp_path)
+    asyncio.run(service.prepare())
+    try:
+        assert service.token == "tok" and service.token_origin == "config"
+        assert service.port > 0 and service.url == f"http://127.0.0.1:{service.port}/mcp"
+    finally:
+        asyncio.run(service.stop())
+    assert service.sock is None
+
+
+def test_forget_removes_finished_flows_from_the_view_only() -> None:
+    view = View()
+    done_a, done_b, live = tflow.tflow(resp=True), tflow.tflow(resp=True), tflow.tflow()
+    done_a.live = done_b.live = False
+    live.live = True
+    view.add([done_a, done_b, live])
+    forget_in_view(Master(view), [done_a.id, "not-there"], everything=False)
+    assert [f.id for f in view] == [done_b.id, live.id]
+    forget_in_view(Master(view), [], everything=True)
+    assert [f.id for f in view] == [live.id]
+    forget_in_view(None, [live.id], everything=True)

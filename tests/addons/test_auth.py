@@ -155,3 +155,16 @@ def test_helpers() -> None:
     assert sent_credential({"x-api-key": "abc"}, "x-api-key") == "abc"
     assert sent_credential({}, "x-api-key") is None
     assert drain(lambda chunk: [chunk] if chunk else [], b"body") == b"body"
+
+
+def test_a_replay_that_is_refused_too_reaches_the_client_once(tmp_path: Path, fake_provider: FakeProvider) -> None:
+    addon, _ = setup(tmp_path, fake_provider)
+    fake_provider.required_token = "neither-of-them"
+    flow = rejected_flow(fake_provider)
+    run_headers(addon, flow)
+    assert flow.response is not None and flow.response.status_code == 401
+    assert [r.credential() for r in fake_provider.requests] == ["key-new"]
+    meta = get_meta(flow)
+    assert meta.auth_replayed and meta.extra["auth"]["replay_status"] == 401
+    run_headers(addon, flow)  # a second 401 event on the same flow never replays again
+    assert len(fake_provider.requests) == 1

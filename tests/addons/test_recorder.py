@@ -4,11 +4,13 @@ import json
 import time
 from pathlib import Path
 
-from mitmproxy import http
+from mitmproxy import contentviews, http
+from mitmproxy.addons.view import View
 from mitmproxy.test import taddons, tflow
 
+from ccproxy.addons.contentview import ContentViews
 from ccproxy.addons.inspector import Inspector
-from ccproxy.addons.recorder import Recorder
+from ccproxy.addons.recorder import Recorder, capture
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flows.meta import get_meta
 from ccproxy.flows.store import FlowStore
@@ -87,8 +89,53 @@ def test_the_store_location_follows_the_config(tmp_path: Path) -> None:
     config = CCProxyConfig()
     config.flows.store = str(tmp_path / "elsewhere" / "mine.sqlite3")
     recorder = Recorder(config, tmp_path / "cfg")
-    with taddons.context(recorder):
-        recorder.running()
+    with taddons.context(recorder) as tctx:
+        tctx.master.event_loop.run_until_complete(recorder.running())
         recorder.response(finished_flow())
         recorder.done()
     assert len(stored_docs(tmp_path / "elsewhere" / "mine.sqlite3")) == 1
+
+
+def test_the_capture_is_a_snapshot_the_writer_can_read_safely() -> None:
+    flow = finished_flow()
+    meta = get_meta(flow)
+    captured = capture(flow)
+    meta.warnings.append("added after capture")
+    meta.upstream_raw += b"late bytes"
+    assert captured.meta is not meta
+    assert captured.meta.warnings == [] and captured.meta.upstream_raw == bytearray()
+    assert captured.web["id"] == flow.id and captured.request_body == flow.request.raw_content
+
+
+def test_a_restarted_daemon_shows_the_newest_stored_flows_in_mitmweb(tmp_path: Path) -> None:
+    config = CCProxyConfig()
+    config.inspector.view_limit = 2
+    first = Recorder(config, tmp_path)
+    originals = [finished_flow({"model": f"m{i}", "messages": [{"role": "user", "content": f"q{i}"}]})
+                 for i in range(3)]
+    with taddons.context(first):
+        for flow in originals:
+            first.response(flow)
+        first.done()
+
+    again, view = Recorder(config, tmp_path), View()
+    with taddons.context(view, again) as tctx:
+        loop = tctx.master.event_loop
+        loop.run_until_complete(again.running())
+        assert again.restoring is not None
+        loop.run_until_complete(again.restoring)
+        restored = list(view)
+        ContentViews().load(None)
+        text = contentviews.prettify_message(restored[-1].request, restored[-1], view_name="Client Request").text
+        again.done()
+    assert [f.id for f in restored] == [f.id for f in originals[1:]]
+    flow = restored[-1]
+    assert flow.request.method == "POST" and flow.request.path == "/v1/messages"
+    assert json.loads(flow.request.content or b"")["model"] == "m2"
+    assert flow.response is not None and flow.response.status_code == 200
+    assert not flow.live
+    meta = get_meta(flow)
+    assert meta.extra["restored"] is True
+    assert meta.client_request is not None and meta.client_request.body == originals[2].request.content
+    assert meta.usage == {"input_tokens": 11, "output_tokens": 2}
+    assert "x-api-key: sk-ant-oat-ccproxy-anthropic" in text

@@ -170,7 +170,7 @@ def test_401_refreshes_and_replays_json(
     assert "401" in show.stdout and "replayed" in show.stdout
     log = daemon.log_text()
     assert "answered 401; re-resolving its credential" in log
-    assert "credential refreshed; replaying once" in log and "replay answered 200" in log
+    assert "credential refreshed at the token endpoint; replaying once" in log and "replay answered 200" in log
 
 
 def test_401_refreshes_and_replays_anthropic_stream(
@@ -392,3 +392,26 @@ def test_status_shows_whether_each_credential_resolves(
     assert "oauth (ok)" in text.stdout and "exited 4" in text.stdout
     for output in (out.stdout, text.stdout):
         assert "oauth-access-live-very-secret" not in output and CLIENT_SECRET not in output
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_401_replay_of_a_translated_flow_is_translated_too(
+    daemon_factory: Factory, fake_provider: FakeProvider, endpoint: FakeTokenEndpoint, tmp_path: Path, stream: bool
+) -> None:
+    """An OpenAI client on an Anthropic OAuth provider: the replayed answer goes through the router's translator."""
+    token_file = tmp_path / "credentials.json"
+    write_tokens(token_file, REVOKED, 3600)
+    daemon = start(daemon_factory, fake_provider, token_file, endpoint)
+    fake_provider.required_token = access_for(1)
+    client = openai.OpenAI(base_url=daemon.proxy_url + "/v1", api_key="sk-ant-oat-ccproxy-claude", max_retries=0)
+    messages: Any = [{"role": "user", "content": "hi"}]
+    if stream:
+        chunks = client.chat.completions.create(model="claude-test", messages=messages, stream=True)
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    else:
+        text = client.chat.completions.create(model="claude-test", messages=messages).choices[0].message.content or ""
+    assert text == "Hello from the fake provider."
+    assert [r.path for r in fake_provider.requests] == ["/v1/messages", "/v1/messages"]
+    assert [r.credential() for r in fake_provider.requests] == [REVOKED, access_for(1)]
+    ccp = newest_flow(daemon, 1)["ccproxy"]
+    assert ccp["transform"]["mode"] == "transform" and ccp["auth_replayed"] is True

@@ -134,6 +134,8 @@ def test_list_show_and_audit(captured: Captured) -> None:
     [entry] = json.loads(done.stdout)
     assert (entry["provider"], entry["form"], entry["flow_id"]) == ("anthropic", "json", captured.flow["id"])
     assert entry["body_keys"] == [k for k in captured.seen.json if k in ("system", "metadata")]  # the SDK's order
+    listed = daemon.cli("shapes", "list")
+    assert listed.returncode == 0 and listed.stdout.startswith("anthropic    json  " + captured.flow["id"][:8])
     shown = daemon.cli("shapes", "show", "anthropic")
     assert shown.returncode == 0 and f"anthropic-beta: {BETA}" in shown.stdout
     assert daemon.cli("shapes", "show", "gemini").returncode == 1
@@ -197,7 +199,8 @@ def test_transformed_openai_request_goes_out_in_the_captured_envelope(captured: 
     user = json.loads(body["metadata"]["user_id"])
     assert (user["device_id"], user["account_uuid"]) == ("dev-1234abcd", "acct-5678")
     assert user["session_id"] != CAPTURED_SESSION and seen.headers["x-session-marker"] == user["session_id"]
-    record = last_shaped(daemon, count + 1)
+    flow = recorded(daemon, count + 1)[-1]
+    record = flow["ccproxy"]
     assert record["transform"]["mode"] == "transform"
     shape = record["shape"]
     assert shape["applied"] is True and shape["file"] == str(captured.shapes / "anthropic.json")
@@ -205,6 +208,13 @@ def test_transformed_openai_request_goes_out_in_the_captured_envelope(captured: 
     assert shape["fields"]["metadata"] == "shape" and shape["fields"]["temperature"] == "dropped"
     assert shape["hooks"] == ["regenerate_ids", "cache_strip", "cache_insert"]
     assert [h["name"] for h in record["hooks"] if h["stage"] == "shape"] == shape["hooks"]
+    compared = daemon.cli("flows", "compare", "--jq", f'map(select(.id == "{flow["id"]}" or .id == "{captured.flow["id"]}"))')
+    assert compared.returncode == 0, compared.stderr
+    assert f"shape: applied {captured.shapes / 'anthropic.json'} (json); fields: " in compared.stdout
+    assert "system<-shape+incoming" in compared.stdout and "metadata<-shape" in compared.stdout
+    assert "shape: not applied (no shape saved for 'anthropic'" in compared.stdout  # the capture itself
+    as_json = json.loads(daemon.cli("flows", "compare", "--json", "--jq", ".[-1:]").stdout)
+    assert as_json[0]["shape"]["applied"] is True
 
 
 def test_redirected_curl_request_is_shaped(captured: Captured, fake_provider: FakeProvider) -> None:

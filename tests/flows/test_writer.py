@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
+from ccproxy.flows.meta import FlowMeta
+from ccproxy.flows.record import Captured, FlowRecord
 from ccproxy.flows.store import FlowStore
 from ccproxy.flows.writer import StoreWriter
-from tests.flows.factory import make_record
+from tests.flows.factory import make_record, web_json
 
 
 def test_records_reach_the_store_off_the_calling_thread(tmp_path: Path) -> None:
@@ -54,3 +57,21 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(tmp_path: Path) -> No
     writer.close()
     with FlowStore(path) as store:
         assert store.count() == 3
+
+
+def test_raw_captures_are_built_on_the_writer_thread_and_bad_ones_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "flows.sqlite3"
+    built: list[tuple[str, str]] = []
+
+    def on_record(captured: Captured, record: FlowRecord) -> None:
+        built.append((record.id, threading.current_thread().name))
+
+    writer = StoreWriter(path, max_count=100, max_age_days=3650, on_record=on_record).start()
+    good = Captured(web=web_json("good-1", time.time()), meta=FlowMeta(source="reverse"), request_body=b"{}",
+                    response_body=b"{}")
+    bad = Captured(web={"no": "id"}, meta=FlowMeta(), request_body=b"")
+    assert writer.submit(bad) and writer.submit(good)
+    writer.close()
+    assert built == [("good-1", "ccproxy-flow-store")]
+    with FlowStore(path) as store:
+        assert store.ids() == ["good-1"]

@@ -206,3 +206,13 @@ def test_without_a_runtime_the_hook_says_so(tmp_path: Path) -> None:
     flow = outgoing()
     record = run(flow, config, stage, {})
     assert record == {"applied": False, "reason": "the daemon has no shape runtime (services['shapes'])"}
+
+
+def test_a_flow_is_shaped_once_even_when_it_passes_the_stage_again(tmp_path: Path) -> None:
+    config, stage, services = setup(tmp_path)
+    flow = outgoing()
+    first = run(flow, config, stage, services)
+    shaped = (list(flow.request.headers.items(multi=True)), flow.request.content)
+    again = run(flow, config, stage, services)  # as on a mitmweb replay of the flow
+    assert again == first and (list(flow.request.headers.items(multi=True)), flow.request.content) == shaped
+    assert len(sent(flow)["system"]) == 2

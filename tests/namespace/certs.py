@@ -26,14 +26,15 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 @dataclass
 class ScratchCA:
     directory: Path
+    common_name: str = "ccproxy test CA"
 
     def __post_init__(self) -> None:
         now = datetime.datetime.now(datetime.UTC)
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.cert = (
             x509.CertificateBuilder()
-            .subject_name(_name("ccproxy test CA"))
-            .issuer_name(_name("ccproxy test CA"))
+            .subject_name(_name(self.common_name))
+            .issuer_name(_name(self.common_name))
             .public_key(self.key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(days=1))

@@ -228,10 +228,15 @@ class JailRun:
     """`ccproxy run --inspect -- CMD` as a live subprocess with line-buffered stdout."""
 
     def __init__(
-        self, daemon: RunningDaemon, cmd: list[str], env: dict[str, str] | None = None, stdin: bool = False
+        self,
+        daemon: RunningDaemon,
+        cmd: list[str],
+        env: dict[str, str] | None = None,
+        stdin: bool = False,
+        prefix: list[str] | None = None,
     ) -> None:
         self.proc = subprocess.Popen(
-            daemon.command("run", "--inspect", "--", *cmd),
+            [*(prefix or []), *daemon.command("run", "--inspect", "--", *cmd)],
             env={**daemon.env, **(env or {})},
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -6,7 +6,15 @@ from mitmproxy.test import tflow
 
 from ccproxy.flows.meta import get_meta
 from ccproxy.pipeline.context import HookContext
-from ccproxy.shapes.cache import InsertParams, LimitParams, StripParams, breakpoints, cache_insert, cache_limit, cache_strip
+from ccproxy.shapes.cache import (
+    InsertParams,
+    LimitParams,
+    StripParams,
+    breakpoints,
+    cache_insert,
+    cache_limit,
+    cache_strip,
+)
 from ccproxy.shapes.profile import resolve
 from ccproxy.shapes.work import WORK_KEY, ShapeWork
 from tests.shapes.conftest import envelope_shape, make_config

@@ -30,6 +30,8 @@ from ccproxy.flows.redact import MASK
 
 log = logging.getLogger("ccproxy.auth")
 
+RENEWED = {"refreshed": "refreshed at the token endpoint", "reread": "changed at its source", "unchanged": "unchanged"}
+
 
 def sent_credential(headers: Any, header: str) -> str | None:
     """The credential as it went out in `header` (without the `Bearer ` prefix)."""
@@ -121,18 +123,16 @@ class AuthRefresh:
 
     async def responseheaders(self, flow: http.HTTPFlow) -> None:
         meta = get_meta(flow)
-        if not meta.auth_injected or meta.provider not in self.config.providers:
-            return
-        header = self.config.providers[meta.provider].auth_header
         try:
             if self._eligible(flow, meta):
-                await self._recover(flow, meta, header)
+                await self._recover(flow, meta)
         finally:
-            hide_credential(flow, header)
+            self._hide(flow)
 
-    async def _recover(self, flow: http.HTTPFlow, meta: FlowMeta, header: str) -> None:
+    async def _recover(self, flow: http.HTTPFlow, meta: FlowMeta) -> None:
         assert meta.provider is not None and flow.response is not None
         name, short = meta.provider, flow.id[:8]
+        header = self.config.providers[name].auth_header
         rejected = sent_credential(flow.request.headers, header) or ""
         story: dict[str, Any] = {"status": 401}
         meta.extra["auth"] = story
@@ -154,7 +154,7 @@ class AuthRefresh:
             return
         meta.auth_refreshed = True
         set_credential(flow.request.headers, header, renewal.token)
-        log.info("flow %s: provider %r: credential %s; replaying once", short, name, renewal.how)
+        log.info("flow %s: provider %r: credential %s; replaying once", short, name, RENEWED[renewal.how])
         try:
             replayed = await resend(
                 self._http(),
@@ -164,9 +164,9 @@ class AuthRefresh:
                 flow.request.raw_content or b"",
             )
         except httpx.HTTPError as exc:
-            meta.error = f"provider {name!r}: replay after credential refresh failed: {type(exc).__name__} {exc}"
-            story["error"] = redact(meta.error, renewal.token)
-            log.warning("flow %s: %s", short, story["error"])
+            failure = f"provider {name!r}: replay after credential refresh failed: {type(exc).__name__} {exc}"
+            meta.error = story["error"] = redact(failure, renewal.token)
+            log.warning("flow %s: %s", short, meta.error)
             return
         meta.auth_replayed = True
         story["replay_status"] = replayed.status_code

@@ -67,7 +67,7 @@ async def request_grant(provider: str, source: OAuthAuth, refresh_token: str) ->
         body = None
     if resp.status_code != 200:
         error = _field(body, "error") or resp.reason_phrase
-        detail = _field(body, "error_description")[:200]
+        detail = _field(body, "error_description").replace(refresh_token, "<refresh token>")[:200]
         raise AuthError(f"{where}: HTTP {resp.status_code} {error}" + (f" ({detail})" if detail else ""))
     access = _field(body, "access_token")
     if not access:

@@ -16,7 +16,7 @@ from ccproxy.cli.common import load
 
 if TYPE_CHECKING:
     from ccproxy.shapes.envelope import Shape
-    from ccproxy.shapes.store import ShapeFile
+    from ccproxy.shapes.store import Form, ShapeFile
 
 JQ_HELP = (
     "jq filter over the JSON array of flows (repeatable, applied after flows.default_jq_filters), "
@@ -81,7 +81,7 @@ def run_save(args: argparse.Namespace) -> int:
     profile = resolve(config, check_name(args.provider))
     store = ShapeStore(shapes_dir(config, directory))
     shape = capture(config, directory, profile, args.jq)
-    form = "mflow" if args.mflow else "json"
+    form: Form = "mflow" if args.mflow else "json"
     other = store.path(profile.name, "json" if args.mflow else "mflow")
     replaced = other.exists()
     src = shape.source

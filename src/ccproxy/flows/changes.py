@@ -47,6 +47,7 @@ class Comparison:
     title: str
     request: Side
     response: Side
+    shape: dict[str, Any] | None = None  # the `shape` hook's record (`.ccproxy.shape`), when it ran
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -158,7 +159,7 @@ def compare(flow: StoredFlow) -> Comparison:
     req = flow.doc.get("request") or {}
     client = flow.ccproxy.get("client_request") or {}
     title = f"{client.get('method') or req.get('method', '')} {redact_url(client.get('url') or _forwarded_url(flow.doc))}"
-    return Comparison(flow.id, title, compare_request(flow), compare_response(flow))
+    return Comparison(flow.id, title, compare_request(flow), compare_response(flow), flow.ccproxy.get("shape"))
 
 
 def sliding_diff(flows: list[StoredFlow], phase: str = "request") -> list[BodyDiff]:
@@ -200,8 +201,19 @@ def side_text(side: Side, what: str) -> list[str]:
     return lines
 
 
+def shape_text(shape: dict[str, Any] | None) -> list[str]:
+    """Whether a shape was applied: its file and where each body field came from, or why not."""
+    if not shape:
+        return []
+    if not shape.get("applied"):
+        return [f"  shape: not applied ({shape.get('reason') or 'no reason recorded'})\n"]
+    fields = ", ".join(f"{k}<-{v}" for k, v in (shape.get("fields") or {}).items())
+    return [f"  shape: applied {shape.get('file')} ({shape.get('form')}); fields: {fields}\n"]
+
+
 def comparison_text(c: Comparison) -> str:
     out = [f"=== flow {c.id[:8]}  {c.title}\n", "--- request: client -> forwarded\n"]
+    out += shape_text(c.shape)
     out += side_text(c.request, "request")
     out.append("--- response: provider -> client\n")
     out += side_text(c.response, "response")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ccproxy.flows import answer as answers
-from ccproxy.flows.meta import SSEEvent
+from ccproxy.flows.meta import ClientRequest, FlowMeta, SSEEvent, TransformInfo, UpstreamResponse
 from ccproxy.flows.record import events_from_json
 
 #: Phase name -> (where its headers live in the doc, body part, events part).
@@ -122,3 +122,37 @@ class StoredFlow:
 
     def content_type(self, phase: str) -> str:
         return header(self.headers(phase), "content-type")
+
+    def meta(self) -> FlowMeta:
+        """The flow's metadata rebuilt from the store (for a restarted daemon's mitmweb view)."""
+        ccp = self.ccproxy
+        meta = FlowMeta(
+            source=ccp.get("source") or "unknown",
+            provider=ccp.get("provider"),
+            auth_injected=bool(ccp.get("auth_injected")),
+            session_id=ccp.get("session_id"),
+            conversation_id=ccp.get("conversation_id"),
+            usage=ccp.get("usage"),
+            error=ccp.get("error"),
+            warnings=list(ccp.get("warnings") or []),
+            upstream_events=self.events("upstream"),
+            client_events=self.events("client"),
+            extra={**(ccp.get("extra") or {}), "restored": True},
+        )
+        if ccp.get("transform"):
+            known = {f.name for f in fields(TransformInfo)}
+            meta.transform = TransformInfo(**{k: v for k, v in ccp["transform"].items() if k in known})
+        client = ccp.get("client_request")
+        if client:
+            meta.client_request = ClientRequest(
+                client["method"], client["url"], client.get("http_version", "HTTP/1.1"),
+                [(str(h[0]), str(h[1])) for h in client.get("headers") or []],
+                self.parts.get("client_request", b""), float(client.get("timestamp_start") or 0.0),
+            )
+        up = ccp.get("upstream_response")
+        if up:
+            meta.upstream_response = UpstreamResponse(
+                int(up["status_code"] or 0), str(up.get("reason") or ""),
+                [(str(h[0]), str(h[1])) for h in up.get("headers") or []], self.parts.get("upstream_response", b""),
+            )
+        return meta

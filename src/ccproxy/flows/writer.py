@@ -1,4 +1,4 @@
-"""Write records to the store on a background thread, so disk I/O never stalls the proxy's event loop."""
+"""Build and write records on a background thread, so parsing bodies and disk I/O never stall the proxy."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from ccproxy.flows.record import FlowRecord
+from ccproxy.flows.record import Captured, FlowRecord, build_record
 from ccproxy.flows.store import FlowStore
 
 log = logging.getLogger("ccproxy.flows.writer")
@@ -20,11 +21,13 @@ class StoreWriter:
     """A bounded queue in front of one store connection; when the disk cannot keep up, flows are
     dropped (and counted, and logged) rather than making every client wait."""
 
-    def __init__(self, path: Path, max_count: int, max_age_days: float, max_queue: int = 2000) -> None:
+    def __init__(self, path: Path, max_count: int, max_age_days: float, max_queue: int = 1000,
+                 on_record: Callable[[Captured, FlowRecord], None] | None = None) -> None:
         self.path = path
         self.max_count = max_count
         self.max_age_days = max_age_days
-        self.queue: queue.Queue[FlowRecord | None] = queue.Queue(maxsize=max_queue)
+        self.on_record = on_record
+        self.queue: queue.Queue[FlowRecord | Captured | None] = queue.Queue(maxsize=max_queue)
         self.dropped = 0
         self.written = 0
         self.store: FlowStore | None = None
@@ -38,9 +41,10 @@ class StoreWriter:
         self.thread.start()
         return self
 
-    def submit(self, record: FlowRecord) -> bool:
+    def submit(self, item: FlowRecord | Captured) -> bool:
+        """Queue a record, or the raw material of one (built on the writer thread)."""
         try:
-            self.queue.put_nowait(record)
+            self.queue.put_nowait(item)
         except queue.Full:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 100 == 0:
@@ -67,12 +71,26 @@ class StoreWriter:
             self.store.close()
             self.store = None
 
-    def _take_batch(self) -> tuple[list[FlowRecord], bool]:
+    def _record(self, item: FlowRecord | Captured) -> FlowRecord | None:
+        if isinstance(item, FlowRecord):
+            return item
+        try:
+            record = build_record(item)
+            if self.on_record is not None:
+                self.on_record(item, record)
+        except Exception:
+            log.exception("flow %s: could not build its store record; it is not recorded",
+                          str(item.web.get("id", "?"))[:8])
+            return None
+        return record
+
+    def _take_batch(self) -> tuple[list[FlowRecord], int, bool]:
+        """Up to BATCH records (blocking for the first); also how many queue items that took."""
         first = self.queue.get()
         if first is None:
-            return [], True
-        batch, stop = [first], False
-        while len(batch) < BATCH:
+            return [], 1, True
+        items, stop = [first], False
+        while len(items) < BATCH:
             try:
                 item = self.queue.get_nowait()
             except queue.Empty:
@@ -80,13 +98,14 @@ class StoreWriter:
             if item is None:
                 stop = True
                 break
-            batch.append(item)
-        return batch, stop
+            items.append(item)
+        records = [r for r in (self._record(i) for i in items) if r is not None]
+        return records, len(items) + (1 if stop else 0), stop
 
     def _run(self) -> None:
         assert self.store is not None
         while True:
-            batch, stop = self._take_batch()
+            batch, taken, stop = self._take_batch()
             try:
                 if batch:
                     self.store.put(batch)
@@ -95,7 +114,7 @@ class StoreWriter:
             except Exception:
                 log.exception("flow store: could not write %d flow(s) to %s", len(batch), self.path)
             finally:
-                for _ in range(len(batch) + (1 if stop else 0)):
+                for _ in range(taken):
                     self.queue.task_done()
             if stop:
                 return

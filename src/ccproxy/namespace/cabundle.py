@@ -67,9 +67,9 @@ def read_ca(config_dir: Path) -> str:
     return text
 
 
-def system_bundle_text() -> str:
+def system_bundle_text(bundles: tuple[str, ...] = SYSTEM_BUNDLES) -> str:
     """The first system bundle that exists, else Python's default CA file, else nothing."""
-    candidates = [*SYSTEM_BUNDLES, ssl.get_default_verify_paths().cafile or ""]
+    candidates = [*bundles, ssl.get_default_verify_paths().cafile or ""]
     for candidate in candidates:
         if candidate and os.path.isfile(candidate):
             return Path(candidate).read_text(encoding="utf-8", errors="replace")
@@ -138,7 +138,7 @@ def plan_trust(
 ) -> TrustPlan:
     """Write the bundle and CA into `private_dir`; return what to mount over and what to export."""
     bundle = private_dir / BUNDLE_FILE
-    bundle.write_text(combined_bundle(ca_pem, system_bundle_text()), encoding="utf-8")
+    bundle.write_text(combined_bundle(ca_pem, system_bundle_text(bundles)), encoding="utf-8")
     ca = private_dir / CA_FILE
     ca.write_text(ca_pem, encoding="utf-8")
     plan = TrustPlan(bundle=bundle, env={var: str(bundle) for var in CA_ENV_VARS})

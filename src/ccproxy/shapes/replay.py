@@ -95,6 +95,8 @@ async def shape_flow(flow: http.HTTPFlow, runtime: ShapeRuntime, config: CCProxy
                      services: dict[str, Any]) -> dict[str, Any]:
     """Shape `flow` in place when it qualifies; returns what `.ccproxy.shape` records."""
     meta = get_meta(flow)
+    if meta.shape and meta.shape.get("applied"):
+        return meta.shape  # a replayed flow (mitmweb "replay") is shaped once, not twice
     reason = skip_reason(meta)
     if reason:
         return _skip(reason)

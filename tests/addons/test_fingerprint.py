@@ -38,7 +38,9 @@ def test_wireguard_flow_gets_tls_and_http_fingerprint() -> None:
     addon.requestheaders(flow)
     fp = get_meta(flow).fingerprint
     assert fp is not None
-    assert fp["tls"]["ja4"] == ja4(parse_client_hello(chrome_hello())) == "t13d1516h2_8daaf6152771_d8a2da3f94cd"
+    assert (
+        fp["tls"]["ja4"] == ja4(parse_client_hello(chrome_hello())) == "t13d1516h2_8daaf6152771_d8a2da3f94cd"
+    )
     assert fp["tls"]["sni"] == "tls.browserleaks.com"
     assert fp["tls"]["negotiated_version"] == "TLSv1.3" and fp["tls"]["negotiated_alpn"] == "h2"
     assert fp["header_order"] == ["Host", "User-Agent", "x-api-key"]

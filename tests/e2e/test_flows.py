@@ -141,6 +141,8 @@ def test_every_flow_is_stored_in_order_with_its_ccproxy_facts(traffic: Traffic) 
         assert f["request"]["pretty_host"] == "127.0.0.1"
     assert traffic.flow("anthropic_json")["ccproxy"]["session_id"] == "5e55-1011"
     assert traffic.flow("anthropic_500")["response"]["status_code"] == 500
+    assert traffic.flow("anthropic_500")["ccproxy"]["error"] == "provider answered 500: fake provider error 500"
+    assert traffic.flow("anthropic_json")["ccproxy"]["error"] is None
     assert traffic.flow("gemini_stream")["ccproxy"]["model"] == "gemini-test"
     assert traffic.flow("openai_stream")["ccproxy"]["streamed"] is True
     assert traffic.flow("openai_json")["ccproxy"]["streamed"] is False

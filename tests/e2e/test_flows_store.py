@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import urllib.request
@@ -42,10 +43,8 @@ def wait_count(daemon: RunningDaemon, n: int) -> list[str]:
 
 def ask(daemon: RunningDaemon, text: str, model: str = "claude-test") -> None:
     client = anthropic.Anthropic(base_url=daemon.proxy_url, api_key="sk-ant-oat-ccproxy-anthropic", max_retries=0)
-    try:
+    with contextlib.suppress(anthropic.APIStatusError):  # the error models answer 4xx/5xx on purpose
         client.messages.create(model=model, max_tokens=16, messages=[{"role": "user", "content": text}])
-    except anthropic.APIStatusError:
-        pass
 
 
 def mitmweb_ids(daemon: RunningDaemon) -> set[str]:
@@ -66,6 +65,7 @@ def test_flows_survive_a_restart_and_are_readable_while_stopped(daemon_factory: 
     shown = daemon.cli("flows", "show", before[0][:8])
     assert shown.returncode == 0 and '"content": "first"' in shown.stdout
     daemon.start()
+    wait_for(lambda: set(before) <= mitmweb_ids(daemon), timeout=10, what="stored flows back in mitmweb")
     ask(daemon, "third")
     after = wait_count(daemon, 3)
     assert after[:2] == before

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon import RunningDaemon
+from tests.daemon import RunningDaemon, wait_for
 from tests.namespace.fixtures import (
     JailRun,
     netns_holders,
@@ -183,6 +183,25 @@ def test_setup_failing_half_way_leaves_nothing(jail_daemon: RunningDaemon, tmp_p
     assert private_dirs(jail.proc.pid) == []
 
 
+def test_signal_during_set_up_aborts_and_leaves_nothing(jail_daemon: RunningDaemon, tmp_path: Path) -> None:
+    """A `wg` that hangs holds set-up half way; SIGTERM to ccproxy must end it all (exit 143)."""
+    record = tmp_path / "netns"
+    fake_wg = f"#!/bin/sh\nreadlink /proc/self/ns/net > {record}.tmp && mv {record}.tmp {record}\nexec sleep 300\n"
+    path = tool_dir(tmp_path, hide={"wg"}, fakes={"wg": fake_wg})
+    slirps_before = _slirps()
+    jail = JailRun(jail_daemon, ["true"], env={"PATH": path})
+    try:
+        wait_for(record.exists, 30, 0.05, "set-up to reach `wg`")
+        jail.proc.send_signal(signal.SIGTERM)
+        code, _out, err = jail.wait()
+    finally:
+        jail.kill()
+    assert code == 128 + signal.SIGTERM, err
+    assert netns_holders(record.read_text().strip()) == []
+    assert _slirps() - slirps_before == set()
+    assert private_dirs(jail.proc.pid) == []
+
+
 @pytest.mark.parametrize(
     ("hidden", "package"), [("slirp4netns", "slirp4netns"), ("wireguard-go", "wireguard-go")]
 )
@@ -206,3 +225,68 @@ def test_unknown_command_is_127_without_a_jail(jail_daemon: RunningDaemon) -> No
     done = jail_daemon.cli("run", "--inspect", "--", "no-such-command-ccproxy-test")
     assert done.returncode == 127
     assert "command not found: no-such-command-ccproxy-test" in done.stderr
+
+
+def test_terminal_ctrl_c_reaches_the_command_once_and_the_tty_works(jail_daemon: RunningDaemon) -> None:
+    """Under a real terminal the command is in the foreground process group: it reads the tty, and the
+    terminal's SIGINT reaches it directly, so ccproxy must not relay a second one."""
+    import fcntl
+    import pty
+    import select
+    import subprocess
+    import termios
+
+    marker = uuid.uuid4().hex
+    cmd = script(
+        marker,
+        """
+        import signal, sys
+        count = 0
+        def on_int(*_):
+            global count
+            count += 1
+            print("INT", flush=True)
+        signal.signal(signal.SIGINT, on_int)
+        print("READY", flush=True)
+        line = sys.stdin.readline()
+        print("COUNT", count, "LINE", line.strip(), flush=True)
+        """,
+    )
+    master, slave = pty.openpty()
+
+    def controlling_tty() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        jail_daemon.command("run", "--inspect", "--", *cmd),
+        env=jail_daemon.env,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+        preexec_fn=controlling_tty,
+    )
+    os.close(slave)
+    seen = b""
+
+    def read_until(token: bytes) -> None:
+        nonlocal seen
+        while token not in seen:
+            ready, _, _ = select.select([master], [], [], 30)
+            assert ready, f"no {token!r} on the terminal; got {seen!r}"
+            seen += os.read(master, 4096)
+
+    try:
+        read_until(b"READY")
+        os.write(master, b"\x03")  # Ctrl-C: the terminal signals its foreground process group
+        read_until(b"INT")
+        os.write(master, b"typed on the tty\n")
+        read_until(b"LINE")
+        read_until(b"\n")
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        os.close(master)
+    assert b"COUNT 1 LINE typed on the tty" in seen

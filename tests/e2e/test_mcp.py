@@ -34,6 +34,21 @@ def mcp_url(daemon: RunningDaemon) -> str:
     return str(daemon.state["listeners"]["mcp"]["url"])
 
 
+def mcp_ready(daemon: RunningDaemon) -> RunningDaemon:
+    """Wait until the MCP app answers: it is built in the background after the proxy is up."""
+
+    def answers() -> bool:
+        try:
+            res = httpx.get(mcp_url(daemon), headers={"authorization": f"Bearer {daemon.state['mcp_token']}"},
+                            timeout=2)
+        except httpx.HTTPError:
+            return False
+        return res.status_code != 401
+
+    wait_for(answers, 60, 0.1, "the MCP server to answer")
+    return daemon
+
+
 @asynccontextmanager
 async def connect(daemon: RunningDaemon, token: str | None = None, mode: str = "legacy") -> AsyncIterator[Client]:
     token = token if token is not None else daemon.state["mcp_token"]
@@ -88,7 +103,7 @@ def send_traffic(daemon: RunningDaemon) -> str:
 
 
 def test_every_tool_over_streamable_http(daemon: RunningDaemon, fake_provider: FakeProvider) -> None:
-    huge = send_traffic(daemon)
+    huge = send_traffic(mcp_ready(daemon))
     big_forwarded = fake_provider.requests[-1].json
 
     async def scenario() -> dict[str, Any]:
@@ -191,7 +206,7 @@ def test_every_tool_over_streamable_http(daemon: RunningDaemon, fake_provider: F
 
 
 def test_without_the_token_nothing_but_401(daemon: RunningDaemon) -> None:
-    url = mcp_url(daemon)
+    url = mcp_url(mcp_ready(daemon))
     init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
     headers = {"accept": "application/json, text/event-stream"}
@@ -214,7 +229,7 @@ def test_without_the_token_nothing_but_401(daemon: RunningDaemon) -> None:
 
 
 def test_status_reports_and_checks_the_mcp_server(daemon: RunningDaemon) -> None:
-    token = daemon.state["mcp_token"]
+    token = mcp_ready(daemon).state["mcp_token"]
     assert (daemon.config_dir / "ccproxy.state.json").stat().st_mode & 0o777 == 0o600
     assert daemon.cli("status", "--mcp").returncode == 0
     doc = json.loads(daemon.cli("status", "--json").stdout)
@@ -241,7 +256,7 @@ def test_disabled_server_does_not_listen(daemon_factory: Callable[..., RunningDa
 def test_token_from_a_credential_source(daemon_factory: Callable[..., RunningDaemon]) -> None:
     d = daemon_factory(config={"mcp": {"http": {"auth": {"type": "env", "env": "MY_MCP_TOKEN"}}}},
                        env={"MY_MCP_TOKEN": "tok-from-env-4242"})
-    assert d.state["mcp_token"] == "tok-from-env-4242"
+    assert mcp_ready(d).state["mcp_token"] == "tok-from-env-4242"
 
     async def tools() -> set[str]:
         async with connect(d, token="tok-from-env-4242", mode="auto") as client:
@@ -272,7 +287,7 @@ def notify(daemon: RunningDaemon, doc: dict[str, Any], token: str | None = None)
 
 def test_notifications_reach_the_next_request_of_their_session_only(daemon: RunningDaemon,
                                                                      fake_provider: FakeProvider) -> None:
-    assert notify(daemon, {"task_id": "x", "session_id": SESSION_A, "event": {}}, token="wrong").status_code == 401
+    assert notify(mcp_ready(daemon), {"task_id": "x", "session_id": SESSION_A, "event": {}}, token="wrong").status_code == 401
     assert notify(daemon, {"task_id": "x", "event": {}}).status_code == 400
     for i, state in enumerate(("running", "done")):
         res = notify(daemon, {"task_id": "build-42", "session_id": SESSION_A, "event": {"status": state, "step": i}})

@@ -84,3 +84,10 @@ def test_meta_usage_and_conversation_set_by_a_hook_win() -> None:
     assert rec.doc["ccproxy"]["usage"] == {"input_tokens": 1}
     assert rec.doc["ccproxy"]["conversation_id"] == "from-hook"
     assert rec.doc["ccproxy"]["client_request"] is None
+
+
+def test_a_provider_error_answer_becomes_the_flow_error() -> None:
+    body = b'{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}'
+    rec = make_record(status=529, response_body=body)
+    assert rec.doc["ccproxy"]["error"] == "provider answered 529: Overloaded"
+    assert make_record().doc["ccproxy"]["error"] is None

@@ -4,6 +4,7 @@ import asyncio
 import socket
 from pathlib import Path
 
+import httpx
 import pytest
 from mitmproxy.addons.view import View
 from mitmproxy.test import tflow
@@ -53,3 +54,29 @@ def test_forget_removes_finished_flows_from_the_view_only() -> None:
     forget_in_view(Master(view), [], everything=True)
     assert [f.id for f in view] == [live.id]
     forget_in_view(None, [live.id], everything=True)
+
+
+def test_lifecycle_serves_behind_the_gate_and_frees_the_port(tmp_path: Path) -> None:
+    config = CCProxyConfig.model_validate({"mcp": {"http": {"port": 0, "auth": "tok-lc"}}})
+    service = McpService(config, tmp_path)
+
+    async def scenario() -> tuple[int, int, int, int]:
+        await service.prepare()
+        port = service.port
+        service.start(lambda: {"mcp": service.url})
+        async with httpx.AsyncClient(timeout=30) as client:
+            denied = (await client.post(service.url, json={})).status_code
+            allowed = (await client.get(service.url, headers={"authorization": "Bearer tok-lc"})).status_code
+            noted = (await client.post(service.url + "/notify", headers={"authorization": "Bearer tok-lc"},
+                                       json={"task_id": "t", "session_id": "s", "event": {"k": 1}})).status_code
+        await service.stop()
+        return denied, allowed, noted, port
+
+    denied, allowed, noted, port = asyncio.run(scenario())
+    assert denied == 401 and allowed not in (401, 404, 500) and noted == 202
+    assert service.notifications.stats() == {"tasks": 1, "events": 1}
+    assert service.task is not None and service.task.done()
+    with socket.socket() as again:
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine, a listener is not
+        again.bind(("127.0.0.1", port))
+        again.listen()

@@ -97,12 +97,13 @@ def test_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpstreamHost
     host.close()
 
 
-def jail_config(host: UpstreamHost, **namespace: Any) -> dict[str, Any]:
+def jail_config(ca_pem: Path, address: str, **namespace: Any) -> dict[str, Any]:
+    """Trust the test CA upstream, resolve through the test host's DNS, probe the test host."""
     return {
-        "inspector": {"upstream_ca": str(host.ca.pem_path)},
+        "inspector": {"upstream_ca": str(ca_pem)},
         "namespace": {
-            "nameservers": [host.address],
-            "doctor": {"dns_name": API_NAME, "ipv4_target": f"{host.address}:443"},
+            "nameservers": [address],
+            "doctor": {"dns_name": API_NAME, "ipv4_target": f"{address}:443"},
             **namespace,
         },
     }
@@ -114,9 +115,11 @@ def jail_daemon(
 ) -> Iterator[RunningDaemon]:
     """One daemon per module, trusting the test host's CA and resolving through its DNS."""
     daemon = make_daemon(
-        tmp_path_factory.mktemp("jail"), _fake_session.host, jail_config(test_host, stop_timeout=2)
+        tmp_path_factory.mktemp("jail"),
+        _fake_session.host,
+        jail_config(test_host.ca.pem_path, test_host.address, stop_timeout=2),
     )
-    daemon.start()
+    daemon.start(timeout=60)
     yield daemon
     daemon.stop()
 
@@ -313,7 +316,7 @@ def tool_dir(tmp_path: Path, hide: set[str], fakes: dict[str, str] | None = None
     bin_dir.mkdir(exist_ok=True)
     wanted = {
         "unshare", "nsenter", "slirp4netns", "ip", "wg", "wireguard-go", "sh", "env", "python3",
-        "curl", "sleep", "cat", "mount", "true", "readlink",
+        "curl", "sleep", "cat", "mount", "true", "readlink", "mv",
     }  # fmt: skip
     for name in wanted - hide:
         found = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")

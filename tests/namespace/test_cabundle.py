@@ -36,7 +36,9 @@ def fake_system(tmp_path: Path, other: ScratchCA) -> tuple[Path, Path]:
 def test_subject_hash_matches_openssl(ca: ScratchCA) -> None:
     if shutil.which("openssl") is None:
         pytest.skip("openssl not installed")
-    out = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", str(ca.pem_path)], capture_output=True, text=True)
+    out = subprocess.run(
+        ["openssl", "x509", "-hash", "-noout", "-in", str(ca.pem_path)], capture_output=True, text=True
+    )
     assert subject_hash(ca.pem_path.read_text()) == out.stdout.strip()
 
 
@@ -45,7 +47,9 @@ def test_plan_mirrors_the_hash_dir_and_mounts_the_bundle(tmp_path: Path, ca: Scr
     bundle_file, hash_dir = fake_system(tmp_path, other)
     private = tmp_path / "private"
     private.mkdir()
-    plan = plan_trust(private, ca.pem_path.read_text(), bundles=(str(bundle_file),), hash_dirs=(str(hash_dir),))
+    plan = plan_trust(
+        private, ca.pem_path.read_text(), bundles=(str(bundle_file),), hash_dirs=(str(hash_dir),)
+    )
     mirror = private / "certs0"
     assert plan.mounts == [(str(mirror), str(hash_dir))]  # the bundle file is inside the mirrored dir
     assert plan.env == {var: str(plan.bundle) for var in CA_ENV_VARS}

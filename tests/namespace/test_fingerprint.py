@@ -40,7 +40,24 @@ def ext(kind: int, body: bytes) -> bytes:
 
 
 def chrome_hello() -> bytes:
-    ciphers = [0x0A0A, 4865, 4866, 4867, 49195, 49199, 49196, 49200, 52393, 52392, 49171, 49172, 156, 157, 47, 53]
+    ciphers = [
+        0x0A0A,
+        4865,
+        4866,
+        4867,
+        49195,
+        49199,
+        49196,
+        49200,
+        52393,
+        52392,
+        49171,
+        49172,
+        156,
+        157,
+        47,
+        53,
+    ]
     sni = vec(b"\x00" + vec(b"tls.browserleaks.com"))
     alpn = vec(vec(b"h2", 1) + vec(b"http/1.1", 1))
     extensions = b"".join(
@@ -65,7 +82,14 @@ def chrome_hello() -> bytes:
             ext(0x4A4A, b"\x00"),  # GREASE
         ]
     )
-    return b"\x03\x03" + b"\x00" * 32 + vec(b"s" * 32, 1) + vec(u16s(ciphers)) + vec(b"\x00", 1) + vec(extensions)
+    return (
+        b"\x03\x03"
+        + b"\x00" * 32
+        + vec(b"s" * 32, 1)
+        + vec(u16s(ciphers))
+        + vec(b"\x00", 1)
+        + vec(extensions)
+    )
 
 
 def test_published_chrome_vector() -> None:

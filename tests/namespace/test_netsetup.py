@@ -10,7 +10,7 @@ from ccproxy.namespace.topology import TOPOLOGY
 
 
 def test_failure_quotes_the_last_stderr_line() -> None:
-    with pytest.raises(NamespaceError, match="routing failed: .*: no route, really"):
+    with pytest.raises(NamespaceError, match=r"routing failed: .*: no route, really"):
         run(["sh", "-c", "echo noise >&2; echo 'no route, really' >&2; exit 2"], what="routing")
 
 

@@ -12,7 +12,10 @@ from ccproxy.namespace.resolver import nsswitch_conf, plan_resolver, resolv_conf
 
 def test_resolv_conf_keeps_search_and_options_not_nameservers() -> None:
     host = "# generated\nnameserver 127.0.0.53\nsearch corp.example\noptions edns0 trust-ad\n"
-    assert resolv_conf(["10.0.0.53"], host) == "nameserver 10.0.0.53\nsearch corp.example\noptions edns0 trust-ad\n"
+    assert (
+        resolv_conf(["10.0.0.53"], host)
+        == "nameserver 10.0.0.53\nsearch corp.example\noptions edns0 trust-ad\n"
+    )
 
 
 @pytest.mark.parametrize(

@@ -76,12 +76,17 @@ def test_userns_problems_are_actionable() -> None:
         userns_problem({"kernel.unprivileged_userns_clone": "0"}) or ""
     )
     assert "user.max_user_namespaces" in (userns_problem({"user.max_user_namespaces": "0"}) or "")
-    assert userns_problem({"kernel.unprivileged_userns_clone": "1", "user.max_user_namespaces": "100"}) is None
+    assert (
+        userns_problem({"kernel.unprivileged_userns_clone": "1", "user.max_user_namespaces": "100"}) is None
+    )
 
 
 def test_install_hint_deduplicates_packages() -> None:
     unshare, nsenter = TOOLS[0], TOOLS[1]
-    assert install_hint([unshare, nsenter]).splitlines()[0].strip() == "Debian/Ubuntu: sudo apt-get install util-linux"
+    assert (
+        install_hint([unshare, nsenter]).splitlines()[0].strip()
+        == "Debian/Ubuntu: sudo apt-get install util-linux"
+    )
 
 
 @pytest.mark.skipif(not os.path.exists("/usr/sbin/ip"), reason="no /usr/sbin/ip here")

@@ -21,7 +21,7 @@ def test_bundle_is_public_roots_plus_the_extra_ca(tmp_path: Path) -> None:
 
 
 def test_unreadable_or_empty_file_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="inspector.upstream_ca: cannot read"):
+    with pytest.raises(ConfigError, match=r"inspector\.upstream_ca: cannot read"):
         upstream_bundle(tmp_path, str(tmp_path / "missing.pem"))
     (tmp_path / "empty.pem").write_text("no certificates here")
     with pytest.raises(ConfigError, match="holds no PEM certificate"):

@@ -63,8 +63,14 @@ def test_client_config_round_trips_and_setconf_drops_wg_quick_keys() -> None:
     keys = WireGuardKeys(genkey(), genkey())
     conf = client_config(keys, "127.0.0.1:51820")
     parsed = parse_client_config(conf)
-    assert parsed["Interface"] == {"PrivateKey": keys.client_key, "Address": "10.0.0.1/32", "DNS": "10.0.0.53"}
-    assert parsed["Peer"]["PublicKey"] == keys.server_public and parsed["Peer"]["Endpoint"] == "127.0.0.1:51820"
+    assert parsed["Interface"] == {
+        "PrivateKey": keys.client_key,
+        "Address": "10.0.0.1/32",
+        "DNS": "10.0.0.53",
+    }
+    assert (
+        parsed["Peer"]["PublicKey"] == keys.server_public and parsed["Peer"]["Endpoint"] == "127.0.0.1:51820"
+    )
     assert endpoint_port(conf) == 51820
     text = setconf_text(conf, "10.0.2.2:51820", fwmark=51820)
     setconf = parse_client_config(text)

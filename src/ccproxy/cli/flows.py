@@ -101,8 +101,9 @@ def run_list(args: argparse.Namespace) -> int:
 
     directory, config = load(args)
     if args.json:
-        text = api.resolve_json(config, directory, args.jq)
-        sys.stdout.write(text + "\n")
+        data = api.resolve_json_bytes(config, directory, args.jq)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data + b"\n")
         return 0
     flows = api.resolve_set(config, directory, args.jq)
     if args.limit > 0:

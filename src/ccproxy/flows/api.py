@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from ccproxy.errors import FlowError, UsageError
 from ccproxy.flows import filters as jqf
-from ccproxy.flows.changes import BodyDiff, Comparison, sliding_diff
-from ccproxy.flows.changes import compare as compare_one
-from ccproxy.flows.har import to_har as build_har
 from ccproxy.flows.store import FlowStore
 from ccproxy.flows.stored import StoredFlow
 
 if TYPE_CHECKING:
     from ccproxy.config.model import CCProxyConfig
+    from ccproxy.flows.changes import BodyDiff, Comparison
+
+# compare/diff/HAR import their modules when called: `flows list` should not pay for difflib & co.
 
 
 def store_path(config: CCProxyConfig, config_dir: Path) -> Path:
@@ -61,14 +61,20 @@ def resolve_ids(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[st
 
 
 def resolve_json(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[str] = ()) -> str:
-    """The set as JSON text, as fast as the store allows (no parsing when there are no filters)."""
+    """The set as JSON text (no parsing in Python when there are no filters)."""
+    return resolve_json_bytes(config, config_dir, jq_filters).decode("utf-8")
+
+
+def resolve_json_bytes(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[str] = ()) -> bytes:
+    """The set as UTF-8 JSON, as fast as the store allows: what `flows list --json` writes to stdout."""
     chain = _chain(config, jq_filters)
     jqf.compile_all(chain)
     with open_store(config, config_dir) as store:
         if store is None:
-            return "[]"
-        text = store.docs_text()
-        return jqf.run(chain, text) if chain else text
+            return b"[]"
+        if not chain:
+            return store.docs_bytes()
+        return jqf.run(chain, store.docs_text()).encode("utf-8")
 
 
 def resolve_set(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[str] = ()) -> list[dict[str, Any]]:
@@ -125,12 +131,16 @@ def get_flow(config: CCProxyConfig, config_dir: Path, id_prefix: str, jq_filters
 
 def compare(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[str] = ()) -> list[Comparison]:
     """For each flow: client vs forwarded request, then provider vs client response."""
+    from ccproxy.flows.changes import compare as compare_one
+
     return [compare_one(f) for f in load(config, config_dir, resolve_ids(config, config_dir, jq_filters))]
 
 
 def diff(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[str] = (),
          phase: str = "request") -> list[BodyDiff]:
     """Sliding-window diffs of one phase's bodies (f0->f1, f1->f2, ...); needs at least two flows."""
+    from ccproxy.flows.changes import sliding_diff
+
     ids = resolve_ids(config, config_dir, jq_filters)
     if len(ids) < 2:
         raise UsageError(
@@ -143,6 +153,8 @@ def diff(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[str] = ()
 def to_har(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[str] = (),
            redacted: bool = True) -> dict[str, Any]:
     """A multi-page HAR 1.2 document of the set; credentials masked unless `redacted=False`."""
+    from ccproxy.flows.har import to_har as build_har
+
     return build_har(load(config, config_dir, resolve_ids(config, config_dir, jq_filters)), masked=redacted)
 
 

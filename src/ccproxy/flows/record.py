@@ -138,13 +138,23 @@ def build_ccproxy(cap: Captured, upstream: dict[str, Any] | None, upstream_body:
     doc["streamed"] = bool(meta.upstream_events or meta.client_events)
     doc["events"] = {"upstream": len(meta.upstream_events), "client": len(meta.client_events)}
     doc["duration_ms"], doc["ttfb_ms"] = times["duration_ms"], times["ttfb_ms"]
-    doc["error"] = meta.error or cap.error or (ans.error if ans and ans.error and not ans.complete else None)
+    doc["error"] = meta.error or cap.error or _answer_error(upstream, ans)
     doc["changed"] = {
         "url": client is not None and client.url != _forwarded_url(web),
         "request_body": client is not None and client.body != cap.request_body,
         "response_body": upstream_body is not None and upstream_body != (cap.response_body or b""),
     }
     return doc
+
+
+def _answer_error(upstream: dict[str, Any] | None, ans: answers.Answer | None) -> str | None:
+    """A provider's error answer (4xx/5xx body, or an error event that ended a stream)."""
+    if ans is None or not ans.error:
+        return None
+    status = (upstream or {}).get("status_code") or 0
+    if status >= 400:
+        return f"provider answered {status}: {ans.error}"
+    return None if ans.complete else f"stream error: {ans.error}"
 
 
 def _forwarded_url(web: dict[str, Any]) -> str:

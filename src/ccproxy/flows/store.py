@@ -172,10 +172,13 @@ class FlowStore:
     def ids(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT id FROM flows ORDER BY ts, id")]
 
+    def docs_bytes(self) -> bytes:
+        """All flow docs as one UTF-8 JSON array, oldest first, without parsing (or even decoding) any."""
+        rows = self.db.execute("SELECT CAST(doc AS BLOB) FROM flows ORDER BY ts, id").fetchall()
+        return b"[" + b",\n".join([r[0] for r in rows]) + b"]"
+
     def docs_text(self) -> str:
-        """All flow docs as one JSON array text, oldest first, without parsing any of them."""
-        rows = self.db.execute("SELECT doc FROM flows ORDER BY ts, id").fetchall()
-        return "[" + ",\n".join(r[0] for r in rows) + "]"
+        return self.docs_bytes().decode("utf-8")
 
     def docs(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         """The docs of `ids`, in the order given (ids not in the store are skipped)."""

@@ -3,8 +3,9 @@
 The socket is bound before the master starts, so a busy port is a clear start-up error rather
 than a log line; uvicorn serves it as a task of the daemon's loop and never touches the daemon's
 signal handlers (SIGINT/SIGTERM stay mitmproxy's; the daemon stops this service on the way out).
-The MCP SDK and uvicorn are imported only when the server starts: a daemon with
-`mcp.http.enabled: false` never pays for them.
+The MCP SDK is heavy to import (a third of the daemon's start-up), so the app is built in a
+worker thread while the proxy already serves; until it is ready, connections wait in the
+socket's backlog. A daemon with `mcp.http.enabled: false` never imports it.
 """
 
 from __future__ import annotations
@@ -113,26 +114,39 @@ class McpService:
         self.sock = bind(self.host, self.config.mcp.http.port)
 
     def start(self, listeners: Callable[[], dict[str, str]], master: Any = None) -> None:
-        """Serve on the prepared socket as a task of the running loop."""
+        """Serve on the prepared socket as a task of the running loop; returns at once."""
         assert self.token is not None and self.sock is not None, "prepare() first"
         for name in ("mcp", "uvicorn", "sse_starlette", "httpx2"):
             logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+        facts = DaemonFacts(self.config, self.config_dir, self.started_at, listeners, self.notifications)
+        self.task = asyncio.get_running_loop().create_task(self._serve(facts, master), name="ccproxy-mcp")
+        self.task.add_done_callback(self._ended)
+
+    def _build(self, facts: DaemonFacts, master: Any) -> Any:
         from ccproxy.mcp.server import build_app
 
-        facts = DaemonFacts(self.config, self.config_dir, self.started_at, listeners, self.notifications)
+        assert self.token is not None
         app = build_app(facts, self.token, self.host, lambda ids, every: forget_in_view(master, ids, every))
-        self.server = uvicorn_server(app)
-        self.task = asyncio.get_running_loop().create_task(self.server.serve(sockets=[self.sock]), name="ccproxy-mcp")
-        self.task.add_done_callback(self._ended)
-        log.info("MCP server %s (token: %s)", self.url, self.token_origin)
+        return uvicorn_server(app)
+
+    async def _serve(self, facts: DaemonFacts, master: Any) -> None:
+        started = time.monotonic()
+        self.server = await asyncio.to_thread(self._build, facts, master)
+        log.info("MCP server %s ready in %.1fs (token: %s)", self.url, time.monotonic() - started, self.token_origin)
+        await self.server.serve(sockets=[self.sock])
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
             log.error("MCP server stopped: %s", task.exception())
+            if self.sock is not None:  # refuse connections rather than keep them waiting in the backlog
+                self.sock.close()
+                self.sock = None
 
     async def stop(self) -> None:
         """Ask uvicorn to finish (bounded by its graceful-shutdown timeout), then close the socket."""
-        if self.server is not None and self.task is not None:
+        if self.task is not None and self.server is None:
+            self.task.cancel()  # still building: nothing is served yet
+        elif self.task is not None:
             self.server.should_exit = True
             try:
                 await asyncio.wait_for(asyncio.shield(self.task), SHUTDOWN_GRACE + 3)

@@ -36,11 +36,6 @@ STOP_TIMEOUT = 10.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
-class ListenerInfo(Protocol):
-    host: str
-    port: int
-
-
 class DaemonInfo(Protocol):
     """What the jail reads from the running daemon's state file."""
 
@@ -263,8 +258,8 @@ class Supervisor:
             self.channel.close()
         helper = self.helper
         if helper is not None and helper.returncode is None:
-            try:
-                await asyncio.wait_for(helper.wait(), 5)
+            try:  # a helper still setting up does not read the channel: nothing to wait for
+                await asyncio.wait_for(helper.wait(), 5 if self.started else 0.2)
             except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     helper.kill()

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ccproxy.namespace.secretfile import write_secret
+from ccproxy.fileio import write_private
 from ccproxy.namespace.wgkeys import (
     CLIENT_CONFIG_FILE,
     KEYS_FILE,
@@ -76,7 +76,7 @@ class WireGuardListener:
     def prepare(self) -> str:
         """Make the keys (0600) and `wg.keylog`; return the mitmproxy mode spec to add."""
         self.keys = ensure_keys(self.keys_path)
-        write_secret(self.keylog_path, wireshark_keylog(self.keys))
+        write_private(self.keylog_path, wireshark_keylog(self.keys).encode())
         mode_log = logging.getLogger("mitmproxy.proxy.mode_servers")
         if not any(isinstance(f, RedactPrivateKeys) for f in mode_log.filters):
             mode_log.addFilter(RedactPrivateKeys())
@@ -91,7 +91,9 @@ class WireGuardListener:
             self.port = int(server.listen_addrs[0][1])
         if self.keys is None:
             self.keys = ensure_keys(self.keys_path)
-        write_secret(self.client_config_path, client_config(self.keys, f"{LISTEN_HOST}:{self.port}"))
+        write_private(
+            self.client_config_path, client_config(self.keys, f"{LISTEN_HOST}:{self.port}").encode()
+        )
 
     @property
     def url(self) -> str:

@@ -89,7 +89,14 @@ class WireGuardClient:
         wg = self.tools.get("wg", "wg")
         if self.process is None:
             return [wg, *args]
-        return [self.tools.get("nsenter", "nsenter"), f"--target={self.process.pid}", "--mount", "--", wg, *args]
+        return [
+            self.tools.get("nsenter", "nsenter"),
+            f"--target={self.process.pid}",
+            "--mount",
+            "--",
+            wg,
+            *args,
+        ]
 
     def create(self, allow_kernel: bool) -> None:
         wg = self.topo.wg_interface

@@ -10,7 +10,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from ccproxy.errors import NamespaceError
-from ccproxy.namespace.secretfile import write_secret
+from ccproxy.fileio import write_private
 
 KEYS_FILE = "wireguard.json"
 CLIENT_CONFIG_FILE = "wireguard-client.conf"
@@ -70,7 +70,7 @@ def ensure_keys(path: Path) -> WireGuardKeys:
     """Load the keys file, creating it 0600 first; mitmproxy would create it world-readable."""
     if not path.exists():
         keys = WireGuardKeys(server_key=genkey(), client_key=genkey())
-        write_secret(path, keys.to_json())
+        write_private(path, keys.to_json().encode())
         return keys
     path.chmod(0o600)
     return load_keys(path)

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from tests.daemon import RunningDaemon, make_daemon  # noqa: E402
 from tests.namespace.certs import ScratchCA  # noqa: E402
 from tests.namespace.dns import DnsServer  # noqa: E402
-from tests.namespace.fixtures import API_NAME, jail_config, jail_skip_reason  # noqa: E402
+from tests.namespace.fixtures import API_NAME, jail_settings, jail_skip_reason  # noqa: E402
 from tests.namespace.testnet import HostNetns  # noqa: E402
 from tests.namespace.upstream import Upstream  # noqa: E402
 
@@ -98,7 +98,7 @@ def main() -> None:
         dns = DnsServer(
             net.socket(socket.AF_INET, socket.SOCK_DGRAM, (net.address, 53)), {API_NAME: net.address}
         )
-        config = {**jail_config(ca.pem_path, net.address), "log_level": "WARNING"}
+        config = {**jail_settings(ca.pem_path, net.address), "log_level": "WARNING"}
         daemon = make_daemon(work / "cfg", None, config)
         daemon.start(timeout=60)
 

@@ -109,7 +109,7 @@ class RunningDaemon:
         except OSError:
             return False
 
-    def start(self, timeout: float = 20) -> RunningDaemon:
+    def start(self, timeout: float = 60) -> RunningDaemon:
         self.config_dir.mkdir(parents=True, exist_ok=True)
         (self.config_dir / "ccproxy.yaml").write_text(yaml.safe_dump(self.config))
         self.out_path = self.config_dir / "daemon.stdout"

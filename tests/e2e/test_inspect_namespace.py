@@ -117,7 +117,7 @@ def test_doctor_passes_against_the_test_hosts(jail_daemon: RunningDaemon, test_h
 def test_doctor_fails_and_names_each_broken_check(
     daemon_factory: Callable[..., RunningDaemon], test_host: UpstreamHost
 ) -> None:
-    config = jail_config(test_host.ca.pem_path, test_host.address)
+    config = jail_config(test_host)
     config["namespace"]["doctor"] = {
         "dns_name": "nowhere.ccproxy.test",
         "ipv4_target": f"{test_host.address}:444",

@@ -97,7 +97,12 @@ def test_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpstreamHost
     host.close()
 
 
-def jail_config(ca_pem: Path, address: str, **namespace: Any) -> dict[str, Any]:
+def jail_config(host: UpstreamHost, **namespace: Any) -> dict[str, Any]:
+    """A daemon config for jail tests against `host` (see `jail_settings`)."""
+    return jail_settings(host.ca.pem_path, host.address, **namespace)
+
+
+def jail_settings(ca_pem: Path, address: str, **namespace: Any) -> dict[str, Any]:
     """Trust the test CA upstream, resolve through the test host's DNS, probe the test host."""
     return {
         "inspector": {"upstream_ca": str(ca_pem)},
@@ -117,7 +122,7 @@ def jail_daemon(
     daemon = make_daemon(
         tmp_path_factory.mktemp("jail"),
         _fake_session.host,
-        jail_config(test_host.ca.pem_path, test_host.address, stop_timeout=2),
+        jail_config(test_host, stop_timeout=2),
     )
     daemon.start(timeout=60)
     yield daemon

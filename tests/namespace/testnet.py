@@ -30,14 +30,30 @@ def _used_subnets() -> set[int]:
     return used
 
 
+def sweep_stale() -> None:
+    """Delete test namespaces (and their veth) left by a test run that was killed before its teardown."""
+    for entry in NETNS_DIR.glob("ccpt*-*") if NETNS_DIR.is_dir() else []:
+        index, _, pid = entry.name[4:].partition("-")
+        try:
+            os.kill(int(pid), 0)
+            continue
+        except ProcessLookupError:
+            pass
+        except (ValueError, PermissionError):
+            continue
+        subprocess.run(["ip", "netns", "del", entry.name], capture_output=True, timeout=10)
+        subprocess.run(["ip", "link", "del", f"ccpt{index}h"], capture_output=True, timeout=10)
+
+
 class HostNetns:
     """One namespace with one test host address; `.close()` deletes the namespace and its veth."""
 
     def __init__(self) -> None:
+        sweep_stale()
         used = _used_subnets()
         choices = [n for n in range(100, 250) if n not in used]
         self.index = random.choice(choices)
-        self.name = f"ccpt{self.index}-{os.getpid() % 10000}"
+        self.name = f"ccpt{self.index}-{os.getpid()}"
         self.host_if = f"ccpt{self.index}h"
         self.ns_if = f"ccpt{self.index}n"
         self.gateway = f"10.213.{self.index}.1"

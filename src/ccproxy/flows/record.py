@@ -71,13 +71,6 @@ def _ms(start: float | None, end: float | None) -> float | None:
     return round(max(0.0, end - start) * 1000, 3)
 
 
-def _header(headers: list[Any], name: str) -> str:
-    for h in headers:
-        if str(h[0]).lower() == name:
-            return str(h[1])
-    return ""
-
-
 def upstream_of(cap: Captured) -> tuple[dict[str, Any] | None, bytes | None]:
     """The provider's response (summary, body); a stream cut mid-way still yields what arrived."""
     meta, up = cap.meta, cap.meta.upstream_response
@@ -213,7 +206,3 @@ def build_record(cap: Captured) -> FlowRecord:
     ts = float(_times(cap)["start"] or time.time())
     ordered = {name: parts[name] for name in PARTS if name in parts}  # earlier phases own shared bytes
     return FlowRecord(id=str(web["id"]), ts=ts, doc=doc, parts=ordered)
-
-
-def content_type(headers: list[Any] | None) -> str:
-    return _header(headers or [], "content-type")

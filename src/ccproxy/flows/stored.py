@@ -12,14 +12,6 @@ from ccproxy.flows import answer as answers
 from ccproxy.flows.meta import ClientRequest, FlowMeta, SSEEvent, TransformInfo, UpstreamResponse
 from ccproxy.flows.record import events_from_json
 
-#: Phase name -> (where its headers live in the doc, body part, events part).
-PHASES = {
-    "client_request": "the client request as it arrived",
-    "request": "the request as forwarded",
-    "upstream_response": "the provider's response as it came back",
-    "response": "the response the client got",
-}
-
 
 def header(headers: list[Any] | None, name: str) -> str:
     for h in headers or []:

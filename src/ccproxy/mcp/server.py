@@ -28,7 +28,7 @@ from ccproxy.errors import CCProxyError
 from ccproxy.mcp.auth import BearerGate
 from ccproxy.mcp.flowtools import FlowTools, filters
 from ccproxy.mcp.notifications import Notification, NotificationBuffer
-from ccproxy.mcp.paging import DEFAULT_PREVIEW, MAX_PAGE
+from ccproxy.mcp.paging import DEFAULT_PAGE, DEFAULT_PREVIEW, MAX_PAGE
 from ccproxy.mcp.service import MCP_PATH
 from ccproxy.mcp.status import DaemonFacts, namespace_doc, status_doc
 
@@ -62,12 +62,13 @@ FlowIdArg = Annotated[
 ]
 OffsetArg = Annotated[int, Field(ge=0, description="character offset of the page; take it from the truncation marker")]
 MaxCharsArg = Annotated[
-    int, Field(ge=0, le=MAX_PAGE, description=f"page size in characters (0: 20000, at most {MAX_PAGE})")
+    int, Field(ge=0, le=MAX_PAGE, description=f"page size in characters (0: {DEFAULT_PAGE}, at most {MAX_PAGE})")
 ]
 LimitArg = Annotated[int, Field(ge=0, le=1000, description="how many of the newest entries to return (0: 100)")]
 
 _READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 _DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
+
 
 def as_text(result: Any) -> Any:
     """Structured answers as one line of JSON: the SDK's indented form spends an agent's tokens on blanks."""

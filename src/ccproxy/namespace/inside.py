@@ -23,12 +23,12 @@ from ccproxy.namespace import mounts
 from ccproxy.namespace.control import Channel, ChannelClosed, recv_blocking, send_blocking
 from ccproxy.namespace.netsetup import WireGuardClient
 from ccproxy.namespace.ports import listening_ports
+from ccproxy.namespace.sigrelay import RELAYED
 from ccproxy.namespace.splice import splice
 from ccproxy.namespace.topology import TOPOLOGY
 
 SPEC_TIMEOUT = 30.0
 PORT_POLL = 0.2
-RELAYED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
 def set_up(spec: dict[str, Any], log: IO[bytes]) -> WireGuardClient:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ccproxy.errors import CCProxyError, ConfigError
+from ccproxy.errors import CCProxyError, ConfigError, ShapeError
 from ccproxy.flows.meta import FlowMeta, get_meta
 from ccproxy.pipeline.context import HookContext
 from ccproxy.pipeline.dag import order_hooks
@@ -100,19 +100,24 @@ async def shape_flow(flow: http.HTTPFlow, runtime: ShapeRuntime, config: CCProxy
     reason = skip_reason(meta)
     if reason:
         return _skip(reason)
-    assert meta.transform is not None
-    name = str(meta.transform.provider or meta.provider)
+    name = str((meta.transform.provider if meta.transform else None) or meta.provider)
     try:
         profile, stage = runtime.profile(name)
-        if not profile.matches(flow.request.path):
-            return _skip(f"path does not match {profile.path_pattern!r} (capture.path_pattern)", name)
+    except CCProxyError as exc:
+        return _skip(str(exc), name)
+    if not profile.matches(flow.request.path):
+        return _skip(f"path does not match {profile.path_pattern!r} (capture.path_pattern)", name)
+    try:
         loaded = runtime.store.load(name)
-        if loaded is None:
-            return _skip(f"no shape saved for {name!r}; run `ccproxy shapes save {name}`", name)
-        sf, shape = loaded
-        incoming = parse_body(flow.request.get_content(strict=False) or b"")
     except CCProxyError as exc:
         return _skip(f"{exc}; run `ccproxy shapes audit`", name)
+    if loaded is None:
+        return _skip(f"no shape saved for {name!r}; run `ccproxy shapes save {name}`", name)
+    sf, shape = loaded
+    try:
+        incoming = parse_body(flow.request.get_content(strict=False) or b"")
+    except ShapeError as exc:
+        return _skip(f"{exc}; only JSON API requests are shaped", name)
     body, sources = inject(shape.body, incoming, profile, shape.key_order)
     headers = [(k, v) for k, v in shape.headers if k.lower() not in profile.strip_headers]
     work = ShapeWork(shape=shape, profile=profile, body=body, incoming=flow)

@@ -264,14 +264,14 @@ class JailRun:
                 return found
             return None
 
-        processes = wait_for(complete, 20, 0.05, "the jail to be complete")
+        processes = wait_for(complete, 60, 0.05, "the jail to be complete")
         helper = next(pid for pid, (_s, cmd) in processes.items() if "ccproxy.namespace.inside" in cmd)
         command = max(pid for pid, (_s, cmd) in processes.items() if marker in cmd)
         return JailSnapshot(
             processes, os.readlink(f"/proc/{helper}/ns/net"), private_dirs(self.proc.pid), command
         )
 
-    def read_until(self, marker: str, timeout: float = 30) -> str:
+    def read_until(self, marker: str, timeout: float = 60) -> str:
         """Read stdout until a line contains `marker`, bounded by `timeout` (raw reads: no hidden buffer)."""
         import selectors
 
@@ -303,7 +303,7 @@ class JailRun:
         assert self.proc.stderr is not None
         return self.proc.stderr.read()
 
-    def wait(self, timeout: float = 30) -> tuple[int, str, str]:
+    def wait(self, timeout: float = 60) -> tuple[int, str, str]:
         if self.proc.stdin is not None and self.proc.stdin.closed:
             self.proc.stdin = None
         out, err = self.proc.communicate(timeout=timeout)

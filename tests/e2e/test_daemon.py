@@ -7,8 +7,8 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 

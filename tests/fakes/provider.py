@@ -451,10 +451,7 @@ class _Handler(BaseHTTPRequestHandler):
                 cand["finishReason"] = finish
             return cand
 
-        if a.tool:
-            parts = [{"functionCall": {"name": a.tool[0], "args": a.tool[1]}}]
-        else:
-            parts = [{"text": a.text}]
+        parts = [{"functionCall": {"name": a.tool[0], "args": a.tool[1]}}] if a.tool else [{"text": a.text}]
         if not stream:
             self._json(200, {"candidates": [candidate(parts, "STOP")], "usageMetadata": usage,
                              "modelVersion": model, "responseId": uuid.uuid4().hex[:16]})

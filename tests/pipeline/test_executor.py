@@ -30,7 +30,7 @@ def test_params_are_validated_by_the_hook_model() -> None:
 
 
 def test_unknown_hook_path_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="cannot import hook 'nope.nothing'"):
+    with pytest.raises(ConfigError, match=r"cannot import hook 'nope\.nothing'"):
         load_hook("nope.nothing", "hooks.inbound[0]")
     with pytest.raises(ConfigError, match="defines 4 hooks"):
         load_hook("tests.pipeline.sample_hooks", "hooks.inbound[0]")

@@ -14,15 +14,6 @@ from ccproxy.cli.common import resolve_dir
 from ccproxy.daemon.state import RuntimeState, require_state
 from ccproxy.errors import UsageError
 
-FORWARDED_SIGNALS = (
-    signal.SIGINT,
-    signal.SIGTERM,
-    signal.SIGHUP,
-    signal.SIGQUIT,
-    signal.SIGUSR1,
-    signal.SIGUSR2,
-)
-
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
@@ -48,24 +39,37 @@ def base_url_env(state: RuntimeState) -> dict[str, str]:
 
 
 def run_child(cmd: list[str], env: dict[str, str]) -> int:
-    """Run CMD in the foreground; signals go to it and its exit status becomes ours."""
+    """Run CMD in the foreground; signals sent to ccproxy go to it and its exit status becomes ours.
+
+    CMD shares our process group, so a signal the terminal raises (Ctrl-C, si_code SI_KERNEL) has
+    already reached it: only signals sent to ccproxy itself (`kill`, SI_USER) are relayed, or an
+    agent CLI would see every Ctrl-C twice.
+    """
+    from ccproxy.namespace.sigrelay import RELAYED, SI_KERNEL
+
     if shutil.which(cmd[0], path=env.get("PATH")) is None and not os.path.exists(cmd[0]):
         print(f"error: command not found: {cmd[0]}", file=sys.stderr)
         return 127
+    waited = {*RELAYED, signal.SIGCHLD}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, waited)
     try:
-        child = subprocess.Popen(cmd, env=env)
-    except PermissionError:
-        print(f"error: permission denied: {cmd[0]}", file=sys.stderr)
-        return 126
-    except FileNotFoundError:
-        print(f"error: command not found: {cmd[0]}", file=sys.stderr)
-        return 127
-    previous = {sig: signal.signal(sig, lambda s, _f: child.send_signal(s)) for sig in FORWARDED_SIGNALS}
-    try:
-        code = child.wait()
+        try:
+            child = subprocess.Popen(
+                cmd, env=env, preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+            )
+        except PermissionError:
+            print(f"error: permission denied: {cmd[0]}", file=sys.stderr)
+            return 126
+        except FileNotFoundError:
+            print(f"error: command not found: {cmd[0]}", file=sys.stderr)
+            return 127
+        while child.poll() is None:
+            info = signal.sigtimedwait(waited, 1.0)
+            if info is not None and info.si_signo != signal.SIGCHLD and info.si_code != SI_KERNEL:
+                child.send_signal(info.si_signo)
+        code = child.returncode
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     return 128 - code if code < 0 else code
 
 

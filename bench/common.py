@@ -43,11 +43,12 @@ class FakeProcess:
 
     def __init__(self, **knobs: Any) -> None:
         self.port = free_port()
-        settings = "; ".join(f"f.{k} = {v!r}" for k, v in knobs.items())
+        settings = "".join(f"f.{k} = {v!r}\n" for k, v in knobs.items())
         code = (
-            "import sys, threading; sys.path.insert(0, %r); from tests.fakes.provider import FakeProvider; "
-            "f = FakeProvider(port=%d); %s; f.start(); threading.Event().wait()"
-        ) % (str(ROOT), self.port, settings)
+            f"import sys, threading\nsys.path.insert(0, {str(ROOT)!r})\n"
+            f"from tests.fakes.provider import FakeProvider\nf = FakeProvider(port={self.port})\n"
+            f"{settings}f.start()\nthreading.Event().wait()\n"
+        )
         self.proc = subprocess.Popen([sys.executable, "-c", code])
         wait_until(lambda: http_ok(f"{self.url}/v1/models"), 15, "the fake provider")
 

@@ -40,9 +40,9 @@ def main() -> None:
 
     fake = FakeProcess(answer_size=2048)
     results: dict[tuple[str, int], LoadResult] = {}
+    dump, dump_url = mitmdump(fake.url)
+    daemon = Daemon(fake.host)
     try:
-        dump, dump_url = mitmdump(fake.url)
-        daemon = Daemon(fake.host)
         start_to_healthy = daemon.wait_healthy()
         targets = {
             "direct": (fake.url + "/v1/messages", {"x-api-key": "direct"}),
@@ -55,9 +55,9 @@ def main() -> None:
                 results[(name, conc)] = res
                 print(res.line(f"{name} c={conc}"), flush=True)
         rss = daemon.rss_mb()
+    finally:
         dump.terminate()
         daemon.stop()
-    finally:
         fake.stop()
 
     help_ms = median_wall([str(Path(sys.executable).with_name("ccproxy")), "--help"])

@@ -1,4 +1,4 @@
-"""Errors mitmproxy itself answers (provider down, reset, timeout) become JSON a client SDK can parse."""
+"""Small, contained adjustments to mitmproxy: JSON error pages for SDK clients, no idle UI broadcasts."""
 
 from __future__ import annotations
 
@@ -33,3 +33,18 @@ def install() -> None:
 
     module: Any = _http1
     module.make_error_response = json_error_response
+
+
+def quiet_broadcasts() -> None:
+    """mitmweb serializes every flow update for its websocket even when no browser is connected;
+    skip that work until someone opens the UI (it costs ~7% of the proxy's CPU under load)."""
+    from mitmproxy.tools.web import app
+
+    conn: Any = app.ClientConnection
+    original = conn.broadcast_flow.__func__
+
+    def broadcast_flow(cls: Any, type: str, f: Any) -> None:
+        if cls.connections:
+            original(cls, type, f)
+
+    conn.broadcast_flow = classmethod(broadcast_flow)

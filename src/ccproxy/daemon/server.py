@@ -167,6 +167,7 @@ class Daemon:
     async def run(self) -> None:
         self.preflight()
         error_pages.install()
+        error_pages.quiet_broadcasts()
         if self.mcp is not None:
             await self.mcp.prepare()
         self.master = self.build_master()

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from ccproxy.errors import NamespaceError
+from ccproxy.namespace.ports import bind_loopback
 from ccproxy.namespace.topology import Topology
 
 SLIRP_READY_TIMEOUT = 10.0
@@ -100,20 +101,7 @@ class HostPorts:
     def open(self, port: int) -> None:
         if port in self.listeners:
             return
-        made: list[socket.socket] = []
-        for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if family == socket.AF_INET6:
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                sock.bind((host, port))
-                sock.listen(64)
-                sock.setblocking(False)
-            except OSError:
-                sock.close()
-                continue
-            made.append(sock)
+        made = bind_loopback(port)
         if not made:
             print(
                 f"ccproxy: the jailed command listens on port {port}, but 127.0.0.1:{port} is taken on the host; "

@@ -22,7 +22,7 @@ from ccproxy.errors import CCProxyError, NamespaceError
 from ccproxy.namespace import mounts
 from ccproxy.namespace.control import Channel, ChannelClosed, recv_blocking, send_blocking
 from ccproxy.namespace.netsetup import WireGuardClient
-from ccproxy.namespace.ports import listening_ports
+from ccproxy.namespace.ports import bind_loopback, listening_ports
 from ccproxy.namespace.sigrelay import RELAYED
 from ccproxy.namespace.splice import splice
 from ccproxy.namespace.topology import TOPOLOGY
@@ -139,20 +139,8 @@ class Helper:
 
     async def listen_local(self, port: int) -> list[socket.socket]:
         """ccproxy's own ports on the jail's loopback, each connection carried to the host's."""
-        made: list[socket.socket] = []
-        for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if family == socket.AF_INET6:
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                sock.bind((host, port))
-                sock.listen(64)
-                sock.setblocking(False)
-            except OSError:
-                sock.close()
-                continue
-            made.append(sock)
+        made = bind_loopback(port)
+        for sock in made:
             self.spawn(self.accept_local(sock, port))
         return made
 

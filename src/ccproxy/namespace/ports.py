@@ -1,7 +1,8 @@
-"""Which TCP ports something listens on inside the jail, read from the kernel's socket tables."""
+"""Ports across the jail wall: which TCP ports listen inside (kernel socket tables), and loopback listeners."""
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
 LISTEN = "0A"
@@ -61,3 +62,22 @@ def listening_ports(proc_net: str = "/proc/net") -> dict[int, str]:
         for item in parse_proc_net_tcp(text, v6):
             result[item.port] = item.connect_host
     return result
+
+
+def bind_loopback(port: int) -> list[socket.socket]:
+    """Non-blocking listeners on 127.0.0.1 and ::1 (IPv6-only); an address that cannot bind is skipped."""
+    made: list[socket.socket] = []
+    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((host, port))
+            sock.listen(64)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            continue
+        made.append(sock)
+    return made

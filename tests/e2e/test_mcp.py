@@ -25,7 +25,8 @@ from tests.daemon import SECRETS, RunningDaemon, free_port, wait_for
 from tests.fakes.provider import FakeProvider
 
 TOOLS = {"list_flows", "get_flow", "get_request_body", "get_response_body", "compare_flows", "diff_flows",
-         "dump_har", "clear_flows", "list_conversations", "status", "namespace_status"}
+         "dump_har", "clear_flows", "list_conversations", "capture_shape", "list_shapes", "status",
+         "namespace_status"}
 SESSION_A = "5e55a000-0000-4000-8000-00000000000a"
 SESSION_B = "5e55b000-0000-4000-8000-00000000000b"
 
@@ -330,3 +331,52 @@ def test_notifications_reach_the_next_request_of_their_session_only(daemon: Runn
     marks = [d["ccproxy"]["extra"].get("mcp_notifications") for d in docs]
     assert marks == [None, {"tasks": ["build-42"], "events": 2, "as": "tool"}, None,
                      {"tasks": ["deploy-9"], "events": 1, "as": "tool"}]
+
+
+def test_capture_shape_saves_a_real_capture_and_list_shapes_shows_it(daemon: RunningDaemon) -> None:
+    client = anthropic_client(mcp_ready(daemon))
+    client.messages.create(model="claude-test", max_tokens=16, metadata=user_id(SESSION_A),  # type: ignore[arg-type]
+                           messages=[{"role": "user", "content": "the captured prompt"}],
+                           extra_headers={"anthropic-beta": "mcp-shape-beta"})
+    oai = openai.OpenAI(base_url=daemon.proxy_url + "/v1", api_key="sk-ant-oat-ccproxy-openai", max_retries=0)
+    oai.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "not the anthropic one"}])
+    wait_for(lambda: stored_count(daemon) == 2, 15, what="two flows in the store")
+    docs = api.resolve_set(load_config(daemon.config_dir), daemon.config_dir)
+    anthropic_id = next(d["id"] for d in docs if d["ccproxy"]["provider"] == "anthropic")
+
+    async def scenario() -> dict[str, Any]:
+        async with connect(daemon) as client:
+            call = client.call_tool
+            return {
+                "before": json.loads(text(await call("list_shapes", {}))),
+                "saved": json.loads(text(await call("capture_shape", {"provider": "anthropic"}))),
+                "listed": json.loads(text(await call("list_shapes", {}))),
+                "unknown": await call("capture_shape", {"provider": "nobody"}),
+                "no_flow": await call("capture_shape", {"provider": "gemini"}),
+                "bad_jq": await call("capture_shape", {"provider": "anthropic", "jq": ["map(select("]}),
+            }
+
+    out = asyncio.run(scenario())
+    path = daemon.config_dir / "shapes" / "anthropic.json"
+    saved = out["saved"]
+    assert out["before"] == []
+    assert (saved["file"], saved["provider"], saved["form"], saved["flow_id"]) == (
+        str(path), "anthropic", "json", anthropic_id)
+    assert saved["endpoint"].startswith("POST ") and saved["endpoint"].endswith("/v1/messages")
+    assert "anthropic-beta" in saved["headers"] and "x-api-key" in saved["removed"]["headers"]
+    assert path.stat().st_mode & 0o777 == 0o600
+    written = path.read_text()
+    assert json.loads(written)["source"]["flow_id"] == anthropic_id
+    assert "mcp-shape-beta" in written and "the captured prompt" not in written
+    for secret in (*SECRETS.values(), "sk-ant-oat-ccproxy", daemon.state["mcp_token"]):
+        assert secret not in written and secret not in json.dumps(saved)
+
+    cli = daemon.cli("shapes", "list", "--json")
+    assert cli.returncode == 0 and out["listed"] == json.loads(cli.stdout)
+    [row] = out["listed"]
+    assert (row["provider"], row["form"], row["flow_id"], row["file"]) == ("anthropic", "json", anthropic_id, str(path))
+
+    assert out["unknown"].is_error and "no provider named 'nobody'" in out["unknown"].content[0].text
+    assert out["no_flow"].is_error and "gemini.capture.path_pattern" in out["no_flow"].content[0].text
+    assert out["bad_jq"].is_error and "jq" in out["bad_jq"].content[0].text
+    assert [p.name for p in path.parent.iterdir()] == ["anthropic.json"]

@@ -9,7 +9,7 @@ import pytest
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import FlowError, UsageError
 from ccproxy.flows.record import FlowRecord
-from ccproxy.mcp.flowtools import FlowTools, filters, group_conversations
+from ccproxy.mcp.flowtools import FlowTools, filters
 from tests.flows.factory import fixture_bytes, fixture_events, make_record
 
 Stored = Callable[..., list[FlowRecord]]
@@ -139,4 +139,3 @@ def test_conversations_group_every_turn(tmp_path: Path, config: CCProxyConfig, s
     assert a["statuses"] == {"200": 3}
     only = tools.conversations([f'map(select(.id == "{second[0].id}"))'])
     assert only["total"] == 1 and only["conversations"][0]["flows"] == 1
-    assert group_conversations([{"id": "x", "ccproxy": {}}]) == []

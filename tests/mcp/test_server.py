@@ -19,7 +19,8 @@ from tests.flows.factory import make_record
 
 Stored = Callable[..., list[FlowRecord]]
 TOOLS = {"list_flows", "get_flow", "get_request_body", "get_response_body", "compare_flows", "diff_flows",
-         "dump_har", "clear_flows", "list_conversations", "status", "namespace_status"}
+         "dump_har", "clear_flows", "list_conversations", "capture_shape", "list_shapes", "status",
+         "namespace_status"}
 
 
 def facts(config: CCProxyConfig, config_dir: Path, buffer: NotificationBuffer | None = None) -> DaemonFacts:
@@ -51,6 +52,9 @@ def test_every_tool_is_described_with_a_followable_schema(tmp_path: Path, config
     assert by_name["list_flows"].annotations.read_only_hint is True
     assert "jq" in by_name["get_flow"].input_schema["properties"]
     assert by_name["get_request_body"].input_schema["properties"]["phase"]["enum"] == ["request", "client_request"]
+    assert by_name["capture_shape"].input_schema["required"] == ["provider"]
+    assert by_name["capture_shape"].annotations.destructive_hint is True
+    assert by_name["list_shapes"].annotations.read_only_hint is True
     assert [str(r.uri) for r in resources] == ["proxy://status"]
 
 
@@ -74,6 +78,17 @@ def test_tools_answer_with_the_flow_library(tmp_path: Path, config: CCProxyConfi
     assert json.loads(cleared.content[0].text) == {"cleared": 1, "ids": [b.id]}
     assert forgotten == [([b.id], False)]
     assert [r["id"] for r in json.loads(after.content[0].text)["flows"]] == [a.id]
+
+
+def test_shape_tools_report_errors_and_an_empty_store(tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
+    stored(make_record())
+    nobody, bad_name, listed = call(build_server(facts(config, tmp_path)),
+                                    ("capture_shape", {"provider": "nobody"}),
+                                    ("capture_shape", {"provider": "../x"}),
+                                    ("list_shapes", {}))
+    assert nobody.is_error and "no provider named 'nobody'" in nobody.content[0].text
+    assert bad_name.is_error and "cannot name a shape file" in bad_name.content[0].text
+    assert json.loads(listed.content[0].text) == [] and not (tmp_path / "shapes").exists()
 
 
 def test_status_tool_and_resource_agree_and_hold_no_token(tmp_path: Path, config: CCProxyConfig,

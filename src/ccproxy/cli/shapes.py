@@ -10,13 +10,9 @@ import argparse
 import json
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ccproxy.cli.common import load
-
-if TYPE_CHECKING:
-    from ccproxy.shapes.envelope import Shape
-    from ccproxy.shapes.store import Form, ShapeFile
 
 JQ_HELP = (
     "jq filter over the JSON array of flows (repeatable, applied after flows.default_jq_filters), "
@@ -67,69 +63,31 @@ def _help(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _endpoint(shape: Shape) -> str:
-    host = str(shape.source.get("host") or "")
-    return f"{shape.method} {host}{shape.path}"
-
-
 def run_save(args: argparse.Namespace) -> int:
-    from ccproxy.shapes.capture import capture
-    from ccproxy.shapes.profile import resolve, shapes_dir
-    from ccproxy.shapes.store import ShapeStore, check_name
+    from ccproxy.shapes.api import save
 
     directory, config = load(args)
-    profile = resolve(config, check_name(args.provider))
-    store = ShapeStore(shapes_dir(config, directory))
-    shape = capture(config, directory, profile, args.jq)
-    form: Form = "mflow" if args.mflow else "json"
-    other = store.path(profile.name, "json" if args.mflow else "mflow")
-    replaced = other.exists()
-    src = shape.source
-    port = src.get("port")
-    default_port = 443 if src.get("scheme", "https") == "https" else 80
-    saved = store.save(shape, form, str(src.get("scheme") or "https"), str(src.get("host") or ""),
-                       int(port) if isinstance(port, int) else default_port)
-    stripped = shape.stripped
-    print(f"saved {profile.name}'s shape from flow {str(src.get('flow_id'))[:8]} ({_endpoint(shape)}, "
-          f"{src.get('status_code')}) to {saved.path}")
+    saved = save(config, directory, args.provider, args.jq, args.mflow)
+    shape, stripped = saved.shape, saved.shape.stripped
+    print(f"saved {saved.provider}'s shape from flow {saved.flow_id[:8]} ({saved.endpoint}, "
+          f"{shape.source.get('status_code')}) to {saved.file.path}")
     print(f"  envelope: {len(shape.headers)} headers, body keys {', '.join(shape.body) or '(none)'}")
     print(f"  removed: content fields {', '.join(stripped.get('content', [])) or '(none)'}; "
           f"headers {', '.join(stripped.get('headers', [])) or '(none)'}"
           + (f"; query {', '.join(stripped['query'])}" if stripped.get("query") else "")
           + (f"; body fields {', '.join(stripped['body'])}" if stripped.get("body") else ""))
-    if replaced:
-        print(f"  replaced {other.name}: a provider has one shape")
+    if saved.replaced is not None:
+        print(f"  replaced {saved.replaced.name}: a provider has one shape")
     return 0
 
 
-def _list_entry(sf: ShapeFile, config: Any) -> dict[str, Any]:
-    from ccproxy.errors import ShapeError
-    from ccproxy.shapes.store import parse_file
-
-    entry: dict[str, Any] = {"provider": sf.provider, "form": sf.form, "file": str(sf.path)}
-    try:
-        shape = parse_file(sf.path, sf.form, sf.provider)
-    except ShapeError as exc:
-        return {**entry, "error": str(exc)}
-    return {
-        **entry,
-        "flow_id": shape.source.get("flow_id"),
-        "captured_at": shape.source.get("captured_at"),
-        "method": shape.method,
-        "host": shape.source.get("host"),
-        "path": shape.path,
-        "headers": len(shape.headers),
-        "body_keys": list(shape.body),
-    }
-
-
 def run_list(args: argparse.Namespace) -> int:
+    from ccproxy.shapes.api import list_shapes
     from ccproxy.shapes.profile import shapes_dir
-    from ccproxy.shapes.store import ShapeStore
 
     directory, config = load(args)
     where = shapes_dir(config, directory)
-    entries = [_list_entry(sf, config) for sf in ShapeStore(where).files()]
+    entries = list_shapes(config, directory)
     if args.json:
         sys.stdout.write(json.dumps(entries, indent=2) + "\n")
         return 0
@@ -149,6 +107,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from ccproxy.errors import ShapeError
+    from ccproxy.shapes.api import endpoint
     from ccproxy.shapes.profile import shapes_dir
     from ccproxy.shapes.store import ShapeStore, check_name
 
@@ -167,7 +126,7 @@ def run_show(args: argparse.Namespace) -> int:
     src = shape.source
     print(f"# {sf.path} ({sf.form}), captured from flow {str(src.get('flow_id') or '-')[:8]} "
           f"(status {src.get('status_code', '-')})")
-    print(_endpoint(shape))
+    print(endpoint(shape))
     for k, v in shape.headers:
         print(f"{k}: {v}")
     print()

@@ -1,8 +1,8 @@
 """The flow store, the flow JSON that jq sees, filtering, compare, diff and HAR.
 
-The library API (`resolve_set`, `get_flow`, `compare`, `diff`, `to_har`, `clear`, ...) lives in
-`ccproxy.flows.api` and is re-exported here lazily: every addon imports `ccproxy.flows.meta`,
-and that must not pull in jq or SQLite.
+The library API (`resolve_set`, `get_flow`, `compare`, `diff`, `to_har`, `clear`, `conversations`,
+...) lives in `ccproxy.flows.api` and is re-exported here lazily: every addon imports
+`ccproxy.flows.meta`, and that must not pull in jq or SQLite.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from ccproxy.flows.api import (
         clear,
         compare,
+        conversations,
         diff,
         find_id,
         get_flow,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "clear",
     "compare",
+    "conversations",
     "diff",
     "find_id",
     "get_flow",

@@ -85,6 +85,13 @@ def resolve_set(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[st
     return list(result)
 
 
+def conversations(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The set grouped by conversation (see `flows.conversation.conversations`), latest activity last."""
+    from ccproxy.flows.conversation import conversations as group
+
+    return group(resolve_set(config, config_dir, jq_filters))
+
+
 def load(config: CCProxyConfig, config_dir: Path, ids: Sequence[str]) -> list[StoredFlow]:
     """Docs and bodies of `ids`, in that order."""
     with open_store(config, config_dir) as store:

@@ -3,7 +3,7 @@
 A conversation id is a hash of the first user message's text, so every turn of one conversation
 (each turn resends the history) gets the same id, whatever wire format carried it. Two
 conversations that open with the very same words share an id; `session_id` tells them apart
-when the client sends one.
+when the client sends one. `conversations` groups stored flow JSON by that id.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 _GEMINI_MODEL = re.compile(r"/models/([^/:?]+)")
@@ -71,3 +72,57 @@ def model_of(body: Any, path: str = "") -> str | None:
         return str(body["model"])
     m = _GEMINI_MODEL.search(path.split("?", 1)[0])
     return m.group(1) if m else None
+
+
+#: A group lists at most this many flow ids (the newest), so one long conversation stays small.
+MAX_GROUP_IDS = 50
+
+
+def _started(doc: dict[str, Any]) -> str | None:
+    """When the client sent the flow (else when it was forwarded), as ISO 8601 UTC."""
+    from ccproxy.flows.har import iso  # har -> stored -> record imports this module
+
+    ccp, req = doc.get("ccproxy") or {}, doc.get("request") or {}
+    started = (ccp.get("client_request") or {}).get("timestamp_start") or req.get("timestamp_start")
+    return iso(started) if started else None
+
+
+def _add_usage(total: dict[str, int], usage: Any) -> None:
+    if isinstance(usage, dict):
+        for key, value in usage.items():
+            if isinstance(value, int):
+                total[key] = total.get(key, 0) + value
+
+
+def conversations(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flow JSON docs grouped by `.ccproxy.conversation_id`, ordered by their latest flow (oldest first).
+
+    Each group: flow count and ids, first/last start, models, sessions, status counts, summed
+    usage. Flows without a conversation id (no user message in the body) are left out."""
+    groups: dict[str, dict[str, Any]] = {}
+    for doc in docs:
+        ccp = doc.get("ccproxy") or {}
+        cid = ccp.get("conversation_id")
+        if not cid:
+            continue
+        started = _started(doc)
+        group = groups.setdefault(cid, {
+            "conversation_id": cid, "flows": 0, "flow_ids": [], "first": started, "last": None,
+            "models": [], "sessions": [], "statuses": {}, "usage": {},
+        })
+        group["flows"] += 1
+        group["flow_ids"].append(doc.get("id"))
+        group["last"] = started
+        for key, value in (("models", ccp.get("model")), ("sessions", ccp.get("session_id"))):
+            if value and value not in group[key]:
+                group[key].append(value)
+        status = str((doc.get("response") or {}).get("status_code") or "error")
+        group["statuses"][status] = group["statuses"].get(status, 0) + 1
+        _add_usage(group["usage"], ccp.get("usage"))
+        groups[cid] = groups.pop(cid)  # keep dict order = order of latest activity
+    for group in groups.values():
+        ids = group["flow_ids"]
+        if len(ids) > MAX_GROUP_IDS:
+            group["flow_ids"] = ids[-MAX_GROUP_IDS:]
+            group["flow_ids_note"] = f"the newest {MAX_GROUP_IDS} of {len(ids)}"
+    return list(groups.values())

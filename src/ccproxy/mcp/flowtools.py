@@ -149,49 +149,9 @@ class FlowTools:
         return {"cleared": len(ids), "ids": ids[:MAX_ROWS]}
 
     def conversations(self, jq: Sequence[str] = (), limit: int = DEFAULT_ROWS) -> dict[str, Any]:
-        docs = api.resolve_set(self.config, self.config_dir, jq)
-        groups = group_conversations(docs)
+        groups = api.conversations(self.config, self.config_dir, jq)
         shown = _newest(groups, limit)
         return {"total": len(groups), "shown": len(shown), "conversations": shown}
-
-
-def _add_usage(total: dict[str, int], usage: Any) -> None:
-    if isinstance(usage, dict):
-        for key, value in usage.items():
-            if isinstance(value, int):
-                total[key] = total.get(key, 0) + value
-
-
-def group_conversations(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Flows grouped by `.ccproxy.conversation_id`, ordered by their latest flow (oldest first).
-
-    Flows without a conversation id (no user message in the body) are left out."""
-    groups: dict[str, dict[str, Any]] = {}
-    for doc in docs:
-        ccp, row = doc.get("ccproxy") or {}, summary_row(doc)
-        cid = ccp.get("conversation_id")
-        if not cid:
-            continue
-        group = groups.setdefault(cid, {
-            "conversation_id": cid, "flows": 0, "flow_ids": [], "first": row["started"], "last": None,
-            "models": [], "sessions": [], "statuses": {}, "usage": {},
-        })
-        group["flows"] += 1
-        group["flow_ids"].append(row["id"])
-        group["last"] = row["started"]
-        for key, value in (("models", row["model"]), ("sessions", row["session_id"])):
-            if value and value not in group[key]:
-                group[key].append(value)
-        status = str(row["status"] or "error")
-        group["statuses"][status] = group["statuses"].get(status, 0) + 1
-        _add_usage(group["usage"], row["usage"])
-        groups[cid] = groups.pop(cid)  # keep dict order = order of latest activity
-    for group in groups.values():
-        ids = group["flow_ids"]
-        if len(ids) > 50:
-            group["flow_ids"] = ids[-50:]
-            group["flow_ids_note"] = f"the newest 50 of {len(ids)}"
-    return list(groups.values())
 
 
 def check_phase(phase: str, allowed: Sequence[str]) -> str:

@@ -1,8 +1,10 @@
-"""The MCP server: flow-inspection tools, `proxy://status`, and the `/mcp/notify` bridge, behind one bearer gate.
+"""The MCP server: flow-inspection and shape tools, `proxy://status`, and the `/mcp/notify` bridge, behind one
+bearer gate.
 
 Built on the official SDK's `MCPServer` with its streamable-HTTP transport at `/mcp`. Tools are
-thin: they parse arguments, call `FlowTools` (which calls `ccproxy.flows.api`) in a worker thread,
-and turn a `CCProxyError` into a tool error whose text tells the agent what to do.
+thin: they parse arguments, call `FlowTools` (which calls `ccproxy.flows.api`) or `ShapeTools`
+(`ccproxy.shapes.api`) in a worker thread, and turn a `CCProxyError` into a tool error whose text
+tells the agent what to do.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ccproxy.mcp.flowtools import FlowTools, filters
 from ccproxy.mcp.notifications import Notification, NotificationBuffer
 from ccproxy.mcp.paging import DEFAULT_PAGE, DEFAULT_PREVIEW, MAX_PAGE
 from ccproxy.mcp.service import MCP_PATH
+from ccproxy.mcp.shapetools import ShapeTools
 from ccproxy.mcp.status import DaemonFacts, namespace_doc, status_doc
 
 log = logging.getLogger("ccproxy.mcp")
@@ -46,6 +49,7 @@ forwarded, provider response, response the client got). Start with list_flows, t
 id (any unique prefix). Every flow tool takes `jq`: a list of jq filters applied in order to the
 JSON array of flows, each returning an array, e.g. ["map(select(.response.status_code >= 400))"]
 or [".[-3:]"]. Long text comes back in pages: follow the truncation marker's offset.
+capture_shape saves a provider's request shape from its newest 2xx flow; list_shapes shows the saved ones.
 """
 
 JqArg = Annotated[
@@ -181,6 +185,32 @@ def _register_flow_tools(server: MCPServer[Any], tools: FlowTools, forget: Forge
     tool(clear_flows, _DESTRUCTIVE)
 
 
+def _register_shape_tools(server: MCPServer[Any], tools: ShapeTools) -> None:
+    def capture_shape(provider: Annotated[str, Field(
+                          description="the provider the shape is for: a name under `providers` (or "
+                          "`shaping.providers`) in ccproxy.yaml, e.g. \"anthropic\"; `status` lists them")],
+                      jq: JqArg = None,
+                      mflow: Annotated[bool, Field(description="save a request-only mitmproxy flow file "
+                                                   "(<provider>.mflow) instead of the JSON envelope")] = False,
+                      ) -> dict[str, Any]:
+        """Save the newest flow of the set that was answered 2xx for a path matching the provider's
+        shaping.providers.<provider>.capture.path_pattern as that provider's shape (like `ccproxy shapes
+        save`): its request envelope, credentials, cookies and content fields removed, mode 0600. Replaces
+        the provider's previous shape. Answers the file, form, source flow id, endpoint, status, header
+        names, body keys and what was removed; never a header value or a body."""
+        return tools.capture_shape(provider, filters(jq), mflow)
+
+    def list_shapes() -> list[dict[str, Any]]:
+        """Every saved shape in shaping.shapes_dir (like `ccproxy shapes list --json`): provider, form, file,
+        source flow id, capture time, method, host, path, header count, body keys; a file that cannot be
+        read has `error` instead. An empty list: none saved yet (capture_shape saves one)."""
+        return tools.list_shapes()
+
+    server.add_tool(agent_tool(capture_shape), name="capture_shape", annotations=_DESTRUCTIVE,
+                    structured_output=False)
+    server.add_tool(agent_tool(list_shapes), name="list_shapes", annotations=_READ, structured_output=False)
+
+
 def _register_status(server: MCPServer[Any], facts: DaemonFacts) -> None:
     def status() -> dict[str, Any]:
         """The running daemon (like `ccproxy status --json`, without tokens): version, pid, uptime, listener
@@ -209,6 +239,7 @@ def build_server(facts: DaemonFacts, forget: Forget | None = None) -> MCPServer[
         log_level="WARNING",
     )
     _register_flow_tools(server, FlowTools(facts.config, facts.config_dir), forget)
+    _register_shape_tools(server, ShapeTools(facts.config, facts.config_dir))
     _register_status(server, facts)
     return server
 

@@ -8,12 +8,14 @@ capture alone cannot show the HTTP; docs/privacy.md says so.
 
 from __future__ import annotations
 
+import os
 import selectors
 import shutil
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,38 +43,77 @@ pytestmark = [
 SYNC_LOOP = """
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for _ in range(600):
-    s.sendto(b"ccproxy-sync", (sys.argv[1], int(sys.argv[2])))
+for _ in range(400):
+    s.sendto(sys.argv[3].encode(), (sys.argv[1], int(sys.argv[2])))
     time.sleep(0.05)
 """
 
 
+class Capture:
+    """A running tshark that writes a pcap and prints each packet's UDP payload (hex) as it writes it.
+
+    Packets reach dumpcap in blocks from the kernel's capture ring; those still in the ring are lost
+    when the capture is stopped or its interface disappears (wg0 goes with the jail). So a capture is
+    fenced by sync datagrams: one interface's packets are handed over in order, so once tshark has
+    written the datagram sent last, everything before it is in the file too.
+    """
+
+    def __init__(
+        self, proc: subprocess.Popen[bytes], prefix: list[str], target: tuple[str, int], err: Path
+    ) -> None:
+        self.proc = proc
+        self.prefix = prefix
+        self.target = target
+        self.err = err
+        self.pending = b""
+
+    def sync(self, token: str, timeout: float = 20) -> None:
+        """Send `token` datagrams to the target (from inside `prefix`) until tshark has written one."""
+        host, port = self.target
+        sender = subprocess.Popen([*self.prefix, sys.executable, "-c", SYNC_LOOP, host, str(port), token])
+        try:
+            self.wait_printed(token.encode().hex(), timeout)
+        finally:
+            sender.kill()
+            sender.wait(10)
+
+    def wait_printed(self, payload: str, timeout: float) -> None:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while True:
+                lines = self.pending.split(b"\n")
+                self.pending = lines.pop()
+                if any(line.strip().decode() == payload for line in lines):
+                    return
+                left = deadline - time.monotonic()
+                chunk = os.read(fd, 65536) if left > 0 and sel.select(timeout=left) else b""
+                if not chunk:
+                    raise AssertionError(f"tshark never wrote the sync datagram: {self.err.read_text()}")
+                self.pending += chunk
+
+
 @contextmanager
-def capture(prefix: list[str], iface: str, bpf: str, out: Path, sync: tuple[str, int]) -> Iterator[None]:
-    """tshark writing to `out` until the block ends. "Capturing on" comes before packets really are,
-    so datagrams to `sync` are sent (from inside `prefix`) until tshark reports one."""
+def capture(prefix: list[str], iface: str, bpf: str, out: Path, target: tuple[str, int]) -> Iterator[Capture]:
+    """tshark (run inside `prefix`) writing `out`, synced on both ends: "Capturing on" comes before
+    packets really are, and the last packets are only safe once a later one has been written."""
     argv = [*prefix, "tshark", "-i", iface, "-l", "-P", "-a", "duration:120", "-w", str(out)]
+    argv += ["-T", "fields", "-e", "udp.payload"]
     if bpf:
         argv += ["-f", bpf]
-    err = out.with_suffix(".err").open("w")
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)
-    sender = subprocess.Popen([*prefix, sys.executable, "-c", SYNC_LOOP, sync[0], str(sync[1])])
-    try:
-        assert proc.stdout is not None
-        sel = selectors.DefaultSelector()
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        ready = sel.select(timeout=20) and proc.stdout.readline()
-        sel.close()
-        assert ready, out.with_suffix(".err").read_text()
-        sender.kill()
-        sender.wait(10)
-        yield
-    finally:
-        sender.kill()
-        sender.wait(10)
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=20)
-        err.close()
+    err_path = out.with_suffix(".err")
+    with err_path.open("w") as err:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err)
+        try:
+            cap = Capture(proc, prefix, target, err_path)
+            cap.sync(f"ccproxy-sync-start-{out.stem}")
+            yield cap
+            cap.sync(f"ccproxy-sync-end-{out.stem}")
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=20)
 
 
 def fields(pcap: Path, options: list[str], display: str, *names: str) -> list[list[str]]:
@@ -98,10 +139,6 @@ def test_keylog_files_are_private_and_logged(jail_daemon: RunningDaemon) -> None
     assert f"LOCAL_STATIC_PRIVATE_KEY = {keys.client_key}" in wg_keylog
 
 
-@pytest.mark.skip(
-    reason="flaky on a loaded machine: the in-jail capture of wg0 sometimes holds only the sync datagrams; "
-    "see the closing note of issue 6"
-)
 def test_tshark_decrypts_a_capture_of_the_jail(
     jail_daemon: RunningDaemon, test_host: UpstreamHost, tmp_path: Path
 ) -> None:
@@ -115,6 +152,8 @@ def test_tshark_decrypts_a_capture_of_the_jail(
         print("READY", flush=True)
         sys.stdin.readline()
         subprocess.run(["curl", "-sS", "--http1.1", "-o", "/dev/null", "{test_host.url}/json?m={marker}"], check=True)
+        print("DONE", flush=True)
+        sys.stdin.readline()  # wg0 lives until the test has its capture
         """
     )
     sync_port = free_port()
@@ -124,12 +163,15 @@ def test_tshark_decrypts_a_capture_of_the_jail(
             jail.read_until("READY")
             snap = jail.snapshot(marker)
             helper = next(p for p, (_s, cmd) in snap.processes.items() if "ccproxy.namespace.inside" in cmd)
+            assert os.readlink(f"/proc/{snap.command_pid}/ns/net") == snap.netns  # the command's wg0
             in_jail = ["nsenter", f"--target={helper}", "--net", "--"]
+            assert jail.proc.stdin is not None
             with capture(in_jail, "wg0", "", inner, (test_host.address, 9)):
-                assert jail.proc.stdin is not None
                 jail.proc.stdin.write("go\n")
-                jail.proc.stdin.close()
-                code, _out, err = jail.wait()
+                jail.proc.stdin.flush()
+                jail.read_until("DONE")
+            jail.proc.stdin.close()
+            code, _out, err = jail.wait()
         finally:
             jail.kill()
     assert code == 0, err
@@ -157,4 +199,6 @@ def test_tshark_decrypts_a_capture_of_the_jail(
     assert sealed and all(
         row[0] and (len(row) == 1 or not row[1]) for row in sealed
     )  # no static key without wg.keylog
-    assert fields(outer, wg_opts, "wg.type == 4", "wg.counter")  # the transport data is there, still sealed
+    transport = fields(outer, [*wg_opts, "-o", "wg.dissect_packet:TRUE"], "wg.type == 4", "frame.protocols")
+    assert transport  # the tunnelled packets are in the outer capture ...
+    assert all(row[0].endswith(":udp:wg") for row in transport)  # ... but static keys cannot open them

@@ -9,12 +9,24 @@ Everything talks to 127.0.0.1 only.
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from common import ROOT, Daemon, FakeProcess, LoadResult, free_port, http_ok, load, median_wall, wait_until
+from common import (
+    ROOT,
+    Daemon,
+    FakeProcess,
+    LoadResult,
+    compile_sources,
+    free_port,
+    http_ok,
+    load,
+    median_wall,
+    wait_until,
+)
 
 BODY = {"model": "bench", "max_tokens": 512, "messages": [{"role": "user", "content": "bench"}]}
 
@@ -38,12 +50,19 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=45.0, help="time bound per run")
     args = parser.parse_args()
 
+    compile_sources()
     fake = FakeProcess(answer_size=2048)
     results: dict[tuple[str, int], LoadResult] = {}
+    starts = []
+    for _ in range(3):  # start-up on its own, before any load: the median of three
+        probe = Daemon(fake.host)
+        starts.append(probe.wait_healthy())
+        probe.stop()
+    start_to_healthy = statistics.median(starts)
     dump, dump_url = mitmdump(fake.url)
     daemon = Daemon(fake.host)
     try:
-        start_to_healthy = daemon.wait_healthy()
+        daemon.wait_healthy()
         targets = {
             "direct": (fake.url + "/v1/messages", {"x-api-key": "direct"}),
             "mitmdump": (dump_url + "/v1/messages", {"x-api-key": "direct"}),
@@ -68,8 +87,9 @@ def main() -> None:
           f"   (bar: <= 1.25x mitmdump)")
     print(f"rps c=16:  ccproxy/direct {c16.rps / d16.rps:.2f}x   ccproxy/mitmdump {c16.rps / m16.rps:.2f}x"
           f"   (bar: >= 0.8x mitmdump)")
-    print(f"ccproxy RSS after run: {rss:.1f} MB")
-    print(f"start -> healthy (proxy + inspector): {start_to_healthy * 1000:.0f} ms   (bar: < 2000 ms)")
+    print(f"ccproxy RSS after run (daemon + flow-store writer): {rss:.1f} MB")
+    print(f"start -> healthy (proxy + inspector): {start_to_healthy * 1000:.0f} ms median of 3"
+          f" ({', '.join(f'{t * 1000:.0f}' for t in starts)})   (bar: < 2000 ms)")
     print(f"ccproxy --help: {help_ms:.0f} ms median of 5   (bar: < 300 ms)")
     print(f"measured {time.strftime('%Y-%m-%d %H:%M')} on {ROOT}")
 

@@ -15,7 +15,7 @@ from mitmproxy.flow import Error
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flows.api import store_path
 from ccproxy.flows.meta import META_KEY, FlowMeta, get_meta
-from ccproxy.flows.record import Captured, FlowRecord
+from ccproxy.flows.record import Captured
 from ccproxy.flows.store import FlowStore
 from ccproxy.flows.stored import StoredFlow
 from ccproxy.flows.writer import StoreWriter
@@ -111,12 +111,12 @@ class Recorder:
             ).start()
         return self.writer
 
-    def _recorded(self, captured: Captured, record: FlowRecord) -> None:
-        """Writer thread: hand the derived facts back to the live flow's metadata."""
-        meta = self.metas.pop(record.id, None)
+    def _recorded(self, flow_id: str, usage: Any, conversation_id: Any) -> None:
+        """Writer's reader thread: hand the derived facts back to the live flow's metadata."""
+        meta = self.metas.pop(flow_id, None)
         if meta is not None:
-            meta.usage = record.ccproxy.get("usage")
-            meta.conversation_id = record.ccproxy.get("conversation_id")
+            meta.usage = usage
+            meta.conversation_id = conversation_id
 
     async def running(self) -> None:
         self._writer()

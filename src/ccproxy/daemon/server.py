@@ -18,6 +18,7 @@ from ccproxy.auth.resolver import CredentialResolver
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.daemon import error_pages
 from ccproxy.daemon.chain import build_chain
+from ccproxy.daemon.dispatch import HookTable
 from ccproxy.daemon.logs import log_path, setup_logging
 from ccproxy.daemon.state import Listener, RuntimeState, read_state, remove_state, write_state
 from ccproxy.errors import DaemonError
@@ -114,6 +115,7 @@ class Daemon:
         c = self.config
         opts = options.Options()
         master = WebMaster(opts, with_termlog=False)
+        HookTable.install(master.addons)
         listeners = {k: v.url for k, v in self.listeners().items()}
         services: dict[str, Any] = {"resolver": CredentialResolver(c, self.config_dir), "daemon": self}
         if self.mcp is not None:
@@ -142,6 +144,10 @@ class Daemon:
 
     def on_running(self) -> None:
         self.wireguard.started(self.master)
+        if self.mcp is not None:
+            # Built only now: importing the MCP SDK alongside the master's start-up slowed both (GIL).
+            # Its socket is already bound, so an early client waits in the backlog, not refused.
+            self.mcp.start(lambda: {k: v.url for k, v in self.listeners().items()}, self.master)
         state = RuntimeState(
             pid=os.getpid(),
             version=__version__,
@@ -175,8 +181,6 @@ class Daemon:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.master.shutdown)
         try:
-            if self.mcp is not None:
-                self.mcp.start(lambda: {k: v.url for k, v in self.listeners().items()}, self.master)
             await self.master.run()
         finally:
             if self.mcp is not None:

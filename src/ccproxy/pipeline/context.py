@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from mitmproxy.http import HTTPFlow
 
 
+HOOK_LOG = logging.getLogger("ccproxy.hooks")
+
+
 @dataclass
 class HookContext:
     """A hook's view of one flow; `services` carries daemon objects (credential resolver, buffers)."""
@@ -24,7 +27,7 @@ class HookContext:
     stage: str = "inbound"
     params: BaseModel | None = None
     services: dict[str, Any] = field(default_factory=dict)
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("ccproxy.hooks"))
+    log: logging.Logger = HOOK_LOG
 
     @property
     def meta(self) -> FlowMeta:

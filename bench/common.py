@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,13 @@ def wait_until(fn: Any, timeout: float, what: str) -> None:
 
 
 def http_ok(url: str, token: str | None = None) -> bool:
+    """A plain GET; urllib, because `httpx.get` builds a TLS context per call (~40 ms) that would count
+    as the daemon's start-up."""
+    headers = {"authorization": f"Bearer {token}"} if token else {}
     try:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        return httpx.get(url, headers=headers, timeout=1).status_code == 200
-    except httpx.HTTPError:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=1) as resp:
+            return bool(resp.status == 200)
+    except (OSError, ValueError):
         return False
 
 

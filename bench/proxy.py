@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="requests per concurrency-16 run")
     parser.add_argument("--requests-c1", type=int, default=600, help="requests per concurrency-1 run")
     parser.add_argument("--max-seconds", type=float, default=45.0, help="time bound per run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds each load is split into")
     args = parser.parse_args()
 
     compile_sources()
@@ -68,9 +69,18 @@ def main() -> None:
             "mitmdump": (dump_url + "/v1/messages", {"x-api-key": "direct"}),
             "ccproxy": (daemon.url + "/v1/messages", {"x-api-key": "sk-ant-oat-ccproxy-anthropic"}),
         }
+        # Each load is split into rounds that alternate between the targets, so a slow spell of a
+        # shared machine hits all three alike; a target's figures pool its rounds.
         for conc, total in ((1, args.requests_c1), (16, args.requests)):
-            for name, (url, headers) in targets.items():
-                res = load(url, headers, BODY, conc, total, args.max_seconds)
+            rounds: dict[str, list[LoadResult]] = {name: [] for name in targets}
+            for _ in range(args.rounds):
+                for name, (url, headers) in targets.items():
+                    part = max(conc, total // args.rounds)
+                    rounds[name].append(load(url, headers, BODY, conc, part, args.max_seconds / args.rounds))
+            for name, parts in rounds.items():
+                res = LoadResult(
+                    sum(r.requests for r in parts), sum(r.seconds for r in parts), [x for r in parts for x in r.latencies]
+                )
                 results[(name, conc)] = res
                 print(res.line(f"{name} c={conc}"), flush=True)
         rss = daemon.rss_mb()

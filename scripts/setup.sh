@@ -27,4 +27,7 @@ if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install --quiet uv
 fi
 uv sync --frozen --quiet
+# uv byte-compiles the dependencies, not ccproxy's own (editable) sources; where
+# PYTHONDONTWRITEBYTECODE is set, every daemon a test starts would compile them again.
+uv run --quiet python -m compileall -q src >/dev/null
 echo "setup: ok ($(uv run python --version), $(uv run ccproxy --version))"

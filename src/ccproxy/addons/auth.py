@@ -14,9 +14,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from mitmproxy import http
 
 from ccproxy.addons.stream import _Tap
@@ -27,6 +26,9 @@ from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import AuthError
 from ccproxy.flows.meta import FlowMeta, get_meta
 from ccproxy.flows.redact import MASK
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("ccproxy.auth")
 
@@ -155,6 +157,8 @@ class AuthRefresh:
         meta.auth_refreshed = True
         set_credential(flow.request.headers, header, renewal.token)
         log.info("flow %s: provider %r: credential %s; replaying once", short, name, RENEWED[renewal.how])
+        import httpx  # start-up cost; see ccproxy.auth.oauth
+
         try:
             replayed = await resend(
                 self._http(),

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
-
 from ccproxy.auth.tokenfile import TokenFileError, Tokens, read_doc, tokens_of, with_tokens, write_doc
 from ccproxy.config.model import OAuthAuth
 from ccproxy.errors import AuthError
@@ -23,7 +21,7 @@ from ccproxy.errors import AuthError
 log = logging.getLogger("ccproxy.auth")
 
 REFRESH_MARGIN = 60.0
-TOKEN_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+TOKEN_TIMEOUT = (30.0, 10.0)  # read, connect (seconds)
 
 
 @dataclass(frozen=True)
@@ -56,8 +54,12 @@ async def request_grant(provider: str, source: OAuthAuth, refresh_token: str) ->
             fields[key] = value
     where = f"provider {provider!r}: token refresh at {source.token_url} failed"
     kwargs: dict[str, Any] = {"json": fields} if source.token_body == "json" else {"data": fields}
+    # Imported here, not at the top: with its CLI (rich, click) httpx adds ~0.2 s to daemon start-up.
+    import httpx
+
     try:
-        async with httpx.AsyncClient(timeout=TOKEN_TIMEOUT, trust_env=False) as client:
+        timeout = httpx.Timeout(TOKEN_TIMEOUT[0], connect=TOKEN_TIMEOUT[1])
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
             resp = await client.post(source.token_url, headers={"accept": "application/json"}, **kwargs)
     except httpx.HTTPError as exc:
         raise AuthError(f"{where}: {type(exc).__name__} {exc}") from None

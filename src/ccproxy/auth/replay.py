@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 #: Connection-level headers: httpx frames the replay itself, and the client side is framed by mitmproxy.
 HOP_BY_HOP = frozenset(
@@ -14,7 +16,7 @@ HOP_BY_HOP = frozenset(
 #: Headers httpx adds on its own; removed again when the client did not send them.
 HTTPX_DEFAULTS = ("accept", "accept-encoding", "connection", "user-agent")
 
-REPLAY_TIMEOUT = httpx.Timeout(600.0, connect=15.0)
+REPLAY_TIMEOUT = (600.0, 15.0)  # read, connect (seconds)
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,11 @@ class Replayed:
 
 def make_client(upstream_ca: str | None = None) -> httpx.AsyncClient:
     """No environment proxies (the replay must not loop through ccproxy), no redirects, long reads for streams."""
+    import httpx  # start-up cost; see ccproxy.auth.oauth
+
     verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=upstream_ca) if upstream_ca else True
-    return httpx.AsyncClient(timeout=REPLAY_TIMEOUT, trust_env=False, follow_redirects=False, verify=verify)
+    timeout = httpx.Timeout(REPLAY_TIMEOUT[0], connect=REPLAY_TIMEOUT[1])
+    return httpx.AsyncClient(timeout=timeout, trust_env=False, follow_redirects=False, verify=verify)
 
 
 async def resend(

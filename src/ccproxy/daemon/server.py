@@ -19,6 +19,7 @@ from ccproxy.config.model import CCProxyConfig
 from ccproxy.daemon import error_pages
 from ccproxy.daemon.chain import build_chain
 from ccproxy.daemon.dispatch import HookTable
+from ccproxy.daemon.lean import skip_unused_addons
 from ccproxy.daemon.logs import log_path, setup_logging
 from ccproxy.daemon.state import Listener, RuntimeState, read_state, remove_state, write_state
 from ccproxy.errors import DaemonError
@@ -172,6 +173,7 @@ class Daemon:
 
     async def run(self) -> None:
         self.preflight()
+        skip_unused_addons()
         error_pages.install()
         error_pages.quiet_broadcasts()
         if self.mcp is not None:

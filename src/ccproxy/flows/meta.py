@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
 META_KEY = "ccproxy"
@@ -114,31 +114,48 @@ class FlowMeta:
     stream_filters: list[Callable[[bytes], bytes]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON-safe form (bodies left out; they are stored and shown separately)."""
-        filters, raw = self.stream_filters, self.upstream_raw
-        self.stream_filters, self.upstream_raw = [], bytearray()
-        try:
-            doc = asdict(self)
-        finally:
-            self.stream_filters, self.upstream_raw = filters, raw
-        doc["client_request"] = self.client_request.to_json() if self.client_request else None
-        up = self.upstream_response
-        doc["upstream_response"] = (
-            {
-                "status_code": up.status_code,
-                "reason": up.reason,
-                "headers": [list(h) for h in up.headers],
-                "content_length": len(up.body),
-            }
-            if up
-            else None
-        )
-        doc.pop("upstream_events")
-        doc.pop("client_events")
-        doc.pop("timestamp_first_byte")
-        doc.pop("upstream_raw")
-        doc.pop("stream_filters")
+        """The JSON-safe form (bodies and event lists left out; they are stored and shown separately).
+
+        Field by field rather than `dataclasses.asdict`, which deep-copied every body and SSE event
+        only for them to be dropped (the costliest step of recording a streamed flow)."""
+        doc: dict[str, Any] = {}
+        for f in fields(self):
+            name = f.name
+            if name in _NOT_IN_JSON:
+                continue
+            if name == "client_request":
+                doc[name] = self.client_request.to_json() if self.client_request else None
+            elif name == "upstream_response":
+                up = self.upstream_response
+                doc[name] = (
+                    {
+                        "status_code": up.status_code,
+                        "reason": up.reason,
+                        "headers": [list(h) for h in up.headers],
+                        "content_length": len(up.body),
+                    }
+                    if up
+                    else None
+                )
+            else:
+                doc[name] = _plain(getattr(self, name))
         return doc
+
+
+_NOT_IN_JSON = frozenset(
+    {"upstream_events", "client_events", "timestamp_first_byte", "upstream_raw", "stream_filters"}
+)
+
+
+def _plain(value: Any) -> Any:
+    """What `dataclasses.asdict` makes of a field value: dataclasses as dicts, containers copied."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v) for v in value)
+    return value
 
 
 def get_meta(flow: Any) -> FlowMeta:

@@ -5,6 +5,7 @@ Behaviour is steered by the request's model name (so it works through any client
   ...-reset        close the connection without answering
   ...-hang         answer nothing until the server stops (bounded by `hang_seconds`)
   ...-cut          stream a few events, then close the connection mid-stream
+  ...-stall        (Anthropic) stream a few events, then go silent (bounded by `hang_seconds`)
 A request that declares tools gets a tool call back unless its last message is a tool result.
 Attributes (`required_token`, `sse_events`, `sse_delay`, `answer_size`) tune it for auth tests and bench.
 """
@@ -267,7 +268,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         stream = bool(body.get("stream")) or bool(gem and gem.group(2) == "streamGenerateContent")
         answer = self.fake.answer_for(body, fmt)
-        cut = model.endswith("cut")
+        self.stall = model.endswith("stall")
+        cut = model.endswith("cut") or self.stall
         handler = getattr(self, f"_{fmt}")
         handler(body, model, answer, stream, cut)
 
@@ -321,6 +323,8 @@ class _Handler(BaseHTTPRequestHandler):
                        "content_block": {"type": "text", "text": ""}}, "content_block_start")
             for i, word in enumerate(_words(a.text)):
                 if cut and i == 2:
+                    if self.stall:
+                        self.fake.stopping.wait(self.fake.hang_seconds)
                     self._reset()
                     return
                 self._sse({"type": "content_block_delta", "index": 0,

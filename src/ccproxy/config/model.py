@@ -149,6 +149,12 @@ class InspectorConfig(_Model):
     wireguard_port: int = 0
     view_limit: int = Field(default=500, ge=1, description="flows kept in mitmweb's in-memory view")
     idle_timeout: int = Field(default=600, ge=1, description="seconds a connection may sit idle")
+    upstream_timeout: float = Field(
+        default=600, ge=0, description="seconds to wait for a provider's response headers, then 504 (0: no limit)"
+    )
+    stream_idle_timeout: float = Field(
+        default=300, ge=0, description="seconds a streamed response may go silent before it is ended (0: no limit)"
+    )
 
 
 class McpHttpConfig(_Model):

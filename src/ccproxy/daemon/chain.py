@@ -15,6 +15,7 @@ from ccproxy.addons.router import Router
 from ccproxy.addons.sanitizer import EgressSanitizer
 from ccproxy.addons.stage import HookStage
 from ccproxy.addons.stream import StreamTap
+from ccproxy.addons.timeouts import UpstreamTimeouts
 from ccproxy.addons.viewlimit import ViewLimit
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.pipeline.executor import Stage
@@ -49,6 +50,9 @@ def build_chain(
         HookStage(outbound, config, services),  # shape, verbose_mode, inject_mcp_notifications, ...
         StreamTap(),  # SSE passes through incrementally, both sides recorded
         EgressSanitizer(),  # x-ccproxy-* stripped, a sentinel key never leaves
+        UpstreamTimeouts(  # a silent provider: JSON 504, or a stalled stream ended
+            config.inspector.upstream_timeout, config.inspector.stream_idle_timeout
+        ),
         Recorder(config, config_dir),  # the finished flow goes to the flow store
         ViewLimit(config.inspector.view_limit),  # mitmweb keeps only the newest flows in memory
         ContentViews(),  # mitmweb views: "Client Request", "Provider Response"

@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import weakref
 from typing import Any
 
 _STATUS_TYPE = {502: "upstream_unreachable", 504: "upstream_timeout"}
+
+
+#: Error answers that are really timeouts, keyed by the task that will build the page: the
+#: `UpstreamTimeouts` addon marks it from the error hook, which runs in the same task just before.
+_TIMEOUTS: weakref.WeakKeyDictionary[asyncio.Task[Any], str] = weakref.WeakKeyDictionary()
+
+
+def _task() -> asyncio.Task[Any] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no running loop
+        return None
+
+
+def answer_as_timeout(reason: str) -> None:
+    """Make the error page the current task sends next a 504 that gives `reason`."""
+    task = _task()
+    if task is not None:
+        _TIMEOUTS[task] = reason
 
 
 def json_error_response(status_code: int, message: str = "") -> bytes:
@@ -13,10 +34,16 @@ def json_error_response(status_code: int, message: str = "") -> bytes:
     from mitmproxy import http
     from mitmproxy.net.http import http1
 
-    text = (
-        f"ccproxy could not get an answer from the upstream: {message or 'no detail'}. "
-        "Check that the provider's host/port in ccproxy.yaml is reachable; the flow records the error."
-    )
+    task = _task() if _TIMEOUTS else None
+    timeout = _TIMEOUTS.pop(task, None) if task is not None else None
+    if timeout is not None:
+        status_code = 504
+        text = f"ccproxy got no answer in time from the upstream: {timeout}; the flow records the error."
+    else:
+        text = (
+            f"ccproxy could not get an answer from the upstream: {message or 'no detail'}. "
+            "Check that the provider's host/port in ccproxy.yaml is reachable; the flow records the error."
+        )
     body = {"type": "error", "error": {"type": _STATUS_TYPE.get(status_code, "proxy_error"), "message": text}}
     resp = http.Response.make(
         status_code,

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import asyncio
+import json
+
+from ccproxy.daemon.error_pages import answer_as_timeout, json_error_response
+
+
+def _parse(raw: bytes) -> tuple[int, dict[str, object]]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, json.loads(body)
+
+
+def test_an_upstream_failure_is_a_json_502() -> None:
+    status, body = _parse(json_error_response(502, "connection refused"))
+    assert status == 502
+    error = body["error"]
+    assert isinstance(error, dict) and error["type"] == "upstream_unreachable"
+    assert "connection refused" in str(error["message"]) and "ccproxy.yaml" in str(error["message"])
+
+
+def test_a_marked_task_gets_a_504_once_and_other_tasks_do_not() -> None:
+    async def marked() -> list[tuple[int, dict[str, object]]]:
+        answer_as_timeout("no response headers within 2 s (ccproxy.inspector.upstream_timeout)")
+        other = await asyncio.create_task(unmarked())
+        return [_parse(json_error_response(502, "server closed connection")), other,
+                _parse(json_error_response(502, "server closed connection"))]
+
+    async def unmarked() -> tuple[int, dict[str, object]]:
+        return _parse(json_error_response(502, "server closed connection"))
+
+    (first, body), (other, _), (again, _) = asyncio.run(marked())
+    assert (first, other, again) == (504, 502, 502)
+    error = body["error"]
+    assert isinstance(error, dict) and error["type"] == "upstream_timeout"
+    assert "ccproxy.inspector.upstream_timeout" in str(error["message"])

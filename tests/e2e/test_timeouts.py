@@ -1,0 +1,96 @@
+"""A silent provider: the client gets a JSON 504 (or its stream ends) in bounded time, the flow says why."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import anthropic
+import httpx
+import pytest
+
+from tests.daemon import RunningDaemon, wait_for
+from tests.fakes.provider import FakeProvider
+
+KEY = "sk-ant-oat-ccproxy-anthropic"
+
+
+def stored(daemon: RunningDaemon, model: str) -> dict[str, Any]:
+    def find() -> dict[str, Any] | None:
+        done = daemon.cli("flows", "list", "--json")
+        flows = [f for f in json.loads(done.stdout or "[]") if f.get("ccproxy", {}).get("model") == model]
+        return flows[-1] if flows and flows[-1].get("error") else None
+
+    found: dict[str, Any] = wait_for(find, timeout=20, what=f"the stored flow of {model}")
+    return found
+
+
+@pytest.fixture
+def quick(daemon_factory: Any, fake_provider: FakeProvider) -> RunningDaemon:
+    fake_provider.hang_seconds = 20  # longer than every limit below; ends with the fake
+    d: RunningDaemon = daemon_factory(config={"inspector": {"upstream_timeout": 1.5, "stream_idle_timeout": 1.5}})
+    return d
+
+
+def test_no_answer_is_a_json_504_and_the_daemon_keeps_serving(quick: RunningDaemon) -> None:
+    client = anthropic.Anthropic(base_url=quick.proxy_url, api_key=KEY, max_retries=0, timeout=30)
+    started = time.monotonic()
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        client.messages.create(model="slow-hang", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+    assert time.monotonic() - started < 15  # bounded by the limit, not by the SDK's own 30 s
+    assert caught.value.status_code == 504
+    body = caught.value.response.json()
+    assert body["error"]["type"] == "upstream_timeout"
+    assert "ccproxy.inspector.upstream_timeout" in body["error"]["message"]
+
+    flow = stored(quick, "slow-hang")
+    assert "no response headers within 1.5 s" in flow["error"]["msg"]
+    assert flow["ccproxy"]["error"] == flow["error"]["msg"]
+
+    ok = client.messages.create(model="fine", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+    assert ok.content and ok.content[0].type == "text"
+    assert "closing the upstream connection" in quick.log_text()
+
+
+def test_a_stalled_stream_is_ended_and_recorded(quick: RunningDaemon) -> None:
+    started = time.monotonic()
+    received = b""
+    with httpx.stream(
+        "POST", quick.proxy_url + "/v1/messages", headers={"x-api-key": KEY},
+        json={"model": "slow-stall", "max_tokens": 5, "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+        timeout=30,
+    ) as res:
+        assert res.status_code == 200
+        with pytest.raises(httpx.HTTPError):  # the body ends short: the provider "cut" it
+            for chunk in res.iter_raw():
+                received += chunk
+    assert time.monotonic() - started < 15
+    assert b"message_start" in received and b"message_stop" not in received
+
+    flow = stored(quick, "slow-stall")
+    assert "the stream was silent for 1.5 s" in flow["error"]["msg"]
+    assert flow["ccproxy"]["streamed"] is True
+    assert httpx.get(quick.proxy_url + "/health").status_code == 200
+
+
+def test_an_sdk_stream_through_a_transform_ends_with_an_error(quick: RunningDaemon) -> None:
+    """An OpenAI client whose request is sent to an Anthropic provider: the stall reaches it as an error."""
+    import openai
+
+    client = openai.OpenAI(base_url=quick.proxy_url + "/v1", api_key="sk-ant-oat-ccproxy-anthropic", max_retries=0,
+                           timeout=30)
+    started = time.monotonic()
+    chunks = []
+    with pytest.raises(openai.APIError) as caught:
+        stream = client.chat.completions.create(
+            model="slow-stall", stream=True, messages=[{"role": "user", "content": "hi"}]
+        )
+        for chunk in stream:
+            chunks.append(chunk)
+    assert time.monotonic() - started < 15
+    assert chunks, "the answer started streaming before the stall"
+    assert not isinstance(caught.value, openai.APIStatusError)  # mid-stream, not a refused request
+    flow = stored(quick, "slow-stall")
+    assert flow["ccproxy"]["transform"]["mode"] == "transform"
+    assert "the stream was silent" in flow["error"]["msg"]

@@ -263,3 +263,25 @@ def test_configured_hooks_with_params_run_in_dag_order(daemon_factory: Any, fake
     assert sent["x-sample-tag"] == "from-config"
     assert sent["x-sample-outbound"] == "1"
     assert "boom hook exploded" in d.log_text()
+
+
+def test_a_large_plain_answer_is_streamed_through_and_recorded_whole(
+    daemon: RunningDaemon, fake_provider: FakeProvider
+) -> None:
+    fake_provider.answer_size = 3 * 1024 * 1024
+    client = anthropic.Anthropic(base_url=daemon.proxy_url, api_key="sk-ant-oat-ccproxy-anthropic", max_retries=0)
+    msg = client.messages.create(model="big", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+    assert msg.content[0].type == "text" and len(msg.content[0].text) == 3 * 1024 * 1024
+
+    def stored() -> dict[str, Any] | None:
+        flows = json.loads(daemon.cli("flows", "list", "--json").stdout or "[]")
+        return next((f for f in flows if f["ccproxy"].get("model") == "big"), None)
+
+    flow = wait_for(stored, timeout=20)
+    ccp = flow["ccproxy"]
+    assert ccp["extra"]["body_streamed"] is True
+    size = flow["response"]["contentLength"]
+    assert size > 3 * 1024 * 1024 and ccp["upstream_response"]["content_length"] == size
+    assert ccp["changed"]["response_body"] is False
+    shown = daemon.cli("flows", "dump", "--jq", 'map(select(.ccproxy.model == "big"))')
+    assert shown.returncode == 0 and "lorem ipsum" in shown.stdout

@@ -58,7 +58,7 @@ class Inspector:
         if response is None or flow.server_conn.timestamp_start is None:
             return  # answered by ccproxy itself (health, 501, auth error): nothing came from upstream
         meta = get_meta(flow)
-        streamed = bool(response.stream)
+        streamed = callable(response.stream)  # tapped: the bytes are in upstream_raw; `True` keeps them in the body
         meta.upstream_response = UpstreamResponse(
             status_code=response.status_code,
             reason=response.reason,

@@ -1,4 +1,10 @@
-"""Stream server-sent events through incrementally, recording both sides with arrival times."""
+"""Stream server-sent events through incrementally, recording both sides with arrival times.
+
+Large plain bodies (a package download inside the jail) are streamed too, untapped: mitmproxy
+would otherwise hold the whole body before the client sees a byte (a 50 MB download waited a
+second for its first byte, bench/namespace.py). `store_streamed_bodies` keeps the bytes for the
+flow store. Only where nothing rewrites the body afterwards: no format translation, not a 401
+(the auth addon may replay it)."""
 
 from __future__ import annotations
 
@@ -34,11 +40,29 @@ class _Tap:
         return out if out else []
 
 
+LARGE_BODY = 1 << 20  # bytes; a plain body above this is streamed to the client as it arrives
+UNTOUCHED = (None, "passthrough", "route")  # transform modes that never rewrite a response body
+
+
+def _large_and_untouched(flow: http.HTTPFlow, response: http.Response) -> bool:
+    transform = get_meta(flow).transform
+    if response.status_code == 401 or (transform.mode if transform else None) not in UNTOUCHED:
+        return False
+    try:
+        return int(response.headers.get("content-length", "0")) > LARGE_BODY
+    except ValueError:
+        return False
+
+
 class StreamTap:
     """Must come after every addon whose `responseheaders` adds a stream filter (the router)."""
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         response = flow.response
-        if response is None or not is_event_stream(response) or callable(response.stream):
+        if response is None or response.stream:
             return  # an earlier addon (the auth replay) already feeds this body through its own tap
-        response.stream = _Tap(get_meta(flow))
+        if is_event_stream(response):
+            response.stream = _Tap(get_meta(flow))
+        elif _large_and_untouched(flow, response):
+            response.stream = True
+            get_meta(flow).extra["body_streamed"] = True

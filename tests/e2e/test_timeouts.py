@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import anthropic
@@ -35,10 +34,8 @@ def quick(daemon_factory: Any, fake_provider: FakeProvider) -> RunningDaemon:
 
 def test_no_answer_is_a_json_504_and_the_daemon_keeps_serving(quick: RunningDaemon) -> None:
     client = anthropic.Anthropic(base_url=quick.proxy_url, api_key=KEY, max_retries=0, timeout=30)
-    started = time.monotonic()
-    with pytest.raises(anthropic.APIStatusError) as caught:
+    with pytest.raises(anthropic.APIStatusError) as caught:  # an answer from ccproxy, not the SDK's own timeout
         client.messages.create(model="slow-hang", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
-    assert time.monotonic() - started < 15  # bounded by the limit, not by the SDK's own 30 s
     assert caught.value.status_code == 504
     body = caught.value.response.json()
     assert body["error"]["type"] == "upstream_timeout"
@@ -54,7 +51,6 @@ def test_no_answer_is_a_json_504_and_the_daemon_keeps_serving(quick: RunningDaem
 
 
 def test_a_stalled_stream_is_ended_and_recorded(quick: RunningDaemon) -> None:
-    started = time.monotonic()
     received = b""
     with httpx.stream(
         "POST", quick.proxy_url + "/v1/messages", headers={"x-api-key": KEY},
@@ -62,10 +58,10 @@ def test_a_stalled_stream_is_ended_and_recorded(quick: RunningDaemon) -> None:
         timeout=30,
     ) as res:
         assert res.status_code == 200
-        with pytest.raises(httpx.HTTPError):  # the body ends short: the provider "cut" it
+        with pytest.raises(httpx.HTTPError) as caught:  # the body ends short: the provider "cut" it
             for chunk in res.iter_raw():
                 received += chunk
-    assert time.monotonic() - started < 15
+    assert not isinstance(caught.value, httpx.TimeoutException)  # ended by ccproxy, not by the client
     assert b"message_start" in received and b"message_stop" not in received
 
     flow = stored(quick, "slow-stall")
@@ -80,7 +76,6 @@ def test_an_sdk_stream_through_a_transform_ends_with_an_error(quick: RunningDaem
 
     client = openai.OpenAI(base_url=quick.proxy_url + "/v1", api_key="sk-ant-oat-ccproxy-anthropic", max_retries=0,
                            timeout=30)
-    started = time.monotonic()
     chunks = []
     with pytest.raises(openai.APIError) as caught:
         stream = client.chat.completions.create(
@@ -88,9 +83,9 @@ def test_an_sdk_stream_through_a_transform_ends_with_an_error(quick: RunningDaem
         )
         for chunk in stream:
             chunks.append(chunk)
-    assert time.monotonic() - started < 15
     assert chunks, "the answer started streaming before the stall"
     assert not isinstance(caught.value, openai.APIStatusError)  # mid-stream, not a refused request
+    assert not isinstance(caught.value, openai.APITimeoutError)  # ended by ccproxy, not by the client
     flow = stored(quick, "slow-stall")
     assert flow["ccproxy"]["transform"]["mode"] == "transform"
     assert "the stream was silent" in flow["error"]["msg"]

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from ccproxy.config.loader import config_dir, load_config, write_template
-from ccproxy.config.model import EnvAuth
+from ccproxy.config.model import CommandAuth, EnvAuth
 from ccproxy.errors import ConfigError
 
 
@@ -84,3 +84,88 @@ def test_bad_config_names_file_and_key(tmp_path: Path, text: str, expected: str)
     assert str(tmp_path / "ccproxy.yaml") in str(err.value)
     assert expected in str(err.value)
     assert err.value.exit_code == 2
+
+
+# --- listener ports -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("port: 99999", "ccproxy.port: 99999 is not a port"),
+        ("port: 65536", "ccproxy.port: 65536 is not a port"),
+        ("port: -1", "ccproxy.port: -1 is not a port"),
+        ("port: true", "ccproxy.port: True is not a port"),
+        ("port: '4000'", "ccproxy.port: '4000' is not a port"),
+        ("inspector: {port: 70000}", "ccproxy.inspector.port: 70000 is not a port"),
+        ("mcp: {http: {port: false}}", "ccproxy.mcp.http.port: False is not a port"),
+        ("inspector: {wireguard_port: 1.5}", "ccproxy.inspector.wireguard_port: 1.5 is not a port"),
+        ("port: 8083", "ccproxy.inspector.port: 8083 is also ccproxy.port"),
+        ("port: 5000\n  mcp: {http: {port: 5000}}", "ccproxy.mcp.http.port: 5000 is also ccproxy.port"),
+        (
+            "inspector: {port: 5001, wireguard_port: 5001}",
+            "ccproxy.inspector.wireguard_port: 5001 is also ccproxy.inspector.port",
+        ),
+    ],
+)
+def test_bad_ports_are_config_errors(tmp_path: Path, text: str, key: str) -> None:
+    write(tmp_path, f"ccproxy:\n  {text}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path)
+    assert str(tmp_path / "ccproxy.yaml") in str(err.value)
+    assert key in str(err.value)
+
+
+def test_port_zero_may_repeat_and_a_disabled_mcp_port_does_not_count(tmp_path: Path) -> None:
+    write(tmp_path, "ccproxy:\n  port: 0\n  inspector: {port: 0}\n  mcp: {http: {port: 8083, enabled: false}}\n")
+    cfg = load_config(tmp_path)
+    assert (cfg.port, cfg.inspector.port, cfg.inspector.wireguard_port) == (0, 0, 0)
+
+
+def test_port_overrides_beat_the_file_and_are_validated(tmp_path: Path) -> None:
+    from ccproxy.config.loader import port_overrides
+
+    write(tmp_path, "ccproxy:\n  port: 5000\n")
+    env = {"CCPROXY_PORT": "5100", "CCPROXY_INSPECTOR_PORT": "5101", "CCPROXY_MCP_PORT": "5102"}
+    cfg = load_config(tmp_path, port_overrides(env))
+    assert (cfg.port, cfg.inspector.port, cfg.mcp.http.port) == (5100, 5101, 5102)
+    cfg = load_config(tmp_path, port_overrides(env, {"port": 5200, "inspector.port": None}))
+    assert (cfg.port, cfg.inspector.port) == (5200, 5101), "a flag beats the environment"
+    assert "5100" not in (tmp_path / "ccproxy.yaml").read_text(), "overrides are never written"
+
+    with pytest.raises(ConfigError, match=r"CCPROXY_PORT: 'http' is not a port"):
+        load_config(tmp_path, port_overrides({"CCPROXY_PORT": "http"}))
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path, port_overrides({}, {"port": 99999}))
+    assert "ccproxy.port: 99999 is not a port" in str(err.value) and "set by --port" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path, port_overrides({"CCPROXY_INSPECTOR_PORT": "5000"}))
+    assert "ccproxy.inspector.port: 5000 is also ccproxy.port" in str(err.value)
+    assert "set by CCPROXY_INSPECTOR_PORT" in str(err.value)
+
+
+# --- built-in providers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("auth", ["{type: env, env: MY_KEY}", "{type: env, var: MY_KEY}", "{env: MY_KEY}"])
+def test_overriding_only_the_auth_of_a_builtin_provider(tmp_path: Path, auth: str) -> None:
+    write(tmp_path, f"ccproxy:\n  providers:\n    anthropic: {{auth: {auth}}}\n")
+    cfg = load_config(tmp_path)
+    p = cfg.providers["anthropic"]
+    assert (p.provider, p.host, p.path, p.scheme) == ("anthropic", "api.anthropic.com", "/v1/messages", "https")
+    assert isinstance(p.auth, EnvAuth) and p.auth.var == "MY_KEY"
+    assert set(cfg.providers) == {"anthropic"}, "only the providers the file names exist"
+
+
+def test_builtin_override_with_another_auth_type_and_host(tmp_path: Path) -> None:
+    write(tmp_path, """
+ccproxy:
+  providers:
+    openai: {host: "127.0.0.1:9000", scheme: http, auth: {type: command, command: "echo k"}}
+    mine: {provider: gemini, host: example.invalid}
+""")
+    cfg = load_config(tmp_path)
+    p = cfg.providers["openai"]
+    assert (p.provider, p.hostname, p.port, p.path) == ("openai", "127.0.0.1", 9000, "/v1/chat/completions")
+    assert isinstance(p.auth, CommandAuth) and p.auth.command == "echo k"
+    assert cfg.providers["mine"].auth is None, "a provider of its own inherits nothing"

@@ -17,7 +17,15 @@ def resolve_dir(args: argparse.Namespace) -> Path:
 
 
 def load(args: argparse.Namespace) -> tuple[Path, CCProxyConfig]:
-    from ccproxy.config.loader import load_config
+    """The config dir and its config, with the ports `CCPROXY_*_PORT` (and `start`'s flags) override."""
+    import os
+
+    from ccproxy.config.loader import load_config, port_overrides
 
     directory = resolve_dir(args)
-    return directory, load_config(directory)
+    flags = {
+        "port": getattr(args, "port", None),
+        "inspector.port": getattr(args, "inspector_port", None),
+        "mcp.http.port": getattr(args, "mcp_port", None),
+    }
+    return directory, load_config(directory, port_overrides(os.environ, flags))

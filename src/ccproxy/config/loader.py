@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ccproxy.config.model import CCProxyConfig, default_providers
+from ccproxy.config.model import BUILTIN_PROVIDERS, CCProxyConfig, default_providers
 from ccproxy.errors import ConfigError
 
 CONFIG_FILE = "ccproxy.yaml"
@@ -51,6 +53,10 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return ".".join(p for p in parts if p)
 
 
+#: A whole-config check names its key first: "inspector.port: ..." (see CCProxyConfig's validators).
+_KEYED_MESSAGE = re.compile(r"^(?P<key>[a-z_]+(?:\.[a-z_]+)*): ")
+
+
 def _format_validation(path: Path, exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
@@ -58,14 +64,60 @@ def _format_validation(path: Path, exc: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key; check the spelling against `ccproxy init` 's template"
+        if loc and loc[-1] in ("port", "wireguard_port") and err["type"] in _PORT_ERRORS:
+            msg = f"{err['input']!r} is not a port; give a whole number from 0 to 65535 (0 picks a free one)"
+        keyed = _KEYED_MESSAGE.match(msg) if not loc else None
+        if keyed:
+            loc, msg = tuple(keyed["key"].split(".")), msg[keyed.end() :]
         lines.append(f"{_location(loc)}: {msg}")
     return f"{path}: invalid config:\n  " + "\n  ".join(lines)
 
 
+_PORT_ERRORS = {"int_type", "less_than_equal", "greater_than_equal"}
 _UNION_TAGS = {"command", "file", "env", "oauth", "str"}
 
 
-def parse_config(data: Any, source: Path) -> CCProxyConfig:
+# --- port overrides (`start --port N`, CCPROXY_PORT=N) ---------------------------------------------
+#: key path -> (environment variable, `start` flag); the override is used, never written to the file.
+PORT_OVERRIDES: dict[str, tuple[str, str]] = {
+    "port": ("CCPROXY_PORT", "--port"),
+    "inspector.port": ("CCPROXY_INSPECTOR_PORT", "--inspector-port"),
+    "mcp.http.port": ("CCPROXY_MCP_PORT", "--mcp-port"),
+}
+
+#: key path -> (value as given, where it came from)
+Overrides = dict[str, tuple[str, str]]
+
+
+def port_overrides(environ: Mapping[str, str], flags: Mapping[str, str | int | None] | None = None) -> Overrides:
+    """The ports set by environment and command line; a flag beats the environment, both beat the file."""
+    found: Overrides = {}
+    for key, (var, flag) in PORT_OVERRIDES.items():
+        value = (flags or {}).get(key)
+        if value is not None:
+            found[key] = (str(value), flag)
+        elif environ.get(var, "").strip():
+            found[key] = (environ[var], var)
+    return found
+
+
+def _apply_overrides(body: dict[str, Any], overrides: Overrides) -> dict[str, Any]:
+    body = dict(body)
+    for key, (raw, origin) in overrides.items():
+        text = raw.strip()
+        if not re.fullmatch(r"[0-9]{1,9}", text):
+            raise ConfigError(f"{origin}: {raw!r} is not a port; give a whole number from 0 to 65535")
+        *parents, leaf = key.split(".")
+        node = body
+        for part in parents:
+            child = node.get(part)
+            node[part] = child = dict(child) if isinstance(child, dict) else {}
+            node = child
+        node[leaf] = int(text)
+    return body
+
+
+def parse_config(data: Any, source: Path, overrides: Overrides | None = None) -> CCProxyConfig:
     """Validate a parsed YAML document (the whole file, with its `ccproxy:` mapping)."""
     if data is None:
         data = {}
@@ -80,20 +132,56 @@ def parse_config(data: Any, source: Path) -> CCProxyConfig:
     body = data.get("ccproxy") or {}
     if not isinstance(body, dict):
         raise ConfigError(f"{source}: `ccproxy:` must be a mapping")
+    if isinstance(body.get("providers"), dict):
+        body = {**body, "providers": merge_builtin_providers(body["providers"])}
+    if overrides:
+        body = _apply_overrides(body, overrides)
     try:
         config = CCProxyConfig.model_validate(body)
     except ValidationError as exc:
-        raise ConfigError(_format_validation(source, exc)) from None
+        notes = "".join(f"\n  (ccproxy.{key} is set by {origin})" for key, (_, origin) in (overrides or {}).items())
+        raise ConfigError(_format_validation(source, exc) + notes) from None
     if "providers" not in body:
         config.providers = default_providers()
     return config
 
 
-def load_config(directory: Path) -> CCProxyConfig:
-    """Load `ccproxy.yaml` from the dir, or the embedded defaults when there is none."""
+# --- built-in providers --------------------------------------------------------------------------
+#: Keys that name the same field (alias and field name); the user's spelling replaces the built-in's.
+_SAME_FIELD = {"env": "var", "var": "env", "path": "file_path", "file_path": "path"}
+
+
+def _merge_auth(builtin: dict[str, Any], user: Any) -> Any:
+    """The user's auth over the built-in's, unless it is another source type (then it stands alone)."""
+    if not isinstance(user, dict) or user.get("type", builtin["type"]) != builtin["type"]:
+        return user
+    kept = {k: v for k, v in builtin.items() if k not in user and _SAME_FIELD.get(k) not in user}
+    return {**kept, **user}
+
+
+def merge_builtin_providers(providers: dict[str, Any]) -> dict[str, Any]:
+    """An entry named like a built-in provider (`anthropic`, `openai`, `gemini`) only says what differs.
+
+    Only the providers the file lists exist: a built-in it does not name is not added, so no request
+    is ever routed to a public API the file does not mention.
+    """
+    merged = dict(providers)
+    for name, user in providers.items():
+        builtin = BUILTIN_PROVIDERS.get(name)
+        if builtin is None or not isinstance(user, dict):
+            continue
+        entry = {**builtin, **user}
+        if "auth" in user:
+            entry["auth"] = _merge_auth(builtin["auth"], user["auth"])
+        merged[name] = entry
+    return merged
+
+
+def load_config(directory: Path, overrides: Overrides | None = None) -> CCProxyConfig:
+    """Load `ccproxy.yaml` from the dir, or the embedded defaults when there is none; then the overrides."""
     path = directory / CONFIG_FILE
     if not path.exists():
-        return parse_config({}, path)
+        return parse_config({}, path, overrides)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -105,4 +193,4 @@ def load_config(directory: Path) -> CCProxyConfig:
         ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    return parse_config(data, path)
+    return parse_config(data, path, overrides)

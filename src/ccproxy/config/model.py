@@ -24,6 +24,11 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+# --- listener ports -------------------------------------------------------------------------------
+#: A TCP/UDP port: a real int (YAML `true` is not port 1, `"4000"` is not a port), 0 means "pick a free one".
+Port = Annotated[int, Field(strict=True, ge=0, le=65535)]
+
+
 class _AuthBase(_Model):
     header: str | None = Field(
         default=None, description="Header the credential goes in; `authorization` means `Bearer <token>`."
@@ -143,10 +148,10 @@ class TransformRule(_Model):
 
 
 class InspectorConfig(_Model):
-    port: int = 8083
+    port: Port = 8083
     transforms: list[TransformRule] = Field(default_factory=list)
     upstream_ca: str | None = None
-    wireguard_port: int = 0
+    wireguard_port: Port = 0
     view_limit: int = Field(default=500, ge=1, description="flows kept in mitmweb's in-memory view")
     idle_timeout: int = Field(default=600, ge=1, description="seconds a connection may sit idle")
     upstream_timeout: float = Field(
@@ -160,7 +165,7 @@ class InspectorConfig(_Model):
 class McpHttpConfig(_Model):
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = 4030
+    port: Port = 4030
     auth: str | AuthSource | None = None
 
 
@@ -206,7 +211,7 @@ class CCProxyConfig(_Model):
     """Everything under the top-level `ccproxy:` mapping."""
 
     host: str = "127.0.0.1"
-    port: int = 4000
+    port: Port = 4000
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_file: str = "ccproxy.log"
     inspector: InspectorConfig = Field(default_factory=InspectorConfig)
@@ -232,21 +237,44 @@ class CCProxyConfig(_Model):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> CCProxyConfig:
+        """Two listeners on one port fail only at bind time, deep in mitmproxy: refuse it here instead."""
+        seen: dict[int, str] = {}
+        for key, port in listener_ports(self):
+            if port and port in seen:
+                raise ValueError(
+                    f"{key}: {port} is also ccproxy.{seen[port]}; give every listener its own port (0 picks a free one)"
+                )
+            seen.setdefault(port, key)
+        return self
+
+
+def listener_ports(config: CCProxyConfig) -> list[tuple[str, int]]:
+    """Every configured listener port by its key path (the MCP one only when the server is on)."""
+    ports = [
+        ("port", config.port),
+        ("inspector.port", config.inspector.port),
+        ("inspector.wireguard_port", config.inspector.wireguard_port),
+    ]
+    if config.mcp.http.enabled:
+        ports.append(("mcp.http.port", config.mcp.http.port))
+    return ports
+
+
+#: The embedded providers as YAML would spell them: public APIs with the credentials their own SDKs read.
+#: A `providers.<name>` entry of ccproxy.yaml with one of these names is merged over it.
+BUILTIN_PROVIDERS: dict[str, dict[str, Any]] = {
+    "anthropic": {"provider": "anthropic", "host": "api.anthropic.com", "auth": {"type": "env", "env": "ANTHROPIC_API_KEY"}},
+    "openai": {"provider": "openai", "host": "api.openai.com", "auth": {"type": "env", "env": "OPENAI_API_KEY"}},
+    "gemini": {
+        "provider": "gemini",
+        "host": "generativelanguage.googleapis.com",
+        "auth": {"type": "env", "env": "GEMINI_API_KEY"},
+    },
+}
+
 
 def default_providers() -> dict[str, ProviderConfig]:
-    """The embedded providers: public APIs with the credentials their own SDKs read."""
-    return {
-        "anthropic": ProviderConfig(
-            provider="anthropic",
-            host="api.anthropic.com",
-            auth=EnvAuth(type="env", env="ANTHROPIC_API_KEY"),
-        ),
-        "openai": ProviderConfig(
-            provider="openai", host="api.openai.com", auth=EnvAuth(type="env", env="OPENAI_API_KEY")
-        ),
-        "gemini": ProviderConfig(
-            provider="gemini",
-            host="generativelanguage.googleapis.com",
-            auth=EnvAuth(type="env", env="GEMINI_API_KEY"),
-        ),
-    }
+    """The embedded providers, used when ccproxy.yaml has no `providers:` mapping."""
+    return {name: ProviderConfig.model_validate(doc) for name, doc in BUILTIN_PROVIDERS.items()}

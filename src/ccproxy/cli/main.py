@@ -14,6 +14,7 @@ from ccproxy.errors import CCProxyError
 COMMANDS = {
     "init": "init",
     "start": "start",
+    "stop": "stop",
     "status": "status",
     "run": "run",
     "logs": "logs",

@@ -115,8 +115,13 @@ def mcp_snippet(state: RuntimeState | None, config: CCProxyConfig, show: bool) -
     }
 
 
+# --- credential checks: the daemon's own view while it runs, else this shell's -------------------
+AUTH_VIEW_DAEMON = "daemon"
+AUTH_VIEW_SHELL = "shell"
+
+
 def auth_checks(config: CCProxyConfig, directory: Any) -> dict[str, str]:
-    """Whether each provider's credential resolves now: `ok` or the error, never the value."""
+    """Whether each provider's credential resolves in this process: `ok` or the error, never the value."""
     import asyncio
     from pathlib import Path
 
@@ -127,9 +132,41 @@ def auth_checks(config: CCProxyConfig, directory: Any) -> dict[str, str]:
     return {name: result for name, result in checks.items() if config.providers[name].auth is not None}
 
 
+def daemon_auth_checks(state: RuntimeState) -> dict[str, str] | None:
+    """The running daemon's checks (its environment, its files), or None when it does not answer."""
+    from ccproxy.daemon.authview import AUTH_PATH
+
+    url = state.listeners["inspector"].url + AUTH_PATH
+    req = urllib.request.Request(url, headers={"authorization": f"Bearer {state.web_token}"})
+    try:  # a `command` source may take its whole timeout (10 s by default)
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            doc = json.loads(resp.read())
+    except (OSError, ValueError):
+        return None
+    checks = doc.get("checks") if isinstance(doc, dict) else None
+    return {str(k): str(v) for k, v in checks.items()} if isinstance(checks, dict) else None
+
+
+def credential_view(state: RuntimeState | None, config: CCProxyConfig, directory: Any) -> tuple[str, dict[str, str]]:
+    """Ask the daemon when one runs; only without one are the sources checked here, in this shell."""
+    if state is not None:
+        checks = daemon_auth_checks(state)
+        if checks is not None:
+            return AUTH_VIEW_DAEMON, checks
+    return AUTH_VIEW_SHELL, auth_checks(config, directory)
+
+
+def auth_view_line(doc: dict[str, Any]) -> str:
+    if doc["auth_view"] == AUTH_VIEW_DAEMON:
+        return f"credential checks: as the daemon (pid {doc['pid']}) resolves them"
+    if doc["running"]:
+        return "credential checks: as this shell resolves them [yellow](the daemon did not answer)[/yellow]"
+    return "credential checks: as this shell resolves them (no daemon runs; a daemon checks its own environment)"
+
+
 def report(state: RuntimeState | None, config: CCProxyConfig, directory: Any, show: bool) -> dict[str, Any]:
     health = probe(state, config)
-    checks = auth_checks(config, directory)
+    view, checks = credential_view(state, config, directory)
     doc: dict[str, Any] = {
         "config_dir": str(directory),
         "running": state is not None,
@@ -153,6 +190,7 @@ def report(state: RuntimeState | None, config: CCProxyConfig, directory: Any, sh
             }
             for name, p in config.providers.items()
         },
+        "auth_view": view,
         "pipeline": pipeline_doc(config),
     }
     if state is not None:
@@ -190,6 +228,7 @@ def render(doc: dict[str, Any]) -> None:
             auth += " (ok)" if p["auth_check"] == "ok" else f" [red]{p['auth_check']}[/red]"
         prov.add_row(name, p["provider"], p["url"], auth)
     console.print(prov)
+    console.print(auth_view_line(doc))
     pipe = Table(title="pipeline: inbound DAG -> router -> outbound DAG")
     for col in ("stage", "hook", "reads", "writes"):
         pipe.add_column(col)

@@ -16,12 +16,20 @@ from typing import Any
 from ccproxy import __version__
 from ccproxy.auth.resolver import CredentialResolver
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.daemon import error_pages
+from ccproxy.daemon import authview, error_pages
 from ccproxy.daemon.chain import build_chain
 from ccproxy.daemon.dispatch import HookTable
 from ccproxy.daemon.lean import skip_unused_addons
 from ccproxy.daemon.logs import log_path, setup_logging
-from ccproxy.daemon.state import Listener, RuntimeState, read_state, remove_state, write_state
+from ccproxy.daemon.state import (
+    DaemonLock,
+    Listener,
+    RuntimeState,
+    lock_holder,
+    remove_state,
+    state_path,
+    write_state,
+)
 from ccproxy.errors import DaemonError
 from ccproxy.mcp.service import McpService
 from ccproxy.namespace.listener import LISTEN_HOST, WireGuardListener, install_tls_keylog
@@ -75,20 +83,18 @@ class Daemon:
         self.web_token = secrets.token_urlsafe(24)
         self.master: Any = None
         self.started_at = time.time()
+        # mitmweb's server socket is out of reach once bound, so port 0 is resolved here; the reverse
+        # listener's real port is read back from mitmproxy once it listens (see `proxy_port`).
+        self.web_port = config.inspector.port or free_port(config.host)
+        self.proxy_port = config.port
         wg_port = config.inspector.wireguard_port or free_port(LISTEN_HOST, socket.SOCK_DGRAM)
         self.wireguard = WireGuardListener(config_dir, wg_port)
         self.mcp = McpService(config, config_dir, self.started_at) if config.mcp.http.enabled else None
 
     def preflight(self) -> None:
-        existing = read_state(self.config_dir)
-        if existing is not None:
-            raise DaemonError(
-                f"a ccproxy daemon (pid {existing.pid}) already runs for {self.config_dir}; "
-                "use `ccproxy status`, or stop it first"
-            )
         c = self.config
         check_port_free(c.host, c.port, "reverse proxy", "ccproxy.port")
-        check_port_free(c.host, c.inspector.port, "inspector (mitmweb)", "ccproxy.inspector.port")
+        check_port_free(c.host, self.web_port, "inspector (mitmweb)", "ccproxy.inspector.port")
         check_port_free(
             LISTEN_HOST, c.inspector.wireguard_port, "WireGuard", "ccproxy.inspector.wireguard_port", socket.SOCK_DGRAM
         )
@@ -98,8 +104,8 @@ class Daemon:
     def listeners(self) -> dict[str, Listener]:
         c = self.config
         return {
-            "proxy": Listener(f"http://{c.host}:{c.port}", c.host, c.port),
-            "inspector": Listener(f"http://{c.host}:{c.inspector.port}", c.host, c.inspector.port),
+            "proxy": Listener(f"http://{c.host}:{self.proxy_port}", c.host, self.proxy_port),
+            "inspector": Listener(f"http://{c.host}:{self.web_port}", c.host, self.web_port),
             "wireguard": Listener(self.wireguard.url, LISTEN_HOST, self.wireguard.port),
             **self._mcp_listener(),
         }
@@ -130,7 +136,7 @@ class Daemon:
             "store_streamed_bodies": True,
             "tcp_timeout": c.inspector.idle_timeout,
             "web_host": c.host,
-            "web_port": c.inspector.port,
+            "web_port": self.web_port,
             "web_open_browser": False,
             "web_password": web_password_hash(self.web_token),
         }
@@ -139,11 +145,22 @@ class Daemon:
         updates["mode"].append(self.wireguard.prepare())
         self.tls_keylog = install_tls_keylog(self.config_dir)
         master.options.update(**updates)
+        authview.install(master, c, services["resolver"])
         self.services = services
         self.listener_urls = listeners
         return master
 
+    def bound_proxy_port(self) -> int:
+        """The port the reverse listener really bound (the configured one, unless that was 0)."""
+        proxyserver: Any = self.master.addons.get("proxyserver")
+        for server in proxyserver.servers:
+            if server.mode.type_name == "reverse" and server.listen_addrs:
+                return int(server.listen_addrs[0][1])
+        return self.config.port
+
     def on_running(self) -> None:
+        self.proxy_port = self.bound_proxy_port()
+        self.listener_urls.update({k: v.url for k, v in self.listeners().items()})
         self.wireguard.started(self.master)
         if self.mcp is not None:
             # Built only now: importing the MCP SDK alongside the master's start-up slowed both (GIL).
@@ -201,10 +218,25 @@ class _Lifecycle:
         self.daemon.on_running()
 
 
+def already_runs(config_dir: Path, pid: int | None) -> DaemonError:
+    who = f"pid {pid}" if pid else "starting up"
+    return DaemonError(
+        f"a ccproxy daemon ({who}) already runs for {config_dir}; stop it with `ccproxy stop` "
+        f"(same config dir), or see it with `ccproxy status`"
+    )
+
+
 def start(config: CCProxyConfig, config_dir: Path, console: bool = True) -> None:
-    """Run the daemon in the foreground until SIGINT/SIGTERM."""
+    """Run the daemon in the foreground until SIGINT/SIGTERM; the config dir's lock is held throughout."""
     config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    setup_logging(log_path(config_dir, config.log_file), config.log_level, console=console)
-    daemon = Daemon(config, config_dir)
-    daemon.preflight()
-    asyncio.run(daemon.run())
+    lock = DaemonLock(config_dir)
+    if not lock.acquire():
+        raise already_runs(config_dir, lock_holder(config_dir))
+    try:
+        # Whatever state file is here now was left by a daemon that died without cleaning up.
+        state_path(config_dir).unlink(missing_ok=True)
+        setup_logging(log_path(config_dir, config.log_file), config.log_level, console=console)
+        daemon = Daemon(config, config_dir)
+        asyncio.run(daemon.run())
+    finally:
+        lock.release()

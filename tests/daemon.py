@@ -72,9 +72,15 @@ class RunningDaemon:
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
 
+    def _listener_port(self, configured: int, listener: str) -> int:
+        """The configured port; for port 0 the one the daemon bound, as its state file says."""
+        if configured == 0 and (self.config_dir / "ccproxy.state.json").exists():
+            return int(self.state["listeners"][listener]["port"])
+        return configured
+
     @property
     def port(self) -> int:
-        return int(self.config["ccproxy"]["port"])
+        return self._listener_port(int(self.config["ccproxy"]["port"]), "proxy")
 
     @property
     def proxy_url(self) -> str:
@@ -82,7 +88,8 @@ class RunningDaemon:
 
     @property
     def inspector_url(self) -> str:
-        return f"http://127.0.0.1:{self.config['ccproxy']['inspector']['port']}"
+        port = self._listener_port(int(self.config["ccproxy"]["inspector"]["port"]), "inspector")
+        return f"http://127.0.0.1:{port}"
 
     @property
     def state(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import anthropic
 import httpx
 import yaml
 
-from tests.daemon import SECRETS, RunningDaemon, make_daemon, wait_for
+from tests.daemon import SECRETS, RunningDaemon, free_port, make_daemon, wait_for
 from tests.fakes.provider import FakeProvider
 
 
@@ -144,6 +144,11 @@ def test_config_errors_exit_2_with_key_path(tmp_path: Path) -> None:
         "ccproxy:\n  providers:\n    a: {host: h}\n  inspector: {transforms: [{match_path: '(', dest_provider: a}]}\n":
             "ccproxy.inspector.transforms[0].match_path: invalid regex",
         "ccproxy:\n  hooks: {inbound: [no.such.hook]}\n": "hooks.inbound[0]: cannot import hook 'no.such.hook'",
+        "ccproxy:\n  port: 99999\n": "ccproxy.port: 99999 is not a port",
+        "ccproxy:\n  port: 65536\n": "ccproxy.port: 65536 is not a port",
+        "ccproxy:\n  port: -1\n": "ccproxy.port: -1 is not a port",
+        "ccproxy:\n  port: true\n": "ccproxy.port: True is not a port",
+        "ccproxy:\n  port: 8083\n": "ccproxy.inspector.port: 8083 is also ccproxy.port",
     }
     for text, expected in cases.items():
         (tmp_path / "ccproxy.yaml").write_text(text)
@@ -153,6 +158,7 @@ def test_config_errors_exit_2_with_key_path(tmp_path: Path) -> None:
             assert expected in res.stderr, (expected, res.stderr)
             assert "Traceback" not in res.stderr
             assert str(tmp_path / "ccproxy.yaml") in res.stderr or "hooks." in res.stderr
+            assert "web_port" not in res.stderr, "no hint at a mitmproxy option ccproxy does not have"
 
 
 def test_hook_cycle_is_reported(tmp_path: Path) -> None:
@@ -228,3 +234,155 @@ def test_help_does_not_import_mitmproxy() -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert res.stdout.strip() == "False"
 
+
+
+# --- ports chosen at start: port 0 and the overrides ----------------------------------------------
+
+
+def test_port_zero_records_and_uses_the_bound_ports(daemon_factory: Any, fake_provider: FakeProvider) -> None:
+    d = daemon_factory(config={"port": 0, "inspector": {"port": 0}, "mcp": {"http": {"port": 0}}})
+    listeners = d.state["listeners"]
+    ports = {name: listeners[name]["port"] for name in ("proxy", "inspector", "mcp")}
+    assert all(port > 0 for port in ports.values()), ports
+    assert listeners["proxy"]["url"] == f"http://127.0.0.1:{ports['proxy']}"
+    assert httpx.get(listeners["proxy"]["url"] + "/health").json()["listeners"]["proxy"] == listeners["proxy"]["url"]
+
+    doc = json.loads(d.cli("status", "--json").stdout)
+    assert doc["proxy"] == {"url": listeners["proxy"]["url"], "up": True}
+    assert doc["inspector"]["url"] == listeners["inspector"]["url"] and doc["inspector"]["up"] is True
+    assert doc["mcp"]["url"] == listeners["mcp"]["url"] and doc["mcp"]["up"] is True
+    assert d.cli("status", "--proxy", "--inspect", "--mcp").returncode == 0
+
+    script = (
+        "import os, anthropic; print(os.environ['ANTHROPIC_BASE_URL']); c = anthropic.Anthropic(api_key='sk-ant-oat-ccproxy-anthropic'); "
+        "print(c.messages.create(model='m', max_tokens=8, messages=[{'role':'user','content':'hi'}]).content[0].text)"
+    )
+    res = d.cli("run", "--", sys.executable, "-c", script)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == [listeners["proxy"]["url"], "Hello from the fake provider."]
+
+
+def start_with(d: RunningDaemon, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    d.config_dir.mkdir(parents=True, exist_ok=True)
+    (d.config_dir / "ccproxy.yaml").write_text(yaml.safe_dump(d.config))
+    d.proc = subprocess.Popen(d.command("start", "--quiet", *args), env={**d.env, **(env or {})},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return d.proc
+
+
+def test_start_port_flags_and_env_override_the_config_without_writing_it(tmp_path: Path, fake_provider: FakeProvider) -> None:
+    d = make_daemon(tmp_path / "flags", fake_provider.host)
+    written = yaml.safe_dump(d.config)
+    port, web, mcp = free_port(), free_port(), free_port()
+    start_with(d, "--port", str(port), "--inspector-port", str(web), "--mcp-port", str(mcp))
+    try:
+        wait_for(lambda: d.proc.poll() is not None or read_listeners(d.config_dir), 60, what="the state file")
+        listeners = read_listeners(d.config_dir)
+        assert (listeners["proxy"]["port"], listeners["inspector"]["port"], listeners["mcp"]["port"]) == (port, web, mcp)
+        assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+        assert (d.config_dir / "ccproxy.yaml").read_text() == written
+    finally:
+        d.stop()
+
+    env_port = free_port()
+    start_with(d, env={"CCPROXY_PORT": str(env_port)})
+    try:
+        wait_for(lambda: d.proc.poll() is not None or read_listeners(d.config_dir), 60, what="the state file")
+        assert read_listeners(d.config_dir)["proxy"]["port"] == env_port
+    finally:
+        d.stop()
+
+
+def test_bad_port_overrides_are_config_errors(tmp_path: Path, fake_provider: FakeProvider) -> None:
+    d = make_daemon(tmp_path / "bad", fake_provider.host)
+    cases = [
+        ((["--port", "99999"], {}), ["ccproxy.port: 99999 is not a port", "set by --port"]),
+        ((["--mcp-port", "x"], {}), ["--mcp-port: 'x' is not a port"]),
+        (([], {"CCPROXY_INSPECTOR_PORT": str(d.port)}), ["is also ccproxy.port", "set by CCPROXY_INSPECTOR_PORT"]),
+    ]
+    for (args, env), expected in cases:
+        proc = start_with(d, *args, env=env)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 2, err
+        text = err.decode()
+        assert all(part in text for part in expected), text
+        assert "Traceback" not in text
+    status = d.cli("status", env={"CCPROXY_PORT": "true"})
+    assert status.returncode == 2 and "CCPROXY_PORT: 'true' is not a port" in status.stderr
+
+
+def read_listeners(config_dir: Path) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads((config_dir / "ccproxy.state.json").read_text())["listeners"])
+    except (OSError, ValueError):
+        return None
+
+
+# --- credentials: `status` shows the daemon's view ------------------------------------------------
+
+
+def test_status_shows_the_daemons_credential_view(daemon_factory: Any) -> None:
+    d = daemon_factory(env={"FAKE_GEMINI_KEY": ""})  # the daemon has no gemini key
+    shell = {**SECRETS, "FAKE_ANTHROPIC_KEY": ""}  # this shell has a gemini key but no anthropic key
+    res = d.cli("status", "--json", env=shell)
+    doc = json.loads(res.stdout)
+    assert doc["auth_view"] == "daemon"
+    checks = {name: p.get("auth_check") for name, p in doc["providers"].items()}
+    assert checks["anthropic"] == "ok", "the daemon has the key this shell lacks"
+    assert "FAKE_GEMINI_KEY is not set" in checks["gemini"], "this shell's key does not help the daemon"
+    table = d.cli("status", env=shell)
+    assert f"as the daemon (pid {d.proc.pid}) resolves them" in table.stdout
+    for secret in SECRETS.values():
+        assert secret not in res.stdout + table.stdout
+
+    d.stop()
+    doc = json.loads(d.cli("status", "--json", env=shell).stdout)
+    assert doc["auth_view"] == "shell"
+    assert "FAKE_ANTHROPIC_KEY is not set" in doc["providers"]["anthropic"]["auth_check"]
+    assert doc["providers"]["gemini"]["auth_check"] == "ok"
+
+
+def test_the_auth_view_needs_the_web_token(daemon: RunningDaemon) -> None:
+    assert httpx.get(daemon.inspector_url + "/ccproxy/auth").status_code == 403
+    ok = httpx.get(daemon.inspector_url + "/ccproxy/auth", headers={"authorization": f"Bearer {daemon.state['web_token']}"})
+    assert ok.status_code == 200 and ok.json()["checks"]["anthropic"] == "ok"
+
+
+# --- which daemon runs: the lock, `stop` ----------------------------------------------------------
+
+
+def test_a_stale_state_file_with_a_reused_pid_is_ignored_by_every_command(
+    tmp_path: Path, fake_provider: FakeProvider
+) -> None:
+    d = make_daemon(tmp_path / "stale", fake_provider.host)
+    d.config_dir.mkdir(parents=True)
+    state = {
+        "pid": os.getpid(),  # alive, and not a ccproxy daemon: what a reused pid looks like
+        "version": "0", "started_at": 1.0, "config_dir": str(d.config_dir), "web_token": "t",
+        "listeners": {"proxy": {"url": d.proxy_url, "host": "127.0.0.1", "port": d.port}},
+    }
+    (d.config_dir / "ccproxy.state.json").write_text(json.dumps(state))
+    (d.config_dir / "ccproxy.yaml").write_text(yaml.safe_dump(d.config))
+    assert json.loads(d.cli("status", "--json").stdout)["running"] is False
+    run = d.cli("run", "--", "true")
+    assert run.returncode == 1 and "no ccproxy daemon is running" in run.stderr
+    stop = d.cli("stop")
+    assert stop.returncode == 1 and "nothing to stop" in stop.stderr
+    d.start()  # not refused: the pid in the file does not hold the daemon lock
+    try:
+        assert d.state["pid"] == d.proc.pid  # type: ignore[union-attr]
+        assert json.loads(d.cli("status", "--json").stdout)["pid"] == d.proc.pid  # type: ignore[union-attr]
+    finally:
+        d.stop()
+
+
+def test_stop_ends_the_daemon_and_start_names_it(daemon: RunningDaemon) -> None:
+    again = daemon.cli("start")
+    assert again.returncode == 1 and "`ccproxy stop`" in again.stderr and f"pid {daemon.proc.pid}" in again.stderr  # type: ignore[union-attr]
+    res = daemon.cli("stop")
+    assert res.returncode == 0, res.stderr
+    assert f"pid {daemon.proc.pid}" in res.stdout  # type: ignore[union-attr]
+    assert not (daemon.config_dir / "ccproxy.state.json").exists(), "stop returns once the daemon let go"
+    assert daemon.proc.wait(10) == 0  # type: ignore[union-attr]
+    none = daemon.cli("stop")
+    assert none.returncode == 1 and "no ccproxy daemon is running" in none.stderr

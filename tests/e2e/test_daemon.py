@@ -220,6 +220,26 @@ def test_run_forwards_signals(daemon: RunningDaemon, tmp_path: Path) -> None:
     assert proc.wait(20) == 42
 
 
+def test_run_relays_sigint_even_when_the_shell_ignored_it(daemon: RunningDaemon, tmp_path: Path) -> None:
+    """`ccproxy run ... &` from a script starts with SIGINT ignored; the command still gets the default."""
+    ready = tmp_path / "ready"
+    script = (
+        "import pathlib, signal, sys, time\n"
+        "print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN, flush=True)\n"
+        f"pathlib.Path({str(ready)!r}).write_text('1')\n"
+        "for _ in range(600): time.sleep(0.05)\n"
+        "sys.exit(1)\n"
+    )
+    ignoring_shell = ["sh", "-c", 'trap "" INT QUIT; exec "$@"', "sh"]
+    proc = subprocess.Popen([*ignoring_shell, *daemon.command("run", "--", sys.executable, "-c", script)],
+                            env=daemon.env, stdout=subprocess.PIPE, text=True)
+    wait_for(ready.exists, 20, what="the child to start")
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=20)
+    assert out.strip() == "False", "the command starts with SIGINT at its default"
+    assert proc.returncode == 130
+
+
 def test_run_errors(daemon: RunningDaemon, tmp_path: Path) -> None:
     res = daemon.cli("run", "--", "definitely-not-a-command-xyz")
     assert res.returncode == 127 and "command not found: definitely-not-a-command-xyz" in res.stderr

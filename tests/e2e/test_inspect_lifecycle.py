@@ -91,6 +91,32 @@ def test_signal_to_ccproxy_reaches_the_command_then_everything_goes(
     assert snap.leftovers() == []
 
 
+#: What a shell does to a background job (`ccproxy run ... &` in a script): SIGINT and SIGQUIT ignored.
+IGNORING_SHELL = ["sh", "-c", 'trap "" INT QUIT; exec "$@"', "sh"]
+
+
+@pytest.mark.parametrize(("sig", "expected"), [(signal.SIGINT, 130), (signal.SIGQUIT, 131)])
+def test_a_shell_that_ignored_sigint_does_not_change_what_the_command_gets(
+    jail_daemon: RunningDaemon, sig: signal.Signals, expected: int
+) -> None:
+    """The jailed command starts with default dispositions, so the relayed signal ends it as usual."""
+    marker = uuid.uuid4().hex
+    jail = JailRun(
+        jail_daemon,
+        script(marker, 'import time\nprint("READY", flush=True)\ntime.sleep(300)\n'),
+        prefix=IGNORING_SHELL,
+    )
+    try:
+        jail.read_until("READY")
+        snap = jail.snapshot(marker)
+        jail.proc.send_signal(sig)
+        code, _out, err = jail.wait()
+    finally:
+        jail.kill()
+    assert code == expected, err
+    assert snap.leftovers() == []
+
+
 def test_command_ignoring_sigterm_is_killed_after_stop_timeout(jail_daemon: RunningDaemon) -> None:
     """The fixture's namespace.stop_timeout is 2s: the relayed SIGTERM is ignored, then the jail is killed."""
     marker = uuid.uuid4().hex

@@ -45,18 +45,21 @@ def run_child(cmd: list[str], env: dict[str, str]) -> int:
     already reached it: only signals sent to ccproxy itself (`kill`, SI_USER) are relayed, or an
     agent CLI would see every Ctrl-C twice.
     """
-    from ccproxy.namespace.sigrelay import RELAYED, SI_KERNEL
+    from ccproxy.namespace.sigrelay import RELAYED, SI_KERNEL, default_dispositions
 
     if shutil.which(cmd[0], path=env.get("PATH")) is None and not os.path.exists(cmd[0]):
         print(f"error: command not found: {cmd[0]}", file=sys.stderr)
         return 127
     waited = {*RELAYED, signal.SIGCHLD}
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+
+    def in_child() -> None:
+        default_dispositions()  # a relayed SIGINT must not meet a SIG_IGN inherited from the shell
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
     try:
         try:
-            child = subprocess.Popen(
-                cmd, env=env, preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-            )
+            child = subprocess.Popen(cmd, env=env, preexec_fn=in_child)
         except PermissionError:
             print(f"error: permission denied: {cmd[0]}", file=sys.stderr)
             return 126

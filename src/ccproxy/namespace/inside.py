@@ -23,7 +23,7 @@ from ccproxy.namespace import mounts
 from ccproxy.namespace.control import Channel, ChannelClosed, recv_blocking, send_blocking
 from ccproxy.namespace.netsetup import WireGuardClient
 from ccproxy.namespace.ports import bind_loopback, listening_ports
-from ccproxy.namespace.sigrelay import RELAYED
+from ccproxy.namespace.sigrelay import RELAYED, default_dispositions
 from ccproxy.namespace.splice import splice
 from ccproxy.namespace.topology import TOPOLOGY
 
@@ -199,7 +199,9 @@ class Helper:
 
 def start_command(spec: dict[str, Any]) -> subprocess.Popen[bytes]:
     env = {**os.environ, **spec["env"]}
-    return subprocess.Popen(command_argv(spec), env=env, cwd=spec.get("cwd") or None)
+    return subprocess.Popen(
+        command_argv(spec), env=env, cwd=spec.get("cwd") or None, preexec_fn=default_dispositions
+    )
 
 
 async def serve(sock: socket.socket, spec: dict[str, Any], child: subprocess.Popen[bytes]) -> int:

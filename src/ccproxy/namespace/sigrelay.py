@@ -51,3 +51,17 @@ class SignalRelay:
         if self._previous is not None:
             signal.pthread_sigmask(signal.SIG_SETMASK, self._previous)
         return pending
+
+
+#: A shell starts background jobs with these ignored, and an ignored disposition survives exec.
+SHELL_IGNORED = (signal.SIGINT, signal.SIGQUIT)
+
+
+def default_dispositions() -> None:
+    """Give a command ccproxy starts the default SIGINT/SIGQUIT, whatever shell started ccproxy.
+
+    Otherwise `ccproxy run ... &` from a script relays a SIGINT that the command then ignores.
+    Runs in the child between fork and exec.
+    """
+    for sig in SHELL_IGNORED:
+        signal.signal(sig, signal.SIG_DFL)

@@ -1,0 +1,85 @@
+"""The live session viewer on a real daemon's mitmweb port, in a real headless Chromium.
+
+The store is seeded with a recorded Claude Code session (a Task subagent included) before the
+daemon starts; then a real Anthropic SDK request goes through the daemon and the open page must
+pick it up by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import anthropic
+import pytest
+
+from ccproxy.config.model import CCProxyConfig
+from ccproxy.flows.api import store_path
+from ccproxy.flows.store import FlowStore
+from tests.daemon import RunningDaemon, wait_for
+from tests.flows.agent_session import SUBAGENT_PROMPT, records
+from tests.viewer.cdp import CHROMIUM, chromium
+from tests.viewer.test_browser import SUBAGENT_NESTED, shoot
+
+needs_chromium = pytest.mark.skipif(not (shutil.which(CHROMIUM) or os.path.exists(CHROMIUM)),
+                                    reason="chromium is not installed (scripts/setup.sh installs it)")
+
+
+def seeded(daemon_factory: Callable[..., RunningDaemon]) -> RunningDaemon:
+    # the recorded session is older than the default 14-day retention
+    daemon = daemon_factory(config={"flows": {"retention": {"max_age_days": 36500}}}, start=False)
+    with FlowStore(store_path(CCProxyConfig(), daemon.config_dir), create=True) as store:
+        store.put(records())
+    return daemon.start()
+
+
+def get(url: str, token: str | None = None) -> tuple[int, bytes]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as resp:
+            return int(resp.status), resp.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), b""
+
+
+def test_the_viewer_needs_the_mitmweb_token(daemon_factory: Callable[..., RunningDaemon]) -> None:
+    daemon = seeded(daemon_factory)
+    base, token = daemon.inspector_url + "/ccproxy", daemon.state["web_token"]
+    assert get(base + "/api/data")[0] == 403
+    assert get(base + "/", "wrong-token")[0] == 403
+    status, body = get(base + "/api/data", token)
+    assert status == 200
+    data = json.loads(body)
+    spawner = data["tree"][0]["conversations"][0]["turns"][0]
+    assert spawner["children"][0]["title"] == SUBAGENT_PROMPT
+    status, page = get(base + "/", token)
+    assert status == 200 and b"connect-src 'self'" in page
+
+
+@needs_chromium
+def test_the_live_page_shows_the_session_and_updates_itself(
+        daemon_factory: Callable[..., RunningDaemon], tmp_path: Path) -> None:
+    daemon = seeded(daemon_factory)
+    with chromium() as page:
+        page.goto(f"{daemon.inspector_url}/ccproxy/?token={daemon.state['web_token']}")
+        page.wait_for("window.ccproxyReady === true && document.querySelector('.conv') !== null")
+        nested = page.evaluate(SUBAGENT_NESTED)
+        assert nested is not None and nested["turns"] == 2 and nested["title"].endswith(SUBAGENT_PROMPT)
+        before = page.evaluate("document.querySelectorAll('.turn').length")
+        client = anthropic.Anthropic(base_url=daemon.proxy_url, api_key="sk-ant-oat-ccproxy-anthropic", max_retries=0)
+        client.messages.create(model="claude-sonnet-4-5", max_tokens=32,
+                               messages=[{"role": "user", "content": "live viewer check"}])
+        page.wait_for(f"document.querySelectorAll('.turn').length === {before + 1}", timeout=60)
+        assert "live viewer check" in page.evaluate("document.getElementById('tree').innerText")
+        page.evaluate("document.querySelector('.turn[data-flow^=\"a0\"]').click()")
+        page.wait_for("document.querySelectorAll('.phase[data-phase]').length === 4")
+        link = page.evaluate("document.querySelector('#detail a').getAttribute('href')")
+        assert link == "../#/flows/a0000000-0000-4000-8000-000000000000/request"
+        shoot(page, tmp_path, "viewer-live.png")
+        assert page.console_errors == []
+    wait_for(lambda: daemon.proc is not None and daemon.proc.poll() is None, 5, what="daemon still serving")

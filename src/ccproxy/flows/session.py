@@ -89,7 +89,7 @@ class Conversation:
 
     def to_json(self) -> dict[str, Any]:
         models = list(dict.fromkeys(str(t.flow.ccproxy.get("model")) for t in self.turns if t.flow.ccproxy.get("model")))
-        ttfb = [t.flow.ccproxy.get("ttfb_ms") for t in self.turns if t.flow.ccproxy.get("ttfb_ms") is not None]
+        ttfb = [float(t.flow.ccproxy["ttfb_ms"]) for t in self.turns if t.flow.ccproxy.get("ttfb_ms") is not None]
         return {
             "id": self.id, "session_id": self.session, "title": _title(self.first_text), "subagent": self.parent,
             "model": models[-1] if models else None, "models": models, "first": self.turns[0].started,

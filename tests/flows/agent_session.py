@@ -25,10 +25,10 @@ SESSION = "5f0c2a9e-1d2b-4c3a-9e8f-0a1b2c3d4e5f"
 HEADERS = [("content-type", "application/json"), ("x-api-key", "sk-ant-oat-ccproxy-anthropic"),
            ("x-claude-code-session-id", SESSION)]
 SUBAGENT_PROMPT = "Find where parse_config drops the port"
-SYSTEM = [{"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude."},
+SYSTEM: list[dict[str, Any]] = [{"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude."},
           {"type": "text", "text": "Working dir: /src/app. Follow the repository's style.",
            "cache_control": {"type": "ephemeral"}}]
-TOOLS = [{"name": "Task", "description": "Launch a subagent", "input_schema": {"type": "object"}},
+TOOLS: list[dict[str, Any]] = [{"name": "Task", "description": "Launch a subagent", "input_schema": {"type": "object"}},
          {"name": "Bash", "description": "Run a command", "input_schema": {"type": "object"}}]
 
 

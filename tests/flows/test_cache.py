@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from ccproxy.flows.cache import breakpoints, first_divergence, ttl_of
 from ccproxy.flows.sessions_api import cache_of
 from ccproxy.flows.stored import StoredFlow
@@ -27,7 +29,7 @@ def test_each_turn_says_why_the_cache_read_fell_short() -> None:
 
 
 def test_a_changed_tool_definition_is_named_and_breakpoints_are_listed() -> None:
-    before = {"tools": [{"name": "Bash", "description": "Run"}, {"name": "Read", "description": "Read a file"}],
+    before: dict[str, Any] = {"tools": [{"name": "Bash", "description": "Run"}, {"name": "Read", "description": "Read a file"}],
               "system": [{"type": "text", "text": "sys", "cache_control": {"type": "ephemeral"}}],
               "messages": [{"role": "user", "content": "hi"}]}
     after = {**before, "tools": [before["tools"][0], {"name": "Read", "description": "Read files"}]}

@@ -21,7 +21,7 @@ import pytest
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flows.api import store_path
 from ccproxy.flows.store import FlowStore
-from tests.daemon import RunningDaemon, wait_for
+from tests.daemon import SECRETS, RunningDaemon, wait_for
 from tests.flows.agent_session import SUBAGENT_PROMPT, records
 from tests.viewer.cdp import CHROMIUM, chromium
 from tests.viewer.test_browser import SUBAGENT_NESTED, shoot
@@ -83,3 +83,62 @@ def test_the_live_page_shows_the_session_and_updates_itself(
         shoot(page, tmp_path, "viewer-live.png")
         assert page.console_errors == []
     wait_for(lambda: daemon.proc is not None and daemon.proc.poll() is None, 5, what="daemon still serving")
+
+
+SESSION_REAL = "0d4c9c2e-7c1a-4c55-9a43-5b3a2f1e0c77"
+TASK_TOOL = {"name": "Task", "description": "Launch a subagent", "input_schema": {
+    "type": "object", "properties": {"prompt": {"type": "string"}}}}
+
+
+def test_real_sdk_traffic_reads_as_a_session_with_a_subagent_and_valid_streams(
+        daemon_factory: Callable[..., RunningDaemon], tmp_path: Path) -> None:
+    """Claude Code's pattern through the daemon: a Task call, the subagent's own conversation, the
+    Task's result; plus OpenAI Chat and Responses clients translated to Anthropic, streamed."""
+    import openai
+
+    daemon = daemon_factory()
+    ant = anthropic.Anthropic(base_url=daemon.proxy_url, api_key="sk-ant-oat-ccproxy-anthropic", max_retries=0)
+    meta = {"user_id": f"user_abc_account_def_session_{SESSION_REAL}"}
+    opening = {"role": "user", "content": "The server ignores the port; fix it"}
+    with ant.messages.stream(model="claude-test", max_tokens=64, tools=[TASK_TOOL],  # type: ignore[list-item]
+                             metadata=meta, messages=[opening]) as stream:  # type: ignore[list-item]
+        first = stream.get_final_message()
+    (call,) = [b for b in first.content if b.type == "tool_use"]
+    assert call.name == "Task"
+    with ant.messages.stream(model="claude-test", max_tokens=64, metadata=meta,  # type: ignore[arg-type]
+                             messages=[{"role": "user", "content": "Find where the port is dropped"}]) as stream:
+        stream.get_final_message()
+    ant.messages.create(model="claude-test", max_tokens=64, tools=[TASK_TOOL], metadata=meta,  # type: ignore[list-item, arg-type]
+                        messages=[opening, {"role": "assistant", "content": first.content},  # type: ignore[list-item]
+                                  {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id,
+                                                                "content": "config.py line 12"}]}])
+    oai = openai.OpenAI(base_url=daemon.proxy_url + "/v1", api_key="sk-ant-oat-ccproxy-anthropic", max_retries=0)
+    chunks = list(oai.chat.completions.create(model="claude-test", stream=True, stream_options={"include_usage": True},
+                                              messages=[{"role": "user", "content": "translated chat"}]))
+    assert chunks
+    events = list(oai.responses.create(model="claude-test", stream=True, input="translated responses"))
+    assert events
+    wait_for(lambda: len(json.loads(daemon.cli("flows", "list", "--json").stdout)) == 5, 30, what="5 flows stored")
+
+    res = daemon.cli("flows", "tree", "--json")
+    assert res.returncode == 0, res.stderr
+    sessions = {s["session_id"]: s for s in json.loads(res.stdout)}
+    main, = sessions[SESSION_REAL]["conversations"]
+    assert [t["kind"] for t in main["turns"]] == ["start", "continue"]
+    assert main["turns"][0]["tool_uses"] == ["Task"] and main["turns"][0]["streamed"] is True
+    (sub,) = main["turns"][0]["children"]
+    assert sub["title"] == "Find where the port is dropped" and sub["subagent"]["tool"] == "Task"
+    assert main["totals_with_subagents"]["turns"] == 3
+
+    res = daemon.cli("flows", "lint")
+    assert res.returncode == 0, res.stdout + res.stderr  # every stream, both sides of each transform, is valid
+    lint = json.loads(daemon.cli("flows", "lint", "--json").stdout)
+    formats = sorted((r["upstream"]["format"], r["client"]["format"]) for r in lint)
+    assert formats == [("anthropic", "anthropic"), ("anthropic", "anthropic"),
+                       ("anthropic", "openai_chat"), ("anthropic", "openai_responses")]
+
+    res = daemon.cli("flows", "export", "--html", str(tmp_path / "real.html"))
+    assert res.returncode == 0, res.stderr
+    html = (tmp_path / "real.html").read_text()
+    assert "Find where the port is dropped" in html
+    assert not [v for v in SECRETS.values() if v in html]

@@ -57,6 +57,11 @@ def test_the_viewer_needs_the_mitmweb_token(daemon_factory: Callable[..., Runnin
     data = json.loads(body)
     spawner = data["tree"][0]["conversations"][0]["turns"][0]
     assert spawner["children"][0]["title"] == SUBAGENT_PROMPT
+    assert "phases" not in data["flows"]["a3000000-0000-4000-8000-000000000000"]  # light: bodies come per flow
+    status, body = get(base + "/api/flow/a3000000-0000-4000-8000-000000000000", token)
+    assert status == 200 and json.loads(body)["phases"]["request"]["body"].startswith("{")
+    assert get(base + "/api/flow/a3000000-0000-4000-8000-000000000000")[0] == 403
+    assert get(base + "/api/flow/ffffffff-0000-4000-8000-000000000000", token)[0] == 404
     status, page = get(base + "/", token)
     assert status == 200 and b"connect-src 'self'" in page
 

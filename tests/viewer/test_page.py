@@ -60,3 +60,14 @@ def test_exports_are_redacted_unless_asked(tmp_path: Path) -> None:
     assert "sk-live-abcdef123456" not in masked and "sk-real-secret-key-123" not in masked
     raw = json.dumps(viewer_data([flow], redacted=False))
     assert "sk-live-abcdef123456" in raw and "sk-real-secret-key-123" in raw
+
+
+def test_the_light_blob_leaves_bodies_and_events_to_flow_detail() -> None:
+    from ccproxy.viewer.data import flow_detail
+
+    light = viewer_data(flows(), details=False)
+    view = light["flows"]["c0000000-0000-4000-8000-000000000000"]
+    assert "phases" not in view and "events" not in view and view["lint"]["valid"] is False
+    flow = next(f for f in flows() if f.id.startswith("c0"))
+    detail = flow_detail(flow)
+    assert detail["events"]["client"][-1][2] == "[DONE]" and detail["phases"]["client_request"] is not None

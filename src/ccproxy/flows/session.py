@@ -176,47 +176,71 @@ def _tool_uses(flow: StoredFlow) -> list[dict[str, Any]]:
     return out
 
 
+def started_of(flow: StoredFlow) -> float:
+    """When the client sent the flow (else when it was forwarded), seconds since the epoch."""
+    ccp = flow.ccproxy
+    return float((ccp.get("client_request") or {}).get("timestamp_start")
+                 or (flow.doc.get("request") or {}).get("timestamp_start") or 0.0)
+
+
 def turn_of(flow: StoredFlow) -> Turn:
     body = request_body(flow)
     ccp = flow.ccproxy
-    started = float((ccp.get("client_request") or {}).get("timestamp_start")
-                    or (flow.doc.get("request") or {}).get("timestamp_start") or 0.0)
+    started = started_of(flow)
     ended = started + float(ccp.get("duration_ms") or 0) / 1000
     cid = ccp.get("conversation_id") or conversation_id(body) or f"flow-{flow.id[:8]}"
     return Turn(flow, body, messages_of(body), started, ended, session_of(flow), str(cid), _tool_uses(flow))
 
 
-def _link(conv: Conversation, turn: Turn) -> None:
-    """Number the turn and say which earlier turn of the conversation it continues, retries or forks from."""
-    keys = [_key(m) for m in turn.messages]
+def _prefixes(messages: Sequence[Any]) -> list[str]:
+    """A chained hash per message: entry k identifies the message list `messages[:k + 1]`."""
+    out, running = [], hashlib.sha1()
+    for msg in messages:
+        running.update(_key(msg).encode())
+        out.append(running.hexdigest())
+    return out
+
+
+def _link(conv: Conversation, turn: Turn, seen: dict[str, Turn]) -> None:
+    """Number the turn and say which earlier turn of the conversation it continues, retries or forks from.
+
+    `seen` maps each earlier turn's whole message list (as its last prefix hash) to the latest turn
+    that sent it, so a turn is linked in time linear in its messages, not in the conversation's turns."""
+    prefixes = _prefixes(turn.messages)
     turn.index = len(conv.turns)
-    best: tuple[int, Turn] | None = None
-    for prev in conv.turns:
-        prev_keys = [_key(m) for m in prev.messages]
-        if keys == prev_keys:
-            turn.kind, turn.extends = "retry", prev.index
-            return
-        if len(prev_keys) < len(keys) and keys[: len(prev_keys)] == prev_keys and (
-                best is None or len(prev_keys) >= best[0]):
-            best = (len(prev_keys), prev)
-    if best is None:
-        turn.kind = "start" if not conv.turns else "restart"
-        return
-    turn.extends = best[1].index
-    turn.kind = "continue" if best[1] is conv.turns[-1] else "fork"
+    whole = prefixes[-1] if prefixes else "empty"
+    if whole in seen:
+        turn.kind, turn.extends = "retry", seen[whole].index
+    else:
+        prev = next((seen[h] for h in reversed(prefixes[:-1]) if h in seen), None)
+        if prev is None:
+            turn.kind = "start" if not conv.turns else "restart"
+        else:
+            turn.extends = prev.index
+            turn.kind = "continue" if prev is conv.turns[-1] else "fork"
+    seen[whole] = turn
 
 
-def _spawner(conv: Conversation, candidates: Sequence[Conversation], later: Sequence[Turn]) -> tuple[Turn, dict[str, Any]] | None:
+def _answered(conv: Conversation, until: float) -> set[str]:
+    """Tool calls of `conv` whose results its turns sent up to `until`."""
+    out: set[str] = set()
+    for turn in conv.turns:
+        if turn.started <= until:
+            out |= _tool_results(turn.messages)
+    return out
+
+
+def _spawner(conv: Conversation, candidates: Sequence[Conversation]) -> tuple[Turn, dict[str, Any]] | None:
     """The turn of another conversation whose tool call was pending when `conv` started."""
     start = conv.turns[0]
     text = " ".join(conv.first_text.split())
     best: tuple[int, Turn, dict[str, Any]] | None = None
     for other in candidates:
+        answered: set[str] | None = None
         for turn in other.turns:
             if turn.ended > start.started or not turn.tool_uses:
                 continue
-            answered = set().union(*(_tool_results(t.messages) for t in later
-                                     if t.conversation == other.id and t.started <= start.started))
+            answered = _answered(other, start.started) if answered is None else answered
             for use in turn.tool_uses:
                 if use["id"] in answered:
                     continue
@@ -247,17 +271,18 @@ def group(flows: Sequence[StoredFlow]) -> list[Session]:
     """Sessions (oldest activity first) with their conversations linked turn by turn and subagents nested."""
     turns = sorted((turn_of(f) for f in flows), key=lambda t: (t.started, t.flow.id))
     by_session: dict[str, dict[str, Conversation]] = {}
+    seen: dict[tuple[str, str], dict[str, Turn]] = {}
     for turn in turns:
         convs = by_session.setdefault(turn.session, {})
         conv = convs.setdefault(turn.conversation, Conversation(turn.conversation, turn.session))
-        _link(conv, turn)
+        _link(conv, turn, seen.setdefault((turn.session, turn.conversation), {}))
         conv.turns.append(turn)
     out = []
     for session, convs in by_session.items():
         ordered = sorted(convs.values(), key=lambda c: c.turns[0].started)
         top: list[Conversation] = []
         for i, conv in enumerate(ordered):
-            found = _spawner(conv, ordered[:i], turns)
+            found = _spawner(conv, ordered[:i])
             if found is None:
                 top.append(conv)
                 continue

@@ -14,7 +14,7 @@ from typing import Any
 
 from ccproxy.flows.cache import explain_turns
 from ccproxy.flows.redact import redact_body
-from ccproxy.flows.session import group
+from ccproxy.flows.session import group, started_of
 from ccproxy.flows.sessions_api import lint_flow, turn_diffs
 from ccproxy.flows.stored import StoredFlow, pretty
 
@@ -60,28 +60,31 @@ def _summary(flow: StoredFlow, start: float) -> dict[str, Any]:
     }
 
 
-def flow_view(flow: StoredFlow, started: float, redacted: bool = True) -> dict[str, Any]:
+def flow_detail(flow: StoredFlow, redacted: bool = True) -> dict[str, Any]:
+    """The heavy part of a flow's view: the four phases and both SSE event lists."""
     raw = {} if redacted else flow.raw_headers()
+    started = started_of(flow)
     return {
-        "summary": _summary(flow, started),
         "phases": {p: _phase(flow, p, redacted, raw) for p in PHASES},
         "events": {side: _events(flow, side, started) for side in ("upstream", "client")},
-        "lint": lint_flow(flow),
     }
 
 
-def viewer_data(flows: Sequence[StoredFlow], redacted: bool = True, mitmweb: str | None = None) -> dict[str, Any]:
-    """The blob: `tree` (as `flows tree --json`) and `flows` keyed by id, each with `cache` and `diff` for its turn."""
+def viewer_data(flows: Sequence[StoredFlow], redacted: bool = True, mitmweb: str | None = None,
+                details: bool = True) -> dict[str, Any]:
+    """The blob: `tree` (as `flows tree --json`) and `flows` keyed by id, each with its summary, lint
+    findings, `cache` verdict and turn `diff`; with `details` also its phases and events (the live page
+    fetches those per flow from `api/flow/<id>` instead: a session's bodies run to megabytes)."""
     sessions = group(flows)
     views: dict[str, dict[str, Any]] = {}
     for session in sessions:
         for conv in session.conversations:
             diffs = turn_diffs(conv)
             for turn, cache_row in zip(conv.turns, explain_turns(conv.turns), strict=True):
-                view = flow_view(turn.flow, turn.started, redacted)
-                view["cache"] = cache_row
-                view["diff"] = diffs.get(turn.flow.id)
-                view["conversation"] = conv.id
+                view: dict[str, Any] = {"summary": _summary(turn.flow, turn.started), "lint": lint_flow(turn.flow),
+                                        "cache": cache_row, "diff": diffs.get(turn.flow.id), "conversation": conv.id}
+                if details:
+                    view.update(flow_detail(turn.flow, redacted))
                 views[turn.flow.id] = view
     return {"generated": time.time(), "redacted": redacted, "mitmweb": mitmweb,
             "tree": [s.to_json() for s in sessions], "flows": views}

@@ -1,4 +1,5 @@
-"""The live viewer on the mitmweb port: `/ccproxy/` (the page) and `/ccproxy/api/data` (the blob it polls).
+"""The live viewer on the mitmweb port: `/ccproxy/` (the page), `/ccproxy/api/data` (the light blob it
+polls) and `/ccproxy/api/flow/<id>` (one flow's phases and events, fetched when a turn is selected).
 
 Handlers subclass mitmweb's `AuthRequestHandler`, so the same token guards them (`?token=` once,
 then mitmweb's signed cookie; or `Authorization: Bearer`). The blob is built from the flow store
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,18 +26,40 @@ PATH = "/ccproxy/"
 LIVE_LIMIT = 500
 
 
-def live_data(config: CCProxyConfig, config_dir: Path) -> dict[str, Any]:
-    from ccproxy.flows import api
-    from ccproxy.viewer.data import viewer_data
+class LiveData:
+    """The light blob of the newest flows, rebuilt only when the set changed (the page polls every 3 s)."""
 
-    ids = api.resolve_ids(config, config_dir)[-LIVE_LIMIT:]
-    return viewer_data(api.load(config, config_dir, ids), redacted=True)
+    def __init__(self, config: CCProxyConfig, config_dir: Path) -> None:
+        self.config, self.config_dir = config, config_dir
+        self.key: tuple[str, ...] = ()
+        self.body = b""
+        self.lock = threading.Lock()
+
+    def get(self) -> bytes:
+        from ccproxy.flows import api
+        from ccproxy.viewer.data import viewer_data
+
+        with self.lock:
+            ids = tuple(api.resolve_ids(self.config, self.config_dir)[-LIVE_LIMIT:])
+            if ids != self.key or not self.body:
+                data = viewer_data(api.load(self.config, self.config_dir, ids), redacted=True, details=False)
+                self.body = json.dumps(data, ensure_ascii=False, default=str).encode()
+                self.key = ids
+            return self.body
+
+    def flow(self, flow_id: str) -> bytes | None:
+        from ccproxy.flows import api
+        from ccproxy.viewer.data import flow_detail
+
+        flows = api.load(self.config, self.config_dir, [flow_id])
+        if not flows:
+            return None
+        return json.dumps(flow_detail(flows[0], redacted=True), ensure_ascii=False, default=str).encode()
 
 
 class _Base(AuthRequestHandler):
-    def initialize(self, config: CCProxyConfig, config_dir: Path) -> None:
-        self.ccp_config = config
-        self.ccp_dir = config_dir
+    def initialize(self, live: LiveData) -> None:
+        self.live = live
 
     def set_default_headers(self) -> None:
         self.set_header("Cache-Control", "no-store")
@@ -56,16 +80,27 @@ class ViewerPage(_Base):
 
 class ViewerData(_Base):
     async def get(self) -> None:
-        data = await asyncio.to_thread(live_data, self.ccp_config, self.ccp_dir)
+        body = await asyncio.to_thread(self.live.get)
         self.set_header("Content-Type", "application/json")
-        self.write(json.dumps(data, ensure_ascii=False, default=str))
+        self.write(body)
+
+
+class ViewerFlow(_Base):
+    async def get(self, flow_id: str) -> None:
+        body = await asyncio.to_thread(self.live.flow, flow_id)
+        if body is None:
+            self.set_status(404)
+            body = json.dumps({"error": f"flow {flow_id} is not stored (cleared or trimmed by retention)"}).encode()
+        self.set_header("Content-Type", "application/json")
+        self.write(body)
 
 
 def install(app: Any, config: CCProxyConfig, config_dir: Path) -> None:
     """Add the viewer's routes to mitmweb's tornado application (before its own, any host)."""
-    args = {"config": config, "config_dir": config_dir}
+    args = {"live": LiveData(config, config_dir)}
     app.add_handlers(r".*", [
         (r"/ccproxy", ViewerRedirect, args),
         (r"/ccproxy/", ViewerPage, args),
         (r"/ccproxy/api/data", ViewerData, args),
+        (r"/ccproxy/api/flow/(?P<flow_id>[0-9a-f\-]+)", ViewerFlow, args),
     ])

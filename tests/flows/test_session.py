@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from ccproxy.flows.session import build_tree, walk
 from ccproxy.flows.stored import StoredFlow
 from tests.flows.agent_session import SESSION, SUBAGENT_PROMPT, records
@@ -57,3 +59,32 @@ def test_a_new_conversation_without_a_pending_agent_tool_stays_top_level() -> No
     assert tree[0]["session_id"] == "(no session id)"
     assert len(tree[0]["conversations"]) == 2
     assert all(not t["children"] for c in tree[0]["conversations"] for t in c["turns"])
+
+
+def test_a_memo_reuses_parsed_flows_and_forgets_dropped_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ccproxy.flows import session
+
+    parsed: list[str] = []
+    real = session.request_body
+
+    def counting(flow: StoredFlow) -> object:
+        parsed.append(flow.id)
+        return real(flow)
+
+    monkeypatch.setattr(session, "request_body", counting)
+    memo = session.Memo()
+    all_flows = flows()
+    first = build_tree_with(memo, all_flows[:-1])
+    assert len(parsed) == 6
+    again = build_tree_with(memo, all_flows)
+    assert parsed[6:] == [all_flows[-1].id]  # only the new flow was parsed
+    assert again[0]["conversations"][0] == first[0]["conversations"][0]
+    memo.keep({f.id for f in all_flows[:2]})
+    assert {k[1][0] for k in memo.data} <= {f.id for f in all_flows[:2]}
+
+
+def build_tree_with(memo: object, flows: list[StoredFlow]) -> list[dict[str, object]]:
+    from ccproxy.flows.session import Memo, group
+
+    assert isinstance(memo, Memo)
+    return [s.to_json() for s in group(flows, memo)]

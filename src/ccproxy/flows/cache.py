@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import Any
 
-from ccproxy.flows.session import Turn
+from ccproxy.flows.session import Memo, Turn, memoized
 
 TTL_DEFAULT = 300.0
 TTL_LONG = 3600.0
@@ -117,7 +118,7 @@ def _verdict(turn: Turn, prev: Turn | None, expected: int) -> dict[str, Any]:
                       "(provider-side eviction, or a breakpoint below the minimum cacheable length)"}
 
 
-def explain_turns(turns: Sequence[Turn]) -> list[dict[str, Any]]:
+def explain_turns(turns: Sequence[Turn], memo: Memo | None = None) -> list[dict[str, Any]]:
     """Per turn of one conversation (in order): cache read/write, expected read, and on a shortfall why."""
     out: list[dict[str, Any]] = []
     for i, turn in enumerate(turns):
@@ -127,13 +128,15 @@ def explain_turns(turns: Sequence[Turn]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {
             "turn": turn.index, "flow_id": turn.flow.id, "model": turn.flow.ccproxy.get("model"),
             "input": usage["input"], "cache_read": usage["cache_read"], "cache_write": usage["cache_write"],
-            "expected_read": expected, "breakpoints": breakpoints(turn.body), "status": "hit",
+            "expected_read": expected, "status": "hit",
+            "breakpoints": memoized(memo, "bp", [turn.flow], partial(breakpoints, turn.body)),
         }
         if usage["cache_read"] == 0 and usage["cache_write"] == 0 and not row["breakpoints"] and prev is None:
             row["status"] = "uncached"
         elif prev is None or usage["cache_read"] < expected:
             row["status"] = "miss" if usage["cache_read"] == 0 else "partial"
-            row.update(_verdict(turn, prev, expected))
+            row.update(memoized(memo, "cache", [turn.flow, *([prev.flow] if prev else [])],
+                                partial(_verdict, turn, prev, expected)))
         out.append(row)
     return out
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 from ccproxy.flows.conversation import conversation_id, first_user_text, parse_json
 from ccproxy.flows.stored import StoredFlow, header
@@ -40,6 +41,7 @@ class Turn:
     session: str
     conversation: str
     tool_uses: list[dict[str, Any]] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
     index: int = 0
     kind: str = "start"
     extends: int | None = None
@@ -131,7 +133,10 @@ def session_of(flow: StoredFlow) -> str:
 
 def _key(message: Any) -> str:
     """A message's identity across turns: cache_control moves every turn and must not break the match."""
-    return hashlib.sha1(json.dumps(_strip(message), sort_keys=True).encode()).hexdigest()
+    text = json.dumps(message, sort_keys=True)
+    if '"cache_control"' in text or (isinstance(message, dict) and isinstance(message.get("content"), str)):
+        text = json.dumps(_strip(message), sort_keys=True)  # the slow path only for the messages that need it
+    return hashlib.sha1(text.encode()).hexdigest()
 
 
 def _strip(value: Any) -> Any:
@@ -183,13 +188,53 @@ def started_of(flow: StoredFlow) -> float:
                  or (flow.doc.get("request") or {}).get("timestamp_start") or 0.0)
 
 
-def turn_of(flow: StoredFlow) -> Turn:
+class Memo:
+    """What a rebuild may reuse per flow (parsed bodies, prefix hashes, lint, diffs), for a long-lived caller
+    such as the live viewer: stored flows do not change, and a flow written again under its id (a replay)
+    has a new signature."""
+
+    def __init__(self) -> None:
+        self.data: dict[tuple[Any, ...], Any] = {}
+
+    @staticmethod
+    def sig(flow: StoredFlow) -> tuple[Any, ...]:
+        ccp = flow.ccproxy
+        return (flow.id, ccp.get("duration_ms"), (flow.doc.get("response") or {}).get("status_code"),
+                len(flow.parts.get("client_request") or flow.parts.get("request") or b""))
+
+    def get[T](self, kind: str, flows: Sequence[StoredFlow], make: Callable[[], T]) -> T:
+        key = (kind, *(self.sig(f) for f in flows))
+        if key not in self.data:
+            self.data[key] = make()
+        return cast(T, self.data[key])
+
+    def keep(self, ids: set[str]) -> None:
+        """Forget every entry about a flow not in `ids` (cleared, or out of the live window)."""
+        self.data = {k: v for k, v in self.data.items() if all(part[0] in ids for part in k[1:])}
+
+
+def memoized[T](memo: Memo | None, kind: str, flows: Sequence[StoredFlow], make: Callable[[], T]) -> T:
+    """`make()`, through `memo` when there is one."""
+    return memo.get(kind, flows, make) if memo is not None else make()
+
+
+def _new_turn(flow: StoredFlow) -> Turn:
     body = request_body(flow)
     ccp = flow.ccproxy
     started = started_of(flow)
     ended = started + float(ccp.get("duration_ms") or 0) / 1000
     cid = ccp.get("conversation_id") or conversation_id(body) or f"flow-{flow.id[:8]}"
-    return Turn(flow, body, messages_of(body), started, ended, session_of(flow), str(cid), _tool_uses(flow))
+    messages = messages_of(body)
+    return Turn(flow, body, messages, started, ended, session_of(flow), str(cid), _tool_uses(flow),
+                _prefixes(messages))
+
+
+def turn_of(flow: StoredFlow, memo: Memo | None = None) -> Turn:
+    """A fresh Turn (its links unset); the parsed facts come from `memo` when it has them."""
+    if memo is None:
+        return _new_turn(flow)
+    t = memo.get("turn", [flow], partial(_new_turn, flow))
+    return Turn(t.flow, t.body, t.messages, t.started, t.ended, t.session, t.conversation, t.tool_uses, t.prefixes)
 
 
 def _prefixes(messages: Sequence[Any]) -> list[str]:
@@ -206,7 +251,7 @@ def _link(conv: Conversation, turn: Turn, seen: dict[str, Turn]) -> None:
 
     `seen` maps each earlier turn's whole message list (as its last prefix hash) to the latest turn
     that sent it, so a turn is linked in time linear in its messages, not in the conversation's turns."""
-    prefixes = _prefixes(turn.messages)
+    prefixes = turn.prefixes
     turn.index = len(conv.turns)
     whole = prefixes[-1] if prefixes else "empty"
     if whole in seen:
@@ -267,9 +312,9 @@ class Session:
                 "conversations": [c.to_json() for c in self.top]}
 
 
-def group(flows: Sequence[StoredFlow]) -> list[Session]:
+def group(flows: Sequence[StoredFlow], memo: Memo | None = None) -> list[Session]:
     """Sessions (oldest activity first) with their conversations linked turn by turn and subagents nested."""
-    turns = sorted((turn_of(f) for f in flows), key=lambda t: (t.started, t.flow.id))
+    turns = sorted((turn_of(f, memo) for f in flows), key=lambda t: (t.started, t.flow.id))
     by_session: dict[str, dict[str, Conversation]] = {}
     seen: dict[tuple[str, str], dict[str, Turn]] = {}
     for turn in turns:

@@ -8,6 +8,7 @@ the tests call directly, and a wrapper that reads the set from the store.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,7 @@ from ccproxy.errors import FlowError
 from ccproxy.flows import api
 from ccproxy.flows.cache import explain_turns
 from ccproxy.flows.lint import lint_events, summary
-from ccproxy.flows.session import Conversation, build_tree, group
+from ccproxy.flows.session import Conversation, Memo, build_tree, group, memoized
 from ccproxy.flows.stored import StoredFlow
 from ccproxy.flows.turndiff import structural_diff, summarize
 
@@ -80,14 +81,14 @@ def lint(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[str] = ()
     return lint_of(load_set(config, config_dir, jq_filters))
 
 
-def turn_diffs(conv: Conversation) -> dict[str, dict[str, Any]]:
+def turn_diffs(conv: Conversation, memo: Memo | None = None) -> dict[str, dict[str, Any]]:
     """flow id -> structural diff of that turn's request against the turn it continues (or the one before)."""
     out: dict[str, dict[str, Any]] = {}
     for i, turn in enumerate(conv.turns):
         if i == 0:
             continue
         prev = conv.turns[turn.extends] if turn.extends is not None else conv.turns[i - 1]
-        entries = structural_diff(prev.body, turn.body)
+        entries = memoized(memo, "diff", [prev.flow, turn.flow], partial(structural_diff, prev.body, turn.body))
         out[turn.flow.id] = {"against": prev.flow.id, "turn": turn.index, "against_turn": prev.index,
                              "counts": summarize(entries), "entries": entries}
     return out

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from ccproxy.flows.cache import explain_turns
 from ccproxy.flows.redact import redact_body
-from ccproxy.flows.session import group, started_of
+from ccproxy.flows.session import Memo, group, started_of
 from ccproxy.flows.sessions_api import lint_flow, turn_diffs
 from ccproxy.flows.stored import StoredFlow, pretty
 
@@ -71,17 +72,20 @@ def flow_detail(flow: StoredFlow, redacted: bool = True) -> dict[str, Any]:
 
 
 def viewer_data(flows: Sequence[StoredFlow], redacted: bool = True, mitmweb: str | None = None,
-                details: bool = True) -> dict[str, Any]:
+                details: bool = True, memo: Memo | None = None) -> dict[str, Any]:
     """The blob: `tree` (as `flows tree --json`) and `flows` keyed by id, each with its summary, lint
     findings, `cache` verdict and turn `diff`; with `details` also its phases and events (the live page
     fetches those per flow from `api/flow/<id>` instead: a session's bodies run to megabytes)."""
-    sessions = group(flows)
+    memo = memo or Memo()
+    sessions = group(flows, memo)
     views: dict[str, dict[str, Any]] = {}
     for session in sessions:
         for conv in session.conversations:
-            diffs = turn_diffs(conv)
-            for turn, cache_row in zip(conv.turns, explain_turns(conv.turns), strict=True):
-                view: dict[str, Any] = {"summary": _summary(turn.flow, turn.started), "lint": lint_flow(turn.flow),
+            diffs = turn_diffs(conv, memo)
+            for turn, cache_row in zip(conv.turns, explain_turns(conv.turns, memo), strict=True):
+                flow = turn.flow
+                view: dict[str, Any] = {"summary": _summary(flow, turn.started),
+                                        "lint": memo.get("lint", [flow], partial(lint_flow, flow)),
                                         "cache": cache_row, "diff": diffs.get(turn.flow.id), "conversation": conv.id}
                 if details:
                     view.update(flow_detail(turn.flow, redacted))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mitmproxy.tools.web.app import AuthRequestHandler
 
+from ccproxy.flows.session import Memo
 from ccproxy.viewer.page import render
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class LiveData:
         self.key: tuple[str, ...] = ()
         self.body = b""
         self.lock = threading.Lock()
+        self.memo = Memo()
 
     def get(self) -> bytes:
         from ccproxy.flows import api
@@ -42,7 +44,9 @@ class LiveData:
         with self.lock:
             ids = tuple(api.resolve_ids(self.config, self.config_dir)[-LIVE_LIMIT:])
             if ids != self.key or not self.body:
-                data = viewer_data(api.load(self.config, self.config_dir, ids), redacted=True, details=False)
+                flows = api.load(self.config, self.config_dir, ids)
+                data = viewer_data(flows, redacted=True, details=False, memo=self.memo)
+                self.memo.keep(set(ids))
                 self.body = json.dumps(data, ensure_ascii=False, default=str).encode()
                 self.key = ids
             return self.body

@@ -148,6 +148,7 @@ def run_turndiff(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from ccproxy.daemon.state import read_state
     from ccproxy.flows import sessions_api
     from ccproxy.viewer.data import viewer_data
     from ccproxy.viewer.page import write_html
@@ -157,6 +158,8 @@ def run_export(args: argparse.Namespace) -> int:
     if not flows:
         print("warning: no flows in the set; the page is empty", file=sys.stderr)
     path = Path(args.html)
-    write_html(path, viewer_data(flows, redacted=not args.unredacted))
+    state = read_state(directory)  # a running daemon's mitmweb gets "open in mitmweb" links
+    mitmweb = state.listeners["inspector"].url if state and "inspector" in state.listeners else None
+    write_html(path, viewer_data(flows, redacted=not args.unredacted, mitmweb=mitmweb))
     print(f"wrote {path} ({len(flows)} flow(s){'' if args.unredacted else ', redacted'})")
     return 0

@@ -11,10 +11,12 @@ import base64
 import contextlib
 import json
 import os
+import queue
 import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -102,18 +104,7 @@ def chromium(offline: bool = False, width: int = 1500, height: int = 950) -> Ite
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
-        assert proc.stderr is not None
-        url, seen = None, []
-        for _ in range(500):
-            line = proc.stderr.readline()
-            if not line:
-                break
-            seen.append(line)
-            if m := _WS.search(line):
-                url = m.group(1)
-                break
-        if url is None:
-            raise RuntimeError(f"chromium printed no DevTools URL: {''.join(seen)[-2000:]}")
+        url = _devtools_url(proc, timeout=60)
         with connect(url, max_size=64 * 1024 * 1024, open_timeout=30) as ws:
             page = _open_page(ws, width, height)
             if offline:
@@ -128,6 +119,32 @@ def chromium(offline: bool = False, width: int = 1500, height: int = 950) -> Ite
             proc.kill()
             proc.wait(timeout=10)
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def _devtools_url(proc: subprocess.Popen[str], timeout: float) -> str:
+    """The websocket URL chromium prints on stderr; a thread keeps draining stderr so chromium never blocks on it."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def drain() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=drain, daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if line is None:
+            break
+        seen.append(line)
+        if m := _WS.search(line):
+            return m.group(1)
+    raise RuntimeError(f"chromium printed no DevTools URL within {timeout} s: {''.join(seen)[-2000:]}")
 
 
 def _open_page(ws: ClientConnection, width: int, height: int) -> Page:

@@ -85,3 +85,11 @@ def test_both_sides_of_a_transform_are_linted_separately() -> None:
     assert bad["upstream"]["valid"] and not bad["client"]["valid"]
     assert bad["summary"] == ("upstream valid (anthropic, 7 events), client stream invalid at event 1 "
                               "(openai_chat): choice 0: content before the role chunk")
+
+
+def test_a_stream_broken_throughout_keeps_the_first_findings() -> None:
+    start = fixture_events("anthropic_stream_text.sse")[0]
+    lint = lint_events([start, *[SSEEvent(1.0, '{"type": "content_block_delta", "index": 7, "delta": {}}',
+                                          "content_block_delta") for _ in range(200)]])
+    assert len(lint.findings) == 51 and lint.findings[-1].rule == "truncated"
+    assert lint.findings[-1].message == "151 more finding(s) not shown" and not lint.valid  # 200 deltas + no stop

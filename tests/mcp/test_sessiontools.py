@@ -48,3 +48,12 @@ def test_session_tools_answer_tree_cache_lint_and_diff(tmp_path: Path, config: C
     entries = payload(diff)["entries"]
     assert ("added", "messages[1]") in {(e["op"], e["path"]) for e in entries}
     assert bad.is_error and "first turn of its conversation" in bad.content[0].text
+
+
+def test_long_answers_come_in_pages(tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
+    stored(*records())
+    first, second = call(server(config, tmp_path), ("list_conversations", {"max_chars": 1000}),
+                         ("list_conversations", {"max_chars": 100000, "offset": 1000}))
+    text = first.content[0].text
+    assert "truncated at char 1000" in text and "list_conversations(jq=<same>, limit=0, offset=1000)" in text
+    assert second.content[0].text.startswith("[ccproxy: chars 1000-")

@@ -307,6 +307,9 @@ def _gemini(events: Sequence[SSEEvent]) -> list[Finding]:
     return c.findings
 
 
+#: Findings kept per stream.
+MAX_FINDINGS = 50
+
 _GRAMMARS = {"anthropic": _anthropic, "openai_chat": _openai_chat, "openai_responses": _responses, "gemini": _gemini}
 
 
@@ -316,7 +319,12 @@ def lint_events(events: Sequence[SSEEvent], fmt: str | None = None) -> StreamLin
     check = _GRAMMARS.get(fmt)
     if check is None:
         return StreamLint(fmt, len(events), [Finding(0, "format", "unknown stream format; not checked", "warning")])
-    return StreamLint(fmt, len(events), check(events))
+    findings = check(events)
+    if len(findings) > MAX_FINDINGS:  # a broken stream breaks every event after: the first ones say why
+        rest = findings[MAX_FINDINGS:]
+        severity = "error" if any(f.severity == "error" for f in rest) else "warning"
+        findings = [*findings[:MAX_FINDINGS], Finding(0, "truncated", f"{len(rest)} more finding(s) not shown", severity)]
+    return StreamLint(fmt, len(events), findings)
 
 
 def summary(upstream: StreamLint | None, client: StreamLint | None) -> str:

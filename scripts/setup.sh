@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(slirp4netns wireguard-tools wireguard-go iptables iproute2 util-linux tshark curl jq nodejs)
+APT_PACKAGES=(slirp4netns wireguard-tools wireguard-go iptables iproute2 util-linux tshark curl jq nodejs chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

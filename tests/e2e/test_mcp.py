@@ -25,7 +25,8 @@ from tests.daemon import SECRETS, RunningDaemon, free_port, wait_for
 from tests.fakes.provider import FakeProvider
 
 TOOLS = {"list_flows", "get_flow", "get_request_body", "get_response_body", "compare_flows", "diff_flows",
-         "dump_har", "clear_flows", "list_conversations", "capture_shape", "list_shapes", "status",
+         "dump_har", "clear_flows", "list_conversations", "explain_cache", "lint_streams", "turn_diff",
+         "capture_shape", "list_shapes", "status",
          "namespace_status"}
 SESSION_A = "5e55a000-0000-4000-8000-00000000000a"
 SESSION_B = "5e55b000-0000-4000-8000-00000000000b"
@@ -187,8 +188,8 @@ def test_every_tool_over_streamable_http(daemon: RunningDaemon, fake_provider: F
     assert [p["id"] for p in out["har"]["log"]["pages"]] == [r["id"] for r in rows[:3]]
     assert re.search(r"truncated at char 1000 of \d+.*dump_har\(jq=<same>, offset=1000\)", out["har_page"])
 
-    conversations = out["conversations"]["conversations"]
-    assert out["conversations"]["total"] == 5 and conversations[0]["sessions"] == [SESSION_A]
+    sessions = out["conversations"]["sessions"]
+    assert out["conversations"]["conversations"] == 5 and SESSION_A in [s["session_id"] for s in sessions]
     status = out["status"]
     assert status["mcp_url"] == mcp_url(daemon) and status["proxy_url"] == daemon.proxy_url
     assert status["pipeline"]["outbound"] == ["inject_mcp_notifications"] and status["flows"]["stored"] == 5

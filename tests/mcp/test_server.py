@@ -19,7 +19,8 @@ from tests.flows.factory import make_record
 
 Stored = Callable[..., list[FlowRecord]]
 TOOLS = {"list_flows", "get_flow", "get_request_body", "get_response_body", "compare_flows", "diff_flows",
-         "dump_har", "clear_flows", "list_conversations", "capture_shape", "list_shapes", "status",
+         "dump_har", "clear_flows", "list_conversations", "explain_cache", "lint_streams", "turn_diff",
+         "capture_shape", "list_shapes", "status",
          "namespace_status"}
 
 

@@ -53,6 +53,9 @@ def register(sub: Any) -> None:
     sp.add_argument("--unredacted", action="store_true", help="keep API keys, tokens and cookies (careful)")
     sp = add("clear", "delete the set from the store and the running daemon", run_clear)
     sp.add_argument("--all", action="store_true", help="delete every flow, ignoring all filters")
+    from ccproxy.cli import session
+
+    session.register(fsub)  # tree, cache, lint, turndiff, export
 
 
 def _help(parser: argparse.ArgumentParser) -> int:

@@ -122,6 +122,9 @@ class Daemon:
         c = self.config
         opts = options.Options()
         master = WebMaster(opts, with_termlog=False)
+        from ccproxy.viewer.web import install as install_viewer
+
+        install_viewer(master.app, c, self.config_dir)  # the session viewer at /ccproxy/ (same token)
         HookTable.install(master.addons)
         listeners = {k: v.url for k, v in self.listeners().items()}
         services: dict[str, Any] = {"resolver": CredentialResolver(c, self.config_dir), "daemon": self}

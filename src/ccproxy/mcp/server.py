@@ -49,6 +49,8 @@ forwarded, provider response, response the client got). Start with list_flows, t
 id (any unique prefix). Every flow tool takes `jq`: a list of jq filters applied in order to the
 JSON array of flows, each returning an array, e.g. ["map(select(.response.status_code >= 400))"]
 or [".[-3:]"]. Long text comes back in pages: follow the truncation marker's offset.
+list_conversations shows the set as agent sessions (subagents nested), explain_cache says why a turn's
+prompt cache missed, lint_streams checks recorded SSE streams, turn_diff diffs a turn against the last.
 capture_shape saves a provider's request shape from its newest 2xx flow; list_shapes shows the saved ones.
 """
 
@@ -173,14 +175,7 @@ def _register_flow_tools(server: MCPServer[Any], tools: FlowTools, forget: Forge
             forget(result["ids"], all)
         return result
 
-    def list_conversations(jq: JqArg = None, limit: LimitArg = 0) -> dict[str, Any]:
-        """The set's flows grouped by conversation (a hash of the first user message, so every turn of one
-        conversation shares it, whatever wire format carried it): flow count and ids, first/last time,
-        models, sessions, status counts, summed token usage. Ordered by latest activity, oldest first."""
-        return tools.conversations(filters(jq), limit)
-
-    for fn in (list_flows, get_flow, get_request_body, get_response_body, compare_flows, diff_flows, dump_har,
-               list_conversations):
+    for fn in (list_flows, get_flow, get_request_body, get_response_body, compare_flows, diff_flows, dump_har):
         tool(fn)
     tool(clear_flows, _DESTRUCTIVE)
 
@@ -240,6 +235,9 @@ def build_server(facts: DaemonFacts, forget: Forget | None = None) -> MCPServer[
     )
     _register_flow_tools(server, FlowTools(facts.config, facts.config_dir), forget)
     _register_shape_tools(server, ShapeTools(facts.config, facts.config_dir))
+    from ccproxy.mcp import sessiontools  # imports this module: JqArg, agent_tool
+
+    sessiontools.register(server, sessiontools.SessionTools(facts.config, facts.config_dir))
     _register_status(server, facts)
     return server
 

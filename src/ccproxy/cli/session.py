@@ -1,0 +1,165 @@
+"""`ccproxy flows tree|cache|lint|turndiff|export`: the set read as agent sessions; thin over `flows.sessions_api`.
+
+Registered into the `flows` group by `cli/flows.py`; same set semantics (`--jq` after
+`flows.default_jq_filters`), same store read directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from ccproxy.cli.common import load
+
+JQ_HELP = "jq filter over the JSON array of flows; must return an array (repeatable, applied in order)"
+
+
+def register(fsub: Any) -> None:
+    def add(name: str, help: str, func: Any) -> argparse.ArgumentParser:
+        sp: argparse.ArgumentParser = fsub.add_parser(name, help=help, description=help)
+        sp.add_argument("--jq", action="append", default=[], metavar="FILTER", help=JQ_HELP)
+        sp.set_defaults(func=func)
+        return sp
+
+    sp = add("tree", "sessions -> conversations -> turns, subagents nested under the turn that spawned them", run_tree)
+    sp.add_argument("--json", action="store_true", help="the tree as JSON")
+    sp = add("cache", "prompt-cache forensics per turn: read/write tokens and why a read fell short", run_cache)
+    sp.add_argument("id", nargs="?", help="only the conversation of this flow (id or unique prefix)")
+    sp.add_argument("--json", action="store_true", help="machine-readable report")
+    sp = add("lint", "check every recorded SSE stream (upstream and client side) against its wire grammar; "
+             "exit 1 when one is invalid", run_lint)
+    sp.add_argument("--json", action="store_true", help="machine-readable findings")
+    sp = add("turndiff", "structural diff of a turn's request against the turn it continues", run_turndiff)
+    sp.add_argument("id", help="flow id (or unique prefix) of the turn")
+    sp.add_argument("--json", action="store_true", help="machine-readable entries")
+    sp = add("export", "the session viewer as one self-contained HTML file (redacted unless --unredacted)", run_export)
+    sp.add_argument("--html", required=True, metavar="FILE", help="where to write the page (mode 0600)")
+    sp.add_argument("--unredacted", action="store_true", help="keep API keys, tokens and cookies in bodies (careful)")
+
+
+def _when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def _tok(n: int) -> str:
+    return f"{n / 1000:.1f}k" if n >= 10000 else str(n)
+
+
+def _usage_label(u: dict[str, Any]) -> str:
+    return (f"in {_tok(u['input'])} out {_tok(u['output'])} cache r {_tok(u['cache_read'])} "
+            f"w {_tok(u['cache_write'])}")
+
+
+def _add_conversation(node: Any, conv: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    t = conv["totals"]
+    tag = f"[magenta]subagent via {conv['subagent']['tool']}[/] " if conv.get("subagent") else ""
+    branch = node.add(f"{tag}[bold]{escape(conv['title'] or conv['id'])}[/] [dim]{conv['model'] or '-'} · "
+                      f"{t['turns']} turn(s) · {_usage_label(t)} · {t['latency_ms'] / 1000:.1f}s"
+                      + (f" · [red]{t['errors']} error(s)[/]" if t["errors"] else "") + "[/]")
+    for turn in conv["turns"]:
+        status = turn["status"] or "error"
+        style = "green" if isinstance(status, int) and status < 400 else "red"
+        tools = f" → {', '.join(turn['tool_uses'])}" if turn["tool_uses"] else ""
+        ttfb = f" ttfb {turn['ttfb_ms']:.0f}ms" if turn.get("ttfb_ms") is not None else ""
+        leaf = branch.add(
+            f"#{turn['index']} [cyan]{turn['flow_id'][:8]}[/] [{style}]{status}[/] {turn['kind']}"
+            f" {_usage_label(turn['usage'])} · {float(turn['duration_ms'] or 0):.0f}ms{ttfb}"
+            f" {turn['stop_reason'] or ''}{escape(tools)}" + (f" [red]{escape(turn['error'])}[/]" if turn["error"] else ""))
+        for child in turn["children"]:
+            _add_conversation(leaf, child)
+
+
+def run_tree(args: argparse.Namespace) -> int:
+    from ccproxy.flows import sessions_api
+
+    directory, config = load(args)
+    tree = sessions_api.tree(config, directory, args.jq)
+    if args.json:
+        sys.stdout.write(json.dumps(tree, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    console = Console(width=None if sys.stdout.isatty() else 200, highlight=False)
+    if not tree:
+        console.print("no flows in the set")
+        return 0
+    for session in tree:
+        t = session["totals"]
+        root = Tree(f"[bold]session {escape(session['session_id'])}[/] [dim]{_when(session['first'])} → "
+                    f"{_when(session['last'])} · {t['turns']} turn(s) · {_usage_label(t)}[/]")
+        for conv in session["conversations"]:
+            _add_conversation(root, conv)
+        console.print(root)
+    return 0
+
+
+def run_cache(args: argparse.Namespace) -> int:
+    from ccproxy.flows import sessions_api
+    from ccproxy.flows.cache import explain_text
+
+    directory, config = load(args)
+    report = sessions_api.cache(config, directory, args.jq, args.id)
+    if args.json:
+        sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    sys.stdout.write("".join(explain_text(c["title"] or c["conversation"], c["turns"]) for c in report))
+    return 0
+
+
+def run_lint(args: argparse.Namespace) -> int:
+    from ccproxy.flows import sessions_api
+
+    directory, config = load(args)
+    report = sessions_api.lint(config, directory, args.jq)
+    if args.json:
+        sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    elif not report:
+        print("no streamed flows in the set")
+    for r in [] if args.json else report:
+        print(f"{r['flow_id'][:8]} {'ok     ' if r['valid'] else 'INVALID'} {r['summary']}")
+        for side in ("upstream", "client"):
+            for f in (r[side] or {}).get("findings", []):
+                where = f"event {f['event']}" if f["event"] else "end"
+                print(f"    {side} {f['severity']} at {where}: [{f['rule']}] {f['message']}")
+    return 0 if all(r["valid"] for r in report) else 1
+
+
+def run_turndiff(args: argparse.Namespace) -> int:
+    from ccproxy.flows import sessions_api
+    from ccproxy.flows.turndiff import diff_text
+
+    directory, config = load(args)
+    found = sessions_api.turn_diff(config, directory, args.id, args.jq)
+    if args.json:
+        sys.stdout.write(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    title = f"turn {found['turn']} ({found['flow_id'][:8]}) vs turn {found['against_turn']} ({found['against'][:8]})"
+    sys.stdout.write(diff_text(title, found["entries"]))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ccproxy.daemon.state import read_state
+    from ccproxy.flows import sessions_api
+    from ccproxy.viewer.data import viewer_data
+    from ccproxy.viewer.page import write_html
+
+    directory, config = load(args)
+    flows = sessions_api.load_set(config, directory, args.jq)
+    if not flows:
+        print("warning: no flows in the set; the page is empty", file=sys.stderr)
+    path = Path(args.html)
+    state = read_state(directory)  # a running daemon's mitmweb gets "open in mitmweb" links
+    mitmweb = state.listeners["inspector"].url if state and "inspector" in state.listeners else None
+    write_html(path, viewer_data(flows, redacted=not args.unredacted, mitmweb=mitmweb))
+    print(f"wrote {path} ({len(flows)} flow(s){'' if args.unredacted else ', redacted'})")
+    return 0

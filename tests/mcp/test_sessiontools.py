@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ccproxy.config.model import CCProxyConfig
+from ccproxy.flows.record import FlowRecord
+from ccproxy.mcp.server import build_server
+from ccproxy.mcp.status import DaemonFacts
+from tests.flows.agent_session import SESSION, SUBAGENT_PROMPT, records
+from tests.mcp.test_server import call
+
+Stored = Callable[..., list[FlowRecord]]
+
+
+def server(config: CCProxyConfig, config_dir: Path) -> Any:
+    return build_server(DaemonFacts(config, config_dir, time.time(), lambda: {}, None))
+
+
+def payload(result: Any) -> Any:
+    assert not result.is_error, result.content[0].text
+    return json.loads(result.content[0].text)
+
+
+def test_session_tools_answer_tree_cache_lint_and_diff(tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
+    stored(*records())
+    tree, cache_all, cache_one, lint, lint_all, diff, bad = call(
+        server(config, tmp_path),
+        ("list_conversations", {}), ("explain_cache", {}), ("explain_cache", {"id": "a3"}),
+        ("lint_streams", {}), ("lint_streams", {"all": True}), ("turn_diff", {"id": "a1"}),
+        ("turn_diff", {"id": "a0"}))
+    sessions = payload(tree)
+    assert sessions["total_sessions"] == 1 and sessions["conversations"] == 3
+    main = sessions["sessions"][0]["conversations"][0]
+    assert sessions["sessions"][0]["session_id"] == SESSION
+    assert main["turns"][0]["children"][0]["title"] == SUBAGENT_PROMPT
+    causes = [(t["flow_id"][:2], t["cause"]) for t in payload(cache_all)["shortfalls"]]
+    assert causes == [("a2", "ttl_expired"), ("a3", "prefix_drift")]
+    (conv,) = payload(cache_one)["conversations"]
+    assert [t["flow_id"][:2] for t in conv["turns"]] == ["a0", "a1", "a2", "a3"]
+    invalid = payload(lint)
+    assert invalid["streams"] == 2 and invalid["invalid"] == 1
+    assert invalid["results"][0]["summary"].startswith("upstream valid (anthropic, 7 events), client stream invalid")
+    assert len(payload(lint_all)["results"]) == 2
+    entries = payload(diff)["entries"]
+    assert ("added", "messages[1]") in {(e["op"], e["path"]) for e in entries}
+    assert bad.is_error and "first turn of its conversation" in bad.content[0].text
+
+
+def test_long_answers_come_in_pages(tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
+    stored(*records())
+    first, second = call(server(config, tmp_path), ("list_conversations", {"max_chars": 1000}),
+                         ("list_conversations", {"max_chars": 100000, "offset": 1000}))
+    text = first.content[0].text
+    assert "truncated at char 1000" in text and "list_conversations(jq=<same>, limit=0, offset=1000)" in text
+    assert second.content[0].text.startswith("[ccproxy: chars 1000-")

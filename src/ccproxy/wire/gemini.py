@@ -8,6 +8,7 @@ often without call ids: ids are made up on the way in and names looked up on the
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ccproxy.wire.neutral import (
@@ -15,6 +16,7 @@ from ccproxy.wire.neutral import (
     ClientOptions,
     ErrorKind,
     Image,
+    Loss,
     Message,
     Part,
     Reasoning,
@@ -138,8 +140,8 @@ def _part_in(part: dict[str, Any], ids: _CallIds, warnings: list[str]) -> Part |
     if (file := get(part, "fileData")) is not None:
         return Image(media_type=get(file, "mimeType") or "", url=get(file, "fileUri") or "")
     if (call := get(part, "functionCall")) is not None:
-        name = call.get("name", "")
-        return ToolCall(ids.call(name, call.get("id")), name, dict(call.get("args") or {}))
+        name, signature = call.get("name", ""), get(part, "thoughtSignature")
+        return ToolCall(ids.call(name, call.get("id")), name, dict(call.get("args") or {}), signature)
     if (result := get(part, "functionResponse")) is not None:
         name, response = result.get("name", ""), result.get("response")
         is_error = isinstance(response, dict) and set(response) == {"error"}
@@ -254,7 +256,10 @@ def _part_out(part: Part, warnings: list[str]) -> dict[str, Any] | None:
     if isinstance(part, Image):
         return _image_out(part)
     if isinstance(part, ToolCall):
-        return {"functionCall": {"id": part.id, "name": part.name, "args": part.arguments}}
+        out: dict[str, Any] = {"functionCall": {"id": part.id, "name": part.name, "args": part.arguments}}
+        if part.signature:
+            out["thoughtSignature"] = part.signature
+        return out
     if isinstance(part, ToolResult):
         return _result_out(part, warnings)
     warnings.append(
@@ -295,6 +300,8 @@ def build_request(req: Request, warnings: list[str]) -> dict[str, Any]:
             contents[-1]["parts"].extend(parts)
         else:
             contents.append({"role": role, "parts": parts})
+    if _signs_calls(req.model):
+        _sign_current_turn(contents, warnings)
     body: dict[str, Any] = {"contents": contents}
     if req.system:
         body["systemInstruction"] = {"parts": [{"text": "\n\n".join(req.system)}]}
@@ -321,6 +328,37 @@ def build_request(req: Request, warnings: list[str]) -> dict[str, Any]:
     if config := _generation_out(req, warnings):
         body["generationConfig"] = config
     return body
+
+
+#: The value Google documents for function calls Gemini 3 did not make (another model's history).
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+SIGNATURE_LOST = Loss(
+    "a function call in the current turn has no Gemini thought signature (the client dropped or "
+    "changed the tool-call id ccproxy gave it, or another model made the call); sent Google's "
+    f"{SKIP_SIGNATURE!r} placeholder, which Gemini 3 accepts with degraded reasoning"
+)
+
+
+def _signs_calls(model: str) -> bool:
+    """Gemini 3 and later refuse a current-turn function call without its thought signature."""
+    found = re.search(r"gemini-(\d+)", model)
+    return found is not None and int(found[1]) >= 3
+
+
+def _sign_current_turn(contents: list[dict[str, Any]], warnings: list[str]) -> None:
+    """Give the first call of each model step since the user last spoke a signature, as Gemini 3 checks.
+
+    (Parallel calls: only the first carries one.) A lost signature gets the documented placeholder.
+    """
+    for content in reversed(contents):
+        parts = content["parts"]
+        if content["role"] == "user" and any("functionResponse" not in p for p in parts):
+            return
+        first = next((p for p in parts if "functionCall" in p), None)
+        if content["role"] == "model" and first is not None and not first.get("thoughtSignature"):
+            first["thoughtSignature"] = SKIP_SIGNATURE
+            if SIGNATURE_LOST not in warnings:
+                warnings.append(SIGNATURE_LOST)
 
 
 # --- response ----------------------------------------------------------------------------------

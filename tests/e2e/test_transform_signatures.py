@@ -67,7 +67,9 @@ def sent_call_signature(fake: FakeProvider) -> str | None:
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
-def test_openai_chat_tool_loop_over_gemini3(daemon: RunningDaemon, fake_provider: FakeProvider, stream: bool) -> None:
+def test_openai_chat_tool_loop_over_gemini3(
+    daemon: RunningDaemon, fake_provider: FakeProvider, stream: bool
+) -> None:
     client = chat(daemon, "gemini")
     messages: list[Any] = [{"role": "user", "content": "weather in Paris?"}]
     if stream:
@@ -107,7 +109,9 @@ def test_responses_tool_loop_over_gemini3(daemon: RunningDaemon, fake_provider: 
 
 
 def test_anthropic_tool_loop_over_gemini3(daemon: RunningDaemon, fake_provider: FakeProvider) -> None:
-    client = anthropic.Anthropic(base_url=daemon.proxy_url, api_key="sk-ant-oat-ccproxy-gemini", max_retries=0)
+    client = anthropic.Anthropic(
+        base_url=daemon.proxy_url, api_key="sk-ant-oat-ccproxy-gemini", max_retries=0
+    )
     args: dict[str, Any] = {"model": GEMINI3, "max_tokens": 256, "tools": [ANTHROPIC_TOOL]}
     messages: list[Any] = [{"role": "user", "content": "weather in Paris?"}]
     with client.messages.stream(**args, messages=messages) as s:
@@ -152,7 +156,11 @@ def test_fake_gemini3_refuses_a_call_without_its_signature(
     question = gtypes.Content(role="user", parts=[gtypes.Part(text="weather in Paris?")])
     call = gtypes.Part(function_call=gtypes.FunctionCall(name="get_weather", args={"location": "Paris"}))
     answer = gtypes.Part.from_function_response(name="get_weather", response={"output": "sunny"})
-    contents = [question, gtypes.Content(role="model", parts=[call]), gtypes.Content(role="user", parts=[answer])]
+    contents = [
+        question,
+        gtypes.Content(role="model", parts=[call]),
+        gtypes.Content(role="user", parts=[answer]),
+    ]
     with pytest.raises(gerrors.ClientError) as err:
         client.models.generate_content(model=GEMINI3, contents=contents, config=gemini_config())
     assert err.value.code == 400 and "thought_signature" in str(err.value)
@@ -214,7 +222,11 @@ def test_openai_chat_tool_loop_with_anthropic_thinking(
     call = (message.tool_calls or [])[0]
     # what agent CLIs send back: content and tool calls, not the provider-specific reasoning field
     messages += [
-        {"role": "assistant", "content": message.content, "tool_calls": [c.model_dump() for c in message.tool_calls or []]},
+        {
+            "role": "assistant",
+            "content": message.content,
+            "tool_calls": [c.model_dump() for c in message.tool_calls or []],
+        },
         {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
     ]
     second = client.chat.completions.create(**args, messages=messages)
@@ -227,7 +239,9 @@ def test_openai_chat_tool_loop_with_anthropic_thinking(
     assert sent["messages"][-1]["content"][0]["tool_use_id"] == sent["messages"][1]["content"][1]["id"]
 
 
-def test_responses_tool_loop_with_anthropic_thinking(daemon: RunningDaemon, fake_provider: FakeProvider) -> None:
+def test_responses_tool_loop_with_anthropic_thinking(
+    daemon: RunningDaemon, fake_provider: FakeProvider
+) -> None:
     client = chat(daemon, "anthropic")
     args: dict[str, Any] = {"model": "claude-test", "tools": [RESPONSES_TOOL], "reasoning": {"effort": "low"}}
     items: list[Any] = [{"role": "user", "content": "weather in Paris?"}]

@@ -35,7 +35,6 @@ from ccproxy.wire.openai_responses_stream import ResponsesDecoder, ResponsesEnco
 from ccproxy.wire.sse import SSEReader
 from ccproxy.wire.stream import Decoder, Encoder
 
-
 log = logging.getLogger("ccproxy.wire")
 
 

@@ -265,25 +265,10 @@ def build_request(req: Request, warnings: list[str]) -> dict[str, Any]:
     if req.stream:
         body["stream"] = True
     _thinking_out(req, body, warnings)
-    if body.get("thinking", {}).get("type") == "enabled" and _loop_lost_thinking(body["messages"]):
+    if body.get("thinking", {}).get("type") == "enabled" and carry.loop_lost_thinking(body["messages"]):
         warnings.append(carry.THINKING_LOST)
         del body["thinking"]
     return body
-
-
-def _loop_lost_thinking(messages: list[dict[str, Any]]) -> bool:
-    """Mid tool loop, does the assistant turn with the calls lack the signed thinking it must start with?
-
-    With thinking enabled Anthropic refuses a final assistant turn with tool calls that does not
-    start with a thinking block; with thinking off the same history is accepted.
-    """
-    last = messages[-1] if messages else None
-    if last is None or last["role"] != "user" or not any(b["type"] == "tool_result" for b in last["content"]):
-        return False
-    turn = next((m for m in reversed(messages) if m["role"] == "assistant"), None)
-    if turn is None or not any(b["type"] == "tool_use" for b in turn["content"]):
-        return False
-    return turn["content"][0]["type"] not in ("thinking", "redacted_thinking")
 
 
 # --- response ----------------------------------------------------------------------------------

@@ -11,12 +11,17 @@ on the tool result). So ccproxy appends what must come back to the id it gives t
 
 Only `[A-Za-z0-9_-]` is used: the characters Anthropic allows in a `tool_use` id. Readers strip
 the suffix again, so the upstream only ever sees its own id.
+
+When it does not come back (a client that renames tool calls, history from another model), the
+request is still made to work, and the loss is reported as a `Loss` warning: Gemini 3 gets the
+placeholder Google documents for calls it did not make; Anthropic gets the turn with thinking off.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import zlib
 from typing import Any
 
@@ -123,3 +128,52 @@ class ThinkingTrail:
         thinking = signed(list(self.blocks.values()))
         self.blocks.clear()
         return pack(call.id, call.signature, thinking)
+
+
+# --- when it did not come back ----------------------------------------------------------------
+
+
+def loop_lost_thinking(messages: list[dict[str, Any]]) -> bool:
+    """Mid tool loop, does the assistant turn with the calls lack the signed thinking it must start with?
+
+    With thinking enabled Anthropic refuses a final assistant turn with tool calls that does not
+    start with a thinking block; with thinking off the same history is accepted.
+    """
+    last = messages[-1] if messages else None
+    if last is None or last["role"] != "user" or not any(b["type"] == "tool_result" for b in last["content"]):
+        return False
+    turn = next((m for m in reversed(messages) if m["role"] == "assistant"), None)
+    if turn is None or not any(b["type"] == "tool_use" for b in turn["content"]):
+        return False
+    return turn["content"][0]["type"] not in ("thinking", "redacted_thinking")
+
+
+#: The value Google documents for function calls Gemini 3 did not make (another model's history).
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+SIGNATURE_LOST = Loss(
+    "a function call in the current turn has no Gemini thought signature (the client dropped or "
+    "changed the tool-call id ccproxy gave it, or another model made the call); sent Google's "
+    f"{SKIP_SIGNATURE!r} placeholder, which Gemini 3 accepts with degraded reasoning"
+)
+
+
+def signs_calls(model: str) -> bool:
+    """Gemini 3 and later refuse a current-turn function call without its thought signature."""
+    found = re.search(r"gemini-(\d+)", model)
+    return found is not None and int(found[1]) >= 3
+
+
+def sign_current_turn(contents: list[dict[str, Any]], warnings: list[str]) -> None:
+    """Give the first call of each model step since the user last spoke a signature, as Gemini 3 checks.
+
+    (Parallel calls: only the first carries one.) A lost signature gets the documented placeholder.
+    """
+    for content in reversed(contents):
+        parts = content["parts"]
+        if content["role"] == "user" and any("functionResponse" not in p for p in parts):
+            return
+        first = next((p for p in parts if "functionCall" in p), None)
+        if content["role"] == "model" and first is not None and not first.get("thoughtSignature"):
+            first["thoughtSignature"] = SKIP_SIGNATURE
+            if SIGNATURE_LOST not in warnings:
+                warnings.append(SIGNATURE_LOST)

@@ -8,15 +8,14 @@ often without call ids: ids are made up on the way in and names looked up on the
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
+from ccproxy.wire import carry
 from ccproxy.wire.neutral import (
     ApiError,
     ClientOptions,
     ErrorKind,
     Image,
-    Loss,
     Message,
     Part,
     Reasoning,
@@ -300,8 +299,8 @@ def build_request(req: Request, warnings: list[str]) -> dict[str, Any]:
             contents[-1]["parts"].extend(parts)
         else:
             contents.append({"role": role, "parts": parts})
-    if _signs_calls(req.model):
-        _sign_current_turn(contents, warnings)
+    if carry.signs_calls(req.model):
+        carry.sign_current_turn(contents, warnings)
     body: dict[str, Any] = {"contents": contents}
     if req.system:
         body["systemInstruction"] = {"parts": [{"text": "\n\n".join(req.system)}]}
@@ -328,37 +327,6 @@ def build_request(req: Request, warnings: list[str]) -> dict[str, Any]:
     if config := _generation_out(req, warnings):
         body["generationConfig"] = config
     return body
-
-
-#: The value Google documents for function calls Gemini 3 did not make (another model's history).
-SKIP_SIGNATURE = "skip_thought_signature_validator"
-SIGNATURE_LOST = Loss(
-    "a function call in the current turn has no Gemini thought signature (the client dropped or "
-    "changed the tool-call id ccproxy gave it, or another model made the call); sent Google's "
-    f"{SKIP_SIGNATURE!r} placeholder, which Gemini 3 accepts with degraded reasoning"
-)
-
-
-def _signs_calls(model: str) -> bool:
-    """Gemini 3 and later refuse a current-turn function call without its thought signature."""
-    found = re.search(r"gemini-(\d+)", model)
-    return found is not None and int(found[1]) >= 3
-
-
-def _sign_current_turn(contents: list[dict[str, Any]], warnings: list[str]) -> None:
-    """Give the first call of each model step since the user last spoke a signature, as Gemini 3 checks.
-
-    (Parallel calls: only the first carries one.) A lost signature gets the documented placeholder.
-    """
-    for content in reversed(contents):
-        parts = content["parts"]
-        if content["role"] == "user" and any("functionResponse" not in p for p in parts):
-            return
-        first = next((p for p in parts if "functionCall" in p), None)
-        if content["role"] == "model" and first is not None and not first.get("thoughtSignature"):
-            first["thoughtSignature"] = SKIP_SIGNATURE
-            if SIGNATURE_LOST not in warnings:
-                warnings.append(SIGNATURE_LOST)
 
 
 # --- response ----------------------------------------------------------------------------------

@@ -259,3 +259,37 @@ def test_a_loss_is_logged_once_per_conversation(caplog: pytest.LogCaptureFixture
         assert carry.THINKING_LOST in out.warnings  # every flow records it
     lines = [r.getMessage() for r in caplog.records if "signed thinking" in r.getMessage()]
     assert len(lines) == 2 and lines[0] != lines[1]  # one per conversation
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_gemini_client_sends_anthropic_thinking_back_as_signed_thought_parts(stream: bool) -> None:
+    """A Gemini client has a field for it: thought parts with `thoughtSignature`, echoed as they came."""
+    if stream:
+        body = translated_stream("anthropic", "gemini", load_bytes("anthropic_stream.sse"))
+        parts = [p for s in SSEReader().feed(body) for p in json.loads(s.data)["candidates"][0]["content"]["parts"]]
+        parts = [p for p in parts if p.get("text") or p.get("thoughtSignature") or "functionCall" in p]
+    else:
+        raw = json.dumps(load_json("anthropic_response.json"))
+        doc, _ = translate_response(raw, "anthropic", "gemini", ClientOptions(created=1), [])
+        parts = doc["candidates"][0]["content"]["parts"]
+    results = [
+        {"functionResponse": {"name": p["functionCall"]["name"], "response": {"output": "sunny"}}}
+        for p in parts
+        if "functionCall" in p
+    ]
+    body_next = {
+        "contents": [
+            {"role": "user", "parts": [{"text": QUESTION}]},
+            {"role": "model", "parts": parts},
+            {"role": "user", "parts": results},
+        ],
+        "generationConfig": {"thinkingConfig": {"thinkingBudget": 2000}, "maxOutputTokens": 4000},
+    }
+    out = translate_request(json.dumps(body_next), "gemini", "anthropic", path_model="claude")
+    assistant = out.body["messages"][1]["content"]
+    assert assistant[0] == {
+        "type": "thinking",
+        "thinking": "Two cities, so two calls.",
+        "signature": "EqQBCkYIBxgCKkBsig==",
+    }
+    assert out.body["thinking"]["type"] == "enabled"

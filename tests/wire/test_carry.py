@@ -266,7 +266,9 @@ def test_gemini_client_sends_anthropic_thinking_back_as_signed_thought_parts(str
     """A Gemini client has a field for it: thought parts with `thoughtSignature`, echoed as they came."""
     if stream:
         body = translated_stream("anthropic", "gemini", load_bytes("anthropic_stream.sse"))
-        parts = [p for s in SSEReader().feed(body) for p in json.loads(s.data)["candidates"][0]["content"]["parts"]]
+        parts = [
+            p for s in SSEReader().feed(body) for p in json.loads(s.data)["candidates"][0]["content"]["parts"]
+        ]
         parts = [p for p in parts if p.get("text") or p.get("thoughtSignature") or "functionCall" in p]
     else:
         raw = json.dumps(load_json("anthropic_response.json"))
@@ -293,3 +295,49 @@ def test_gemini_client_sends_anthropic_thinking_back_as_signed_thought_parts(str
         "signature": "EqQBCkYIBxgCKkBsig==",
     }
     assert out.body["thinking"]["type"] == "enabled"
+
+
+def test_redacted_thinking_in_a_stream_comes_back_too() -> None:
+    def ev(doc: dict[str, Any]) -> str:
+        return f"event: {doc['type']}\ndata: {json.dumps(doc)}\n\n"
+
+    usage = {"input_tokens": 10, "output_tokens": 1}
+    message = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude",
+        "content": [],
+        "usage": usage,
+    }
+    tool = {"type": "tool_use", "id": "toolu_01A", "name": "get_weather", "input": {}}
+    raw = "".join(
+        ev(d)
+        for d in [
+            {"type": "message_start", "message": message},
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "redacted_thinking", "data": "EmwKAhgBEgy3"},
+            },
+            {"type": "content_block_stop", "index": 0},
+            {"type": "content_block_start", "index": 1, "content_block": tool},
+            {
+                "type": "content_block_delta",
+                "index": 1,
+                "delta": {"type": "input_json_delta", "partial_json": '{"city": "Paris"}'},
+            },
+            {"type": "content_block_stop", "index": 1},
+            {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 9}},
+            {"type": "message_stop"},
+        ]
+    ).encode()
+    calls = stream_calls("openai", translated_stream("anthropic", "openai", raw))
+    out = translate_request(json.dumps(next_turn("openai", calls, "claude")), "openai", "anthropic")
+    assistant = out.body["messages"][1]["content"]
+    assert assistant[0] == {"type": "redacted_thinking", "data": "EmwKAhgBEgy3"}
+    assert assistant[1]["id"] == "toolu_01A" and out.body["thinking"]["type"] == "enabled"
+    anthropic_events = [
+        json.loads(s.data) for s in SSEReader().feed(translated_stream("anthropic", "anthropic", raw))
+    ]
+    assert anthropic_events[1]["content_block"] == {"type": "redacted_thinking", "data": "EmwKAhgBEgy3"}

@@ -19,7 +19,7 @@ from google import genai
 from google.genai import errors as gerrors
 from google.genai import types as gtypes
 
-from tests.daemon import RunningDaemon, make_daemon
+from tests.daemon import RunningDaemon, make_daemon, wait_for
 from tests.fakes.provider import THINKING_TEXT, FakeProvider, standard_b64
 
 GEMINI3 = "gemini-3-pro-preview"
@@ -43,11 +43,12 @@ def chat(daemon: RunningDaemon, provider: str) -> openai.OpenAI:
     )
 
 
-def last_flow(daemon: RunningDaemon) -> dict[str, Any]:
-    res = daemon.cli("flows", "list", "--json", "--jq", ".[-1:]")
+def flows_warned(daemon: RunningDaemon, needle: str) -> int:
+    """How many recorded flows carry a warning containing `needle`."""
+    res = daemon.cli("flows", "list", "--json")
     assert res.returncode == 0, res.stderr
     flows: list[dict[str, Any]] = json.loads(res.stdout)
-    return flows[-1]["ccproxy"]
+    return sum(any(needle in w for w in f["ccproxy"].get("warnings") or []) for f in flows)
 
 
 def issued_gemini_signatures(fake: FakeProvider) -> set[str]:
@@ -132,6 +133,7 @@ def test_lost_gemini_signature_gets_the_placeholder_and_one_log_line(
     """A client that rewrites tool-call ids loses the signature: the documented placeholder, a warning."""
     client = chat(daemon, "gemini")
     question = {"role": "user", "content": "weather in Paris? (a client that renames tool calls)"}
+    warned, log_start = flows_warned(daemon, "thought signature"), len(daemon.log_text())
     for _ in range(2):  # two turns of one conversation: warned on each flow, logged once
         messages: list[Any] = [question]
         first = client.chat.completions.create(model=GEMINI3, messages=messages, tools=[CHAT_TOOL])
@@ -144,8 +146,8 @@ def test_lost_gemini_signature_gets_the_placeholder_and_one_log_line(
         second = client.chat.completions.create(model=GEMINI3, messages=messages, tools=[CHAT_TOOL])
         assert second.choices[0].message.content == AFTER_TOOL
         assert sent_call_signature(fake_provider) == "skip_thought_signature_validator"
-        assert any("thought signature" in w for w in last_flow(daemon)["warnings"])
-    assert daemon.log_text().count("has no Gemini thought signature") == 1
+    wait_for(lambda: flows_warned(daemon, "thought signature") == warned + 2, what="a warning on both flows")
+    assert daemon.log_text()[log_start:].count("has no Gemini thought signature") == 1
 
 
 def test_fake_gemini3_refuses_a_call_without_its_signature(
@@ -264,6 +266,7 @@ def test_lost_thinking_turns_thinking_off_and_is_logged_once(
     client = chat(daemon, "anthropic")
     args: dict[str, Any] = {"model": "claude-test", "tools": [CHAT_TOOL], "reasoning_effort": "low"}
     question = {"role": "user", "content": "weather in Paris? (a client that renames tool calls)"}
+    warned, log_start = flows_warned(daemon, "signed thinking"), len(daemon.log_text())
     for _ in range(2):
         messages: list[Any] = [question]
         first = client.chat.completions.create(**args, messages=messages)
@@ -276,8 +279,8 @@ def test_lost_thinking_turns_thinking_off_and_is_logged_once(
         second = client.chat.completions.create(**args, messages=messages)
         assert second.choices[0].message.content == AFTER_TOOL
         assert "thinking" not in fake_provider.requests[-1].json
-        assert any("signed thinking" in w for w in last_flow(daemon)["warnings"])
-    assert daemon.log_text().count("came back without its signed thinking block") == 1
+    wait_for(lambda: flows_warned(daemon, "signed thinking") == warned + 2, what="a warning on both flows")
+    assert daemon.log_text()[log_start:].count("came back without its signed thinking block") == 1
 
 
 # --- OpenAI Chat streams: the usage chunk only when asked -----------------------------------------------

@@ -99,7 +99,8 @@ def test_gemini_sdk_goes_to_gemini_provider(shared_daemon: RunningDaemon, fake_p
     out = client.models.generate_content(model="gemini-test", contents="hi")
     assert out.text == "Hello from the fake provider."
     seen = fake_provider.requests[-1]
-    assert seen.path.startswith("/v1beta/models/gemini-test:generateContent")
+    # google-genai 3.x calls /v1 by default; ccproxy keeps the client's API version
+    assert seen.path.startswith("/v1/models/gemini-test:generateContent")
     assert seen.headers["x-goog-api-key"] == SECRETS["FAKE_GEMINI_KEY"]
     streamed = "".join(c.text or "" for c in client.models.generate_content_stream(model="gemini-test", contents="x"))
     assert streamed == "Hello from the fake provider."

@@ -8,11 +8,18 @@ Behaviour is steered by the request's model name (so it works through any client
   ...-stall        (Anthropic) stream a few events, then go silent (bounded by `hang_seconds`)
 A request that declares tools gets a tool call back unless its last message is a tool result.
 Attributes (`required_token`, `sse_events`, `sse_delay`, `answer_size`) tune it for auth tests and bench.
+
+Like the real APIs, the Gemini endpoint signs each function call (`thoughtSignature`) and, for
+gemini-3 models, refuses a follow-up turn whose call lost the signature it issued; the Anthropic
+endpoint with thinking enabled answers with a signed thinking block and refuses a tool loop whose
+assistant turn lost it (`signed` records what was issued).
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 import socket
 import threading
@@ -73,6 +80,7 @@ class FakeProvider:
         self.sse_delay: float = 0.0
         self.answer_size: int | None = None
         self.hang_seconds: float = 30.0
+        self.signed: dict[str, str] = {}  # signature issued -> the thinking text / function name it signs
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"fake": self})
@@ -111,6 +119,22 @@ class FakeProvider:
         self.sse_events = None
         self.sse_delay = 0.0
         self.answer_size = None
+        self.signed.clear()
+
+    def sign(self, what: str) -> str:
+        """A fresh signature for `what` (thinking text or function name), remembered for the check."""
+        signature = base64.b64encode(os.urandom(48)).decode()
+        with self._lock:
+            self.signed[signature] = what
+        return signature
+
+    def refusal(self, fmt: str, model: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The 400 body the real API sends when a turn lost a signature it issued, else None."""
+        if fmt == "gemini" and (message := _gemini_refusal(self, model, body)):
+            return {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}
+        if fmt == "anthropic" and (message := _anthropic_refusal(self, body)):
+            return {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
+        return None
 
     def answer_for(self, body: dict[str, Any], fmt: str) -> Answer:
         prompt = json.dumps(body)
@@ -270,6 +294,9 @@ class _Handler(BaseHTTPRequestHandler):
         answer = self.fake.answer_for(body, fmt)
         self.stall = model.endswith("stall")
         cut = model.endswith("cut") or self.stall
+        if fmt in ("anthropic", "gemini") and (refusal := self.fake.refusal(fmt, model, body)):
+            self._json(400, refusal)
+            return
         handler = getattr(self, f"_{fmt}")
         handler(body, model, answer, stream, cut)
 
@@ -287,6 +314,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- Anthropic Messages ----------------------------------------------------------------
     def _anthropic(self, body: dict[str, Any], model: str, a: Answer, stream: bool, cut: bool) -> None:
+        if _thinking_on(body):
+            self._anthropic_thinking(model, a, stream)
+            return
         msg_id = f"msg_{uuid.uuid4().hex[:24]}"
         usage = {
             "input_tokens": a.input_tokens,
@@ -332,6 +362,46 @@ class _Handler(BaseHTTPRequestHandler):
         self._sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
         self._sse({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
                    "usage": {"output_tokens": a.output_tokens}}, "message_delta")
+        self._sse({"type": "message_stop"}, "message_stop")
+        self._sse_end()
+
+    def _anthropic_thinking(self, model: str, a: Answer, stream: bool) -> None:
+        """Thinking enabled: a signed thinking block, then the tool call or the text."""
+        signature = self.fake.sign(THINKING_TEXT)
+        thinking = {"type": "thinking", "thinking": THINKING_TEXT, "signature": signature}
+        if a.tool:
+            block: dict[str, Any] = {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:20]}",
+                                     "name": a.tool[0], "input": a.tool[1]}
+        else:
+            block = {"type": "text", "text": a.text}
+        usage = {"input_tokens": a.input_tokens, "output_tokens": a.output_tokens + 10,
+                 "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+        message = {"id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": model,
+                   "content": [thinking, block], "stop_reason": "tool_use" if a.tool else "end_turn",
+                   "stop_sequence": None, "usage": usage}
+        if not stream:
+            self._json(200, message)
+            return
+        self._sse_start()
+        self._sse({"type": "message_start", "message": {**message, "content": [], "stop_reason": None,
+                                                         "usage": {**usage, "output_tokens": 1}}}, "message_start")
+        deltas = [{"type": "thinking_delta", "thinking": THINKING_TEXT},
+                  {"type": "signature_delta", "signature": signature}]
+        if a.tool:
+            deltas2 = [{"type": "input_json_delta", "partial_json": json.dumps(a.tool[1])}]
+            start2: dict[str, Any] = {**block, "input": {}}
+        else:
+            deltas2 = [{"type": "text_delta", "text": w} for w in _words(a.text)]
+            start2 = {"type": "text", "text": ""}
+        for index, (start, deltas_of) in enumerate(
+            [({"type": "thinking", "thinking": "", "signature": ""}, deltas), (start2, deltas2)]
+        ):
+            self._sse({"type": "content_block_start", "index": index, "content_block": start}, "content_block_start")
+            for delta in deltas_of:
+                self._sse({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta")
+            self._sse({"type": "content_block_stop", "index": index}, "content_block_stop")
+        self._sse({"type": "message_delta", "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                   "usage": {"output_tokens": usage["output_tokens"]}}, "message_delta")
         self._sse({"type": "message_stop"}, "message_stop")
         self._sse_end()
 
@@ -455,7 +525,9 @@ class _Handler(BaseHTTPRequestHandler):
                 cand["finishReason"] = finish
             return cand
 
-        parts = [{"functionCall": {"name": a.tool[0], "args": a.tool[1]}}] if a.tool else [{"text": a.text}]
+        parts: list[dict[str, Any]] = [{"functionCall": {"name": a.tool[0], "args": a.tool[1]}}] if a.tool else [{"text": a.text}]
+        if a.tool:
+            parts[0]["thoughtSignature"] = self.fake.sign(a.tool[0])
         if not stream:
             self._json(200, {"candidates": [candidate(parts, "STOP")], "usageMetadata": usage,
                              "modelVersion": model, "responseId": uuid.uuid4().hex[:16]})
@@ -476,3 +548,70 @@ class _Handler(BaseHTTPRequestHandler):
                     doc["usageMetadata"] = usage
                 self._sse(doc)
         self._sse_end()
+
+
+# -- signatures: what the real APIs issue and insist on getting back -----------------------------
+
+THINKING_TEXT = "The user wants the weather, so I call the tool."
+GEMINI_SKIP = "skip_thought_signature_validator"  # Google's documented value for foreign calls
+
+
+def _thinking_on(body: dict[str, Any]) -> bool:
+    return (body.get("thinking") or {}).get("type") in ("enabled", "adaptive")
+
+
+def standard_b64(signature: str) -> str:
+    """google-genai sends signature bytes back base64url-encoded; the API reads either alphabet."""
+    return signature.replace("-", "+").replace("_", "/")
+
+
+def _gemini_refusal(fake: FakeProvider, model: str, body: dict[str, Any]) -> str | None:
+    """Gemini 3: the first call of each model step since the user last spoke needs its signature."""
+    found = re.search(r"gemini-(\d+)", model)
+    if not found or int(found[1]) < 3:
+        return None
+    contents = body.get("contents") or []
+    for position, content in reversed(list(enumerate(contents))):
+        parts = content.get("parts") or []
+        if content.get("role") != "model":
+            if any("functionResponse" not in p and "function_response" not in p for p in parts):
+                return None
+            continue
+        call = next((p for p in parts if "functionCall" in p or "function_call" in p), None)
+        if call is None:
+            continue
+        signature = call.get("thoughtSignature") or call.get("thought_signature") or ""
+        if signature != GEMINI_SKIP and standard_b64(signature) not in fake.signed:
+            name = (call.get("functionCall") or call.get("function_call") or {}).get("name")
+            return (
+                "Function call is missing a thought_signature in functionCall parts. This is required "
+                "for tools to work correctly, and missing thought_signature may lead to degraded model "
+                f"performance. Additional data, function call `default_api:{name}` , position {position + 1}. "
+                "Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details."
+            )
+    return None
+
+
+def _anthropic_refusal(fake: FakeProvider, body: dict[str, Any]) -> str | None:
+    """Thinking on, mid tool loop: the assistant turn with the calls must start with its signed thinking."""
+    messages = body.get("messages") or []
+    if not _thinking_on(body) or not messages or messages[-1].get("role") != "user":
+        return None
+    if not _ends_with_tool_result(body, "anthropic"):
+        return None
+    at = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].get("role") == "assistant"), None)
+    content = messages[at].get("content") if at is not None else None
+    if not isinstance(content, list) or not any(b.get("type") == "tool_use" for b in content):
+        return None
+    first = content[0]
+    if first.get("type") not in ("thinking", "redacted_thinking"):
+        return (
+            f"messages.{at}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+            f"`{first.get('type')}`. When `thinking` is enabled, a final `assistant` message must start "
+            "with a thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks). "
+            "We recommend you include thinking blocks from previous turns. To avoid this requirement, "
+            "disable `thinking`."
+        )
+    if first.get("type") == "thinking" and fake.signed.get(first.get("signature", "")) != first.get("thinking"):
+        return f"messages.{at}.content.0: Invalid `signature` in `thinking` block"
+    return None

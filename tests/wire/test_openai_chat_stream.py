@@ -86,3 +86,24 @@ def test_encoder_sends_usage_only_when_asked_and_empty_arguments_as_object() -> 
     assert b'"arguments":"{}"' in encoder.encode(BlockStop(0))
     assert encoder.encode(BlockStart(1, Text(""))) == b""
     assert b'"usage"' in encoder.encode(Finish("tool_use", None, Usage(1, 1)))
+
+
+def test_usage_chunk_only_when_the_client_asked_for_it() -> None:
+    """`stream_options.include_usage`: one last chunk with `choices: []` and usage; otherwise none."""
+    from ccproxy.wire.sse import SSEReader
+    from ccproxy.wire.translate import StreamTranslator, client_options
+    from tests.wire.golden import load_bytes
+
+    raw = load_bytes("anthropic_stream.sse")
+    for asked in (True, False):
+        options = client_options("openai", {"stream_options": {"include_usage": asked}})
+        translator = StreamTranslator("anthropic", "openai", options)
+        body = translator(raw) + translator(b"")
+        chunks = [json.loads(s.data) for s in SSEReader().feed(body) if s.data != "[DONE]"]
+        with_usage = [c for c in chunks if "usage" in c]
+        if asked:
+            assert with_usage == [chunks[-1]] and chunks[-1]["choices"] == []
+            assert chunks[-1]["usage"]["completion_tokens"] == 80
+        else:
+            assert with_usage == [] and all(c["choices"] for c in chunks)
+    assert client_options("openai", {}).include_usage is False

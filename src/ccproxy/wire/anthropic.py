@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ccproxy.wire import carry
 from ccproxy.wire.neutral import (
     ApiError,
     ClientOptions,
@@ -101,10 +102,11 @@ def _part_in(block: dict[str, Any], warnings: list[str]) -> Part | None:
     if kind == "image":
         return _image_in(block.get("source", {}), warnings)
     if kind == "tool_use":
-        return ToolCall(block.get("id", ""), block.get("name", ""), dict(block.get("input") or {}))
+        call, _ = carry.call_in(block.get("id", ""), block.get("name", ""), dict(block.get("input") or {}))
+        return call
     if kind == "tool_result":
         return ToolResult(
-            block.get("tool_use_id", ""),
+            carry.result_id(block.get("tool_use_id", "")),
             _result_content(block.get("content"), warnings),
             bool(block.get("is_error", False)),
         )
@@ -263,6 +265,9 @@ def build_request(req: Request, warnings: list[str]) -> dict[str, Any]:
     if req.stream:
         body["stream"] = True
     _thinking_out(req, body, warnings)
+    if body.get("thinking", {}).get("type") == "enabled" and carry.loop_lost_thinking(body["messages"]):
+        warnings.append(carry.THINKING_LOST)
+        del body["thinking"]
     return body
 
 
@@ -306,7 +311,10 @@ def build_response(resp: Response, warnings: list[str], options: ClientOptions) 
     for part in resp.parts:
         if isinstance(part, Thinking) and not part.signature and part.redacted is None:
             part = Thinking(part.text, "")
-        content.append(_part_out(part))
+        block = _part_out(part)
+        if isinstance(part, ToolCall):
+            block["id"] = carry.pack(part.id, part.signature)
+        content.append(block)
     return {
         "id": convert_id(resp.id, "msg_"),
         "type": "message",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ccproxy.wire import anthropic
+from ccproxy.wire import anthropic, carry
 from ccproxy.wire.neutral import (
     BlockStart,
     BlockStop,
@@ -74,8 +74,11 @@ class AnthropicDecoder(Decoder):
             part = Text("")
         elif kind == "thinking":
             part = Thinking("")
+        elif kind == "redacted_thinking":
+            part = Thinking("", None, block.get("data", ""))
         elif kind == "tool_use":
-            part = ToolCall(block.get("id", ""), block.get("name", ""))
+            base, signature, _ = carry.unpack(block.get("id", ""))
+            part = ToolCall(base, block.get("name", ""), {}, signature)
         else:
             self.warnings.append(f"streamed content block of type {kind!r} cannot be translated; dropped")
             return []
@@ -146,9 +149,11 @@ class AnthropicEncoder(Encoder):
 def _empty_block(part: Text | Thinking | ToolCall) -> dict[str, Any]:
     if isinstance(part, Text):
         return {"type": "text", "text": ""}
+    if isinstance(part, Thinking) and part.redacted is not None:
+        return {"type": "redacted_thinking", "data": part.redacted}
     if isinstance(part, Thinking):
         return {"type": "thinking", "thinking": "", "signature": ""}
-    return {"type": "tool_use", "id": part.id, "name": part.name, "input": {}}
+    return {"type": "tool_use", "id": carry.pack(part.id, part.signature), "name": part.name, "input": {}}
 
 
 def _ev(kind: str, payload: dict[str, Any]) -> bytes:

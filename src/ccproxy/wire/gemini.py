@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ccproxy.wire import carry
 from ccproxy.wire.neutral import (
     ApiError,
     ClientOptions,
@@ -138,8 +139,8 @@ def _part_in(part: dict[str, Any], ids: _CallIds, warnings: list[str]) -> Part |
     if (file := get(part, "fileData")) is not None:
         return Image(media_type=get(file, "mimeType") or "", url=get(file, "fileUri") or "")
     if (call := get(part, "functionCall")) is not None:
-        name = call.get("name", "")
-        return ToolCall(ids.call(name, call.get("id")), name, dict(call.get("args") or {}))
+        name, signature = call.get("name", ""), get(part, "thoughtSignature")
+        return ToolCall(ids.call(name, call.get("id")), name, dict(call.get("args") or {}), signature)
     if (result := get(part, "functionResponse")) is not None:
         name, response = result.get("name", ""), result.get("response")
         is_error = isinstance(response, dict) and set(response) == {"error"}
@@ -254,7 +255,10 @@ def _part_out(part: Part, warnings: list[str]) -> dict[str, Any] | None:
     if isinstance(part, Image):
         return _image_out(part)
     if isinstance(part, ToolCall):
-        return {"functionCall": {"id": part.id, "name": part.name, "args": part.arguments}}
+        out: dict[str, Any] = {"functionCall": {"id": part.id, "name": part.name, "args": part.arguments}}
+        if part.signature:
+            out["thoughtSignature"] = part.signature
+        return out
     if isinstance(part, ToolResult):
         return _result_out(part, warnings)
     warnings.append(
@@ -295,6 +299,8 @@ def build_request(req: Request, warnings: list[str]) -> dict[str, Any]:
             contents[-1]["parts"].extend(parts)
         else:
             contents.append({"role": role, "parts": parts})
+    if carry.signs_calls(req.model):
+        carry.sign_current_turn(contents, warnings)
     body: dict[str, Any] = {"contents": contents}
     if req.system:
         body["systemInstruction"] = {"parts": [{"text": "\n\n".join(req.system)}]}

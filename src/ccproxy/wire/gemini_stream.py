@@ -72,17 +72,17 @@ class GeminiDecoder(Decoder):
                 out.append(Delta(self.open, "signature", signature))
             return out
         out = []
+        if (call := gemini.get(part, "functionCall")) is not None:
+            self.calls += 1
+            name = call.get("name", "")
+            out += self.open_block(ToolCall(call.get("id") or f"call_{self.calls}_{name}", name, {}, signature))
+            assert self.open is not None
+            out.append(Delta(self.open, "arguments", dumps(call.get("args") or {})))
+            return out + self.close_block()
         if signature and self.open_kind == "Thinking" and self.open is not None:
             out.append(Delta(self.open, "signature", signature))
         if "text" in part:
             return out + (self.append(Text, part["text"]) if part["text"] else [])
-        if (call := gemini.get(part, "functionCall")) is not None:
-            self.calls += 1
-            name = call.get("name", "")
-            out += self.open_block(ToolCall(call.get("id") or f"call_{self.calls}_{name}", name))
-            assert self.open is not None
-            out.append(Delta(self.open, "arguments", dumps(call.get("args") or {})))
-            return out + self.close_block()
         self.warnings.append(f"streamed part with keys {sorted(part)} cannot be translated; dropped")
         return out
 
@@ -154,4 +154,7 @@ class GeminiEncoder(Encoder):
             args = json.loads(raw) if raw.strip() else {}
         except json.JSONDecodeError:
             args = {"_unparsed_arguments": raw}
-        return self._chunk([{"functionCall": {"id": call.id, "name": call.name, "args": args}}])
+        part: dict[str, Any] = {"functionCall": {"id": call.id, "name": call.name, "args": args}}
+        if call.signature:
+            part["thoughtSignature"] = call.signature
+        return self._chunk([part])

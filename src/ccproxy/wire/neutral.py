@@ -59,9 +59,12 @@ class Thinking:
 
 @dataclass
 class ToolCall:
+    """`signature` is Gemini's `thoughtSignature` for this call, which Gemini 3 wants back verbatim."""
+
     id: str
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
+    signature: str | None = None
 
 
 @dataclass
@@ -268,6 +271,14 @@ class Fail:
 
 
 Event = Start | BlockStart | Delta | BlockStop | Finish | Done | Fail
+
+
+class Loss(str):
+    """A warning about something the provider needs back that the client cannot carry.
+
+    Such a loss repeats on every turn of a conversation, so `translate` logs it once per
+    conversation; each flow still lists it in its warnings.
+    """
 
 
 # --- small shared helpers --------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ccproxy.wire import carry
 from ccproxy.wire.neutral import (
     ApiError,
     ClientOptions,
@@ -98,15 +99,18 @@ def _content_in(content: Any, warnings: list[str]) -> list[Part]:
     return parts
 
 
-def _tool_calls_in(calls: list[dict[str, Any]], warnings: list[str]) -> list[Part]:
+def _tool_calls_in(calls: list[dict[str, Any]], warnings: list[str]) -> tuple[list[Part], list[Thinking]]:
+    """The calls, and the signed thinking their ids carried (see `carry`)."""
     out: list[Part] = []
+    carried: list[Thinking] = []
     for call in calls:
         fn = call.get("function") or {}
         name = fn.get("name", "")
-        out.append(
-            ToolCall(call.get("id", ""), name, loads_arguments(fn.get("arguments") or "", warnings, name))
-        )
-    return out
+        arguments = loads_arguments(fn.get("arguments") or "", warnings, name)
+        part, thinking = carry.call_in(call.get("id", ""), name, arguments)
+        out.append(part)
+        carried += thinking
+    return out, carried
 
 
 def _message_in(msg: dict[str, Any], req: Request, warnings: list[str]) -> None:
@@ -124,11 +128,13 @@ def _message_in(msg: dict[str, Any], req: Request, warnings: list[str]) -> None:
         if msg.get("reasoning_content"):
             parts.append(Thinking(msg["reasoning_content"]))
         parts += _content_in(msg.get("content"), warnings)
-        parts += _tool_calls_in(msg.get("tool_calls") or [], warnings)
-        req.messages.append(Message("assistant", parts))
+        calls, thinking = _tool_calls_in(msg.get("tool_calls") or [], warnings)
+        message = Message("assistant", parts + calls)
+        carry.restore_thinking(message, thinking)
+        req.messages.append(message)
     elif role == "tool":
         content = [p for p in _content_in(msg.get("content"), warnings) if isinstance(p, Text | Image)]
-        result = ToolResult(msg.get("tool_call_id", ""), content)
+        result = ToolResult(carry.result_id(msg.get("tool_call_id", "")), content)
         if req.messages and req.messages[-1].role == "user" and _only_results(req.messages[-1]):
             req.messages[-1].parts.append(result)
         else:
@@ -306,7 +312,7 @@ def parse_response(body: dict[str, Any], warnings: list[str]) -> Response:
     parts += _content_in(message.get("content"), warnings)
     if message.get("refusal"):
         parts.append(Text(message["refusal"]))
-    parts += _tool_calls_in(message.get("tool_calls") or [], warnings)
+    parts += _tool_calls_in(message.get("tool_calls") or [], warnings)[0]
     reason = FINISH_IN.get(choice.get("finish_reason") or "stop", "end_turn")
     if message.get("refusal") and reason == "end_turn":
         reason = "refusal"
@@ -317,7 +323,7 @@ def parse_response(body: dict[str, Any], warnings: list[str]) -> Response:
 
 def build_response(resp: Response, warnings: list[str], options: ClientOptions) -> dict[str, Any]:
     text = "".join(p.text for p in resp.parts if isinstance(p, Text))
-    calls = [p for p in resp.parts if isinstance(p, ToolCall)]
+    calls = carry.calls_out(resp.parts, with_thinking=True)
     message: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
     if thinking := "".join(p.text for p in resp.parts if isinstance(p, Thinking)):
         message["reasoning_content"] = thinking  # the field OpenAI-compatible reasoning servers use
@@ -325,8 +331,8 @@ def build_response(resp: Response, warnings: list[str], options: ClientOptions) 
         message.update(content=None, refusal=text)
     if calls:
         message["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": dumps(c.arguments)}}
-            for c in calls
+            {"id": cid, "type": "function", "function": {"name": c.name, "arguments": dumps(c.arguments)}}
+            for c, cid in calls
         ]
     return {
         "id": convert_id(resp.id, "chatcmpl-"),

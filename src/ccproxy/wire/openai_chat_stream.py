@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ccproxy.wire import openai_chat
+from ccproxy.wire import carry, openai_chat
 from ccproxy.wire.neutral import (
     ApiError,
     BlockStart,
@@ -74,7 +74,8 @@ class ChatDecoder(Decoder):
         fn = call.get("function") or {}
         at = call.get("index", 0)
         if at not in self.tools or (call.get("id") and self.open != self.tools[at]):
-            out += self.open_block(ToolCall(call.get("id", ""), fn.get("name", "")))
+            base, signature, _ = carry.unpack(call.get("id", ""))
+            out += self.open_block(ToolCall(base, fn.get("name", ""), {}, signature))
             self.tools[at] = self.blocks - 1
         if fn.get("arguments"):
             out.append(Delta(self.tools[at], "arguments", fn["arguments"]))
@@ -99,6 +100,7 @@ class ChatEncoder(Encoder):
         self.created = options.timestamp()
         self.tools: dict[int, int] = {}  # our block index -> OpenAI tool_calls index
         self.with_args: set[int] = set()
+        self.trail = carry.ThinkingTrail()
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
@@ -117,6 +119,7 @@ class ChatEncoder(Encoder):
         return self._chunk({"tool_calls": [{"index": at, **fields}]})
 
     def encode(self, event: Event) -> bytes:
+        self.trail.see(event)
         if isinstance(event, Start):
             self.id, self.model = convert_id(event.id, "chatcmpl-"), event.model
             return self._chunk({"role": "assistant", "content": ""})
@@ -125,7 +128,7 @@ class ChatEncoder(Encoder):
                 return b""
             at = self.tools[event.index] = len(self.tools)
             function = {"name": event.part.name, "arguments": ""}
-            return self._tool(at, id=event.part.id, type="function", function=function)
+            return self._tool(at, id=self.trail.call_id(event.part), type="function", function=function)
         if isinstance(event, Delta):
             return self._delta(event)
         if isinstance(event, BlockStop):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ccproxy.wire import openai_chat
+from ccproxy.wire import carry, openai_chat
 from ccproxy.wire.neutral import (
     ClientOptions,
     Image,
@@ -80,15 +80,13 @@ def _item_in(item: dict[str, Any], req: Request, warnings: list[str]) -> None:
                 _add(req, role, part)
     elif kind == "function_call":
         name = item.get("name", "")
-        _add(
-            req,
-            "assistant",
-            ToolCall(
-                item.get("call_id", ""), name, loads_arguments(item.get("arguments", ""), warnings, name)
-            ),
-        )
+        arguments = loads_arguments(item.get("arguments", ""), warnings, name)
+        call, thinking = carry.call_in(item.get("call_id", ""), name, arguments)
+        _add(req, "assistant", call)
+        carry.restore_thinking(req.messages[-1], thinking)
     elif kind == "function_call_output":
-        _add(req, "user", ToolResult(item.get("call_id", ""), _content_in(item.get("output", ""), warnings)))
+        call_id = carry.result_id(item.get("call_id", ""))
+        _add(req, "user", ToolResult(call_id, _content_in(item.get("output", ""), warnings)))
     elif kind == "reasoning":
         texts = [s.get("text", "") for s in item.get("summary") or []] or [
             c.get("text", "") for c in item.get("content") or []
@@ -274,11 +272,8 @@ def parse_response(body: dict[str, Any], warnings: list[str]) -> Response:
             parts += _content_in(item.get("content"), warnings)
         elif kind == "function_call":
             name = item.get("name", "")
-            parts.append(
-                ToolCall(
-                    item.get("call_id", ""), name, loads_arguments(item.get("arguments", ""), warnings, name)
-                )
-            )
+            arguments = loads_arguments(item.get("arguments", ""), warnings, name)
+            parts.append(carry.call_in(item.get("call_id", ""), name, arguments)[0])
         elif kind == "reasoning":
             summary = "\n\n".join(s.get("text", "") for s in item.get("summary") or [])
             parts.append(Thinking(summary, item.get("encrypted_content")))
@@ -296,7 +291,9 @@ def item_id(response_id: str, prefix: str, index: int) -> str:
     return f"{prefix}_{response_id.removeprefix('resp_')}_{index}"
 
 
-def output_item(part: Part, response_id: str, index: int) -> dict[str, Any] | None:
+def output_item(
+    part: Part, response_id: str, index: int, call_id: str | None = None
+) -> dict[str, Any] | None:
     """The finished output item for one part (the stream encoder sends the same shape at the end)."""
     if isinstance(part, Text):
         content = {"type": "output_text", "text": part.text, "annotations": [], "logprobs": []}
@@ -312,7 +309,7 @@ def output_item(part: Part, response_id: str, index: int) -> dict[str, Any] | No
             "id": item_id(response_id, "fc", index),
             "type": "function_call",
             "status": "completed",
-            "call_id": part.id,
+            "call_id": call_id or part.id,
             "name": part.name,
             "arguments": dumps(part.arguments),
         }
@@ -366,8 +363,9 @@ def finish_fields(reason: StopReason) -> dict[str, Any]:
 def build_response(resp: Response, warnings: list[str], options: ClientOptions) -> dict[str, Any]:
     rid = convert_id(resp.id, "resp_")
     body = envelope(rid, resp.model, options.timestamp(), "completed")
+    call_ids = {id(call): cid for call, cid in carry.calls_out(resp.parts, with_thinking=True)}
     for part in resp.parts:
-        item = output_item(part, rid, len(body["output"]))
+        item = output_item(part, rid, len(body["output"]), call_ids.get(id(part)))
         if item is None:
             warnings.append(f"{type(part).__name__} has no Responses output item; dropped")
         else:

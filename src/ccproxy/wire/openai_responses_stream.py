@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ccproxy.wire import carry
 from ccproxy.wire import openai_responses as fmt
 from ccproxy.wire.neutral import (
     ApiError,
@@ -73,7 +74,8 @@ class ResponsesDecoder(Decoder):
     def _item_added(self, item: dict[str, Any]) -> list[Event]:
         kind = item.get("type")
         if kind == "function_call":
-            return self.open_block(ToolCall(item.get("call_id", ""), item.get("name", "")))
+            base, signature, _ = carry.unpack(item.get("call_id", ""))
+            return self.open_block(ToolCall(base, item.get("name", ""), {}, signature))
         if kind == "reasoning":
             self.summaries = 0
             return self.open_block(Thinking(""))
@@ -100,6 +102,7 @@ class _Item:
 
     def __init__(self, index: int, item_id: str, part: Text | Thinking | ToolCall) -> None:
         self.index, self.id, self.part = index, item_id, part
+        self.call_id = part.id if isinstance(part, ToolCall) else ""
         self.text: list[str] = []
         self.signature: list[str] = []
 
@@ -113,6 +116,7 @@ class ResponsesEncoder(Encoder):
         self.created = options.timestamp()
         self.items: dict[int, _Item] = {}
         self.output: list[dict[str, Any]] = []
+        self.trail = carry.ThinkingTrail()
 
     def _ev(self, kind: str, **fields: Any) -> bytes:
         data = {"type": kind, "sequence_number": self.seq, **fields}
@@ -123,6 +127,7 @@ class ResponsesEncoder(Encoder):
         return {**fmt.envelope(self.id, self.model, self.created, status), **fields}
 
     def encode(self, event: Event) -> bytes:
+        self.trail.see(event)
         if isinstance(event, Start):
             self.id, self.model = convert_id(event.id, "resp_"), event.model
             return self._ev("response.created", response=self._response("in_progress")) + self._ev(
@@ -149,6 +154,8 @@ class ResponsesEncoder(Encoder):
     def _open(self, event: BlockStart) -> bytes:
         index = len(self.output) + len(self.items)
         part = event.part
+        if isinstance(part, Thinking) and part.redacted is not None:
+            return b""  # an encrypted block has no summary to show; it still travels in the call id
         prefix = {"Text": "msg", "Thinking": "rs", "ToolCall": "fc"}[type(part).__name__]
         item = self.items[event.index] = _Item(index, fmt.item_id(self.id, prefix, index), part)
         if isinstance(part, Text):
@@ -177,11 +184,12 @@ class ResponsesEncoder(Encoder):
                 summary_index=0,
                 part=empty,
             )
+        item.call_id = self.trail.call_id(part)
         call = {
             "id": item.id,
             "type": "function_call",
             "status": "in_progress",
-            "call_id": part.id,
+            "call_id": item.call_id,
             "name": part.name,
             "arguments": "",
         }
@@ -240,11 +248,11 @@ class ResponsesEncoder(Encoder):
                 "id": item.id,
                 "type": "function_call",
                 "status": "completed",
-                "call_id": part.id,
+                "call_id": item.call_id,
                 "name": part.name,
                 "arguments": text,
             }
-            out = self._ev("response.function_call_arguments.done", **where, arguments=text)
+            out = self._ev("response.function_call_arguments.done", **where, name=part.name, arguments=text)
         self.output.append(full)
         return out + self._ev("response.output_item.done", output_index=item.index, item=full)
 

@@ -7,7 +7,10 @@ adding a format adds one module, not one per pair. Callers name formats by their
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,11 +18,24 @@ from typing import Any
 from ccproxy.wire import anthropic, gemini, openai_chat, openai_responses
 from ccproxy.wire.anthropic_stream import AnthropicDecoder, AnthropicEncoder
 from ccproxy.wire.gemini_stream import GeminiDecoder, GeminiEncoder
-from ccproxy.wire.neutral import ApiError, ClientOptions, Done, Event, Fail, Finish, Request, Response, Usage
+from ccproxy.wire.neutral import (
+    ApiError,
+    ClientOptions,
+    Done,
+    Event,
+    Fail,
+    Finish,
+    Loss,
+    Request,
+    Response,
+    Usage,
+)
 from ccproxy.wire.openai_chat_stream import ChatDecoder, ChatEncoder
 from ccproxy.wire.openai_responses_stream import ResponsesDecoder, ResponsesEncoder
 from ccproxy.wire.sse import SSEReader
 from ccproxy.wire.stream import Decoder, Encoder
+
+log = logging.getLogger("ccproxy.wire")
 
 
 class TranslationError(ValueError):
@@ -136,7 +152,35 @@ def translate_request(
     if model:
         request.model = model
     out = CODECS[upstream].build_request(request, warnings)
+    log_losses(request, warnings, client, upstream)
     return RequestTranslation(out, request, options, warnings)
+
+
+_LOGGED: OrderedDict[str, None] = OrderedDict()
+_LOGGED_MAX = 4096
+
+
+def conversation_key(request: Request) -> str:
+    """Turns of one conversation share their system prompt and first user message."""
+    first = next((m for m in request.messages if m.role == "user"), None)
+    seed = repr((request.system, first.parts if first else None))
+    return hashlib.sha256(seed.encode()).hexdigest()[:12]
+
+
+def log_losses(request: Request, warnings: list[str], client: str, upstream: str) -> None:
+    """Log each `Loss` once per conversation: it recurs on every turn, and one line says it all."""
+    for warning in warnings:
+        if not isinstance(warning, Loss):
+            continue
+        conversation = conversation_key(request)
+        key = f"{conversation}:{hashlib.sha256(warning.encode()).hexdigest()[:8]}"
+        if key in _LOGGED:
+            _LOGGED.move_to_end(key)
+            continue
+        _LOGGED[key] = None
+        if len(_LOGGED) > _LOGGED_MAX:
+            _LOGGED.popitem(last=False)
+        log.warning("%s client -> %s (conversation %s): %s", client, upstream, conversation, warning)
 
 
 def translate_response(

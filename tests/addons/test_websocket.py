@@ -1,0 +1,97 @@
+"""WebSocket handshakes in the router: routed like any request, refused with 426 where a body would be translated."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from mitmproxy import http
+from mitmproxy.test import taddons, tflow
+from mitmproxy.websocket import WebSocketData, WebSocketMessage
+
+from ccproxy.addons.router import Router
+from ccproxy.addons.websocket import WebSocketLog, is_upgrade
+from ccproxy.flows.meta import get_meta
+from tests.addons.test_router import FAKE, KEYS, router, run
+
+UPGRADE = {"upgrade": "websocket", "connection": "Upgrade", "sec-websocket-version": "13",
+           "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="}
+
+
+@pytest.fixture(autouse=True)
+def _keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in KEYS.items():
+        monkeypatch.setenv(k, v)
+
+
+def handshake(path: str = "/v1/responses", *, provider: str | None = None,
+              headers: dict[str, str] | None = None) -> http.HTTPFlow:
+    """Codex CLI's opening: GET with Upgrade headers and no body."""
+    f = tflow.tflow()
+    f.request = http.Request.make("GET", f"http://unrouted.ccproxy.invalid{path}", b"",
+                                  {"host": "127.0.0.1:4000", **UPGRADE, **(headers or {})})
+    meta = get_meta(f)
+    meta.source = "reverse"
+    if provider:
+        meta.provider, meta.auth_injected = provider, True
+    return f
+
+
+def test_is_upgrade_wants_a_get_with_upgrade_websocket() -> None:
+    assert is_upgrade(handshake().request)
+    assert not is_upgrade(handshake(headers={"upgrade": "h2c"}).request)
+    post = handshake()
+    post.request.method = "POST"
+    assert not is_upgrade(post.request)
+
+
+def test_same_format_sentinel_route_passes_the_handshake_on() -> None:
+    f = run(router(), handshake(provider="responses"))
+    assert f.response is None
+    assert f.request.url == f"http://{FAKE}/v1/responses" and f.request.headers["upgrade"] == "websocket"
+    assert get_meta(f).transform.mode == "route"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("rules", "provider", "reason", "dest"),
+    [
+        (None, "openai", "sentinel", "openai"),  # the sentinel's provider speaks Chat Completions
+        ([{"match_path": "^/v1/responses", "action": "transform", "dest_provider": "anthropic"}], "responses",
+         "rule[0]", "anthropic"),
+    ],
+)
+def test_a_translating_route_refuses_with_a_json_426(rules: list[dict[str, Any]] | None, provider: str,
+                                                     reason: str, dest: str) -> None:
+    r: Router = router(rules)
+    f = run(r, handshake(provider=provider))
+    assert f.response is not None and f.response.status_code == 426
+    body = json.loads(f.response.content or b"")
+    assert body["type"] == "error" and body["error"]["type"] == "ccproxy_websocket_unsupported"
+    meta = get_meta(f)
+    assert meta.extra["websocket"] == {"refused": 426, "reason": reason, "provider": provider if not rules else dest,
+                                       "from_format": "openai_responses", "to_format": dest}
+    assert meta.transform is None  # nothing to translate back: the router's response side leaves the 426 alone
+    r.response(f)
+    assert f.response.status_code == 426 and json.loads(f.response.content or b"") == body
+
+
+def test_a_redirect_rule_passes_the_handshake_on_with_the_destination_key() -> None:
+    rules = [{"match_path": "^/v1/responses", "action": "redirect", "dest_provider": "responses"}]
+    f = run(router(rules), handshake(provider="anthropic", headers={"x-api-key": "real-anthropic"}))
+    assert f.response is None and get_meta(f).transform.mode == "redirect"  # type: ignore[union-attr]
+    assert f.request.headers["authorization"] == "Bearer real-openai" and "x-api-key" not in f.request.headers
+
+
+def test_the_log_says_open_and_close_without_payloads(caplog: pytest.LogCaptureFixture) -> None:
+    f = handshake(provider="responses")
+    f.websocket = WebSocketData(messages=[WebSocketMessage(1, True, b'{"api_key": "secret-in-payload"}'),
+                                          WebSocketMessage(1, False, b"{}")],
+                                closed_by_client=True, close_code=1000)
+    addon = WebSocketLog()
+    with taddons.context(), caplog.at_level(logging.INFO, "ccproxy.websocket"):
+        addon.websocket_start(f)
+        addon.websocket_end(f)
+    assert "WebSocket open" in caplog.text and "1 messages sent, 1 received" in caplog.text
+    assert "secret-in-payload" not in caplog.text

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +16,10 @@ from mitmproxy.websocket import WebSocketData, WebSocketMessage
 from ccproxy.addons.router import Router
 from ccproxy.addons.websocket import WebSocketLog, is_upgrade
 from ccproxy.flows.meta import get_meta
+from tests.addons.test_auth import rejected_flow, run_headers
+from tests.addons.test_auth import setup as auth_setup
 from tests.addons.test_router import FAKE, KEYS, router, run
+from tests.fakes.provider import FakeProvider
 
 UPGRADE = {"upgrade": "websocket", "connection": "Upgrade", "sec-websocket-version": "13",
            "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="}
@@ -95,3 +100,19 @@ def test_the_log_says_open_and_close_without_payloads(caplog: pytest.LogCaptureF
         addon.websocket_end(f)
     assert "WebSocket open" in caplog.text and "1 messages sent, 1 received" in caplog.text
     assert "secret-in-payload" not in caplog.text
+
+
+def test_a_401_handshake_renews_the_credential_but_is_not_replayed(tmp_path: Path,
+                                                                   fake_provider: FakeProvider) -> None:
+    """A replay could not become the client's socket: the 401 goes on, the client's reconnect gets the new key."""
+    addon, _ = auth_setup(tmp_path, fake_provider)
+    f = rejected_flow(fake_provider)
+    f.request.method, f.request.path, f.request.content = "GET", "/v1/responses", b""
+    f.request.headers.update(UPGRADE)
+    run_headers(addon, f)
+    assert f.response is not None and f.response.status_code == 401
+    assert fake_provider.requests == []  # nothing replayed
+    meta = get_meta(f)
+    assert (meta.auth_refreshed, meta.auth_replayed) == (True, False)
+    assert "not replayed" in meta.extra["auth"]["error"]
+    assert asyncio.run(addon.resolver.resolve("anth")) == "key-new"

@@ -13,11 +13,15 @@ from mitmproxy import http
 from mitmproxy.test import taddons, tflow
 from mitmproxy.websocket import WebSocketData, WebSocketMessage
 
+from ccproxy.addons.recorder import Recorder, load_recent, to_http_flow
 from ccproxy.addons.router import Router
 from ccproxy.addons.websocket import WebSocketLog, is_upgrade
+from ccproxy.config.model import CCProxyConfig
+from ccproxy.flows.api import store_path
 from ccproxy.flows.meta import get_meta
 from tests.addons.test_auth import rejected_flow, run_headers
 from tests.addons.test_auth import setup as auth_setup
+from tests.addons.test_recorder import recent
 from tests.addons.test_router import FAKE, KEYS, router, run
 from tests.fakes.provider import FakeProvider
 
@@ -116,3 +120,24 @@ def test_a_401_handshake_renews_the_credential_but_is_not_replayed(tmp_path: Pat
     assert (meta.auth_refreshed, meta.auth_replayed) == (True, False)
     assert "not replayed" in meta.extra["auth"]["error"]
     assert asyncio.run(addon.resolver.resolve("anth")) == "key-new"
+
+
+def test_the_recorder_stores_the_socket_at_101_and_again_at_its_end_and_restores_it(tmp_path: Path) -> None:
+    f = recent(handshake(provider="responses"))
+    f.response = http.Response.make(101, b"", {"upgrade": "websocket", "connection": "Upgrade"})
+    f.websocket = WebSocketData()
+    config = CCProxyConfig()
+    recorder = Recorder(config, tmp_path)
+    with taddons.context(recorder):
+        recorder.response(f)  # the 101: no messages yet
+        f.websocket.messages += [WebSocketMessage(1, True, b'{"type": "response.create"}', 1.0),
+                                 WebSocketMessage(2, False, b"\x00\x01", 2.0)]
+        f.websocket.closed_by_client, f.websocket.close_code, f.websocket.timestamp_end = False, 1011, 3.0
+        recorder.websocket_end(f)  # both records may reach the writer in one batch
+        recorder.done()
+    [stored] = load_recent(store_path(config, tmp_path), 10)
+    assert stored.ccproxy["websocket"]["messages"] == 2 and stored.ccproxy["websocket"]["close_code"] == 1011
+    restored = to_http_flow(stored).websocket
+    assert restored is not None and restored.close_code == 1011 and restored.closed_by_client is False
+    assert [(m.from_client, m.is_text, m.content, m.timestamp) for m in restored.messages] == [
+        (True, True, b'{"type": "response.create"}', 1.0), (False, False, b"\x00\x01", 2.0)]

@@ -11,7 +11,7 @@ from typing import Any
 
 from mitmproxy import connection, ctx, http
 from mitmproxy.flow import Error
-from mitmproxy.websocket import WebSocketData
+from mitmproxy.websocket import WebSocketData, WebSocketMessage
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flows.api import store_path
@@ -19,7 +19,8 @@ from ccproxy.flows.meta import META_KEY, FlowMeta, get_meta
 from ccproxy.flows.record import Captured
 from ccproxy.flows.store import FlowStore
 from ccproxy.flows.stored import StoredFlow
-from ccproxy.flows.websocket import RawMessage
+from ccproxy.flows.websocket import PART as WS_PART
+from ccproxy.flows.websocket import RawMessage, raw_messages
 from ccproxy.flows.writer import StoreWriter
 
 log = logging.getLogger("ccproxy.recorder")
@@ -103,7 +104,21 @@ def to_http_flow(stored: StoredFlow) -> http.HTTPFlow:
     if doc.get("error"):
         flow.error = Error(str(doc["error"].get("msg", "error")), float(doc["error"].get("timestamp") or ts))
     flow.metadata[META_KEY] = stored.meta()
+    ws = stored.ccproxy.get("websocket")
+    if ws is not None:
+        flow.websocket = restored_websocket(ws, stored.raw_body(WS_PART))
     return flow
+
+
+def restored_websocket(ws: dict[str, Any], data: bytes | None) -> WebSocketData:
+    """A stored socket's messages and close state, so mitmweb shows them again after a restart."""
+    return WebSocketData(
+        messages=[WebSocketMessage(op, from_client, content, t) for t, from_client, op, content in raw_messages(data)],
+        closed_by_client=ws.get("closed_by_client"),
+        close_code=ws.get("close_code"),
+        close_reason=ws.get("close_reason"),
+        timestamp_end=ws.get("timestamp_end"),
+    )
 
 
 class Recorder:

@@ -40,6 +40,16 @@ def messages_from_json(data: bytes | None) -> list[dict[str, Any]]:
     return list(json.loads(data)) if data else []
 
 
+def raw_messages(data: bytes | None) -> list[RawMessage]:
+    """The stored part back as (timestamp, from_client, opcode, content), for a restored mitmweb flow."""
+    out: list[RawMessage] = []
+    for e in messages_from_json(data):
+        opcode, payload = int(e.get("opcode", TEXT)), str(e.get("data", ""))
+        content = payload.encode() if opcode == TEXT else base64.b64decode(payload)
+        out.append((float(e.get("time") or 0.0), e.get("type") == "send", opcode, content))
+    return out
+
+
 def mask_entry(entry: dict[str, Any]) -> dict[str, Any]:
     """A text message with credential fields of its JSON masked; binary payloads are kept as they are."""
     if entry.get("opcode") != TEXT:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from tests.daemon import SECRETS, RunningDaemon, wait_for
@@ -160,3 +160,31 @@ def test_redirect_rule_passes_the_socket_through_with_the_destination_key(
     assert not any(SECRETS["FAKE_ANTHROPIC_KEY"] in v for r in upgrades for _, v in r.header_list)
     flow = stored_socket(daemon)
     assert flow["ccproxy"]["transform"]["mode"] == "redirect"
+
+
+def test_a_socket_the_provider_ends_is_recorded_with_how_it_ended(shared_daemon: RunningDaemon,
+                                                                  fake_provider: FakeProvider) -> None:
+    """A close frame from the provider, then a dropped connection: the client learns of both, both are stored."""
+    codes = []
+    for model in ("gpt-close", "gpt-reset"):
+        with open_socket(shared_daemon, "sk-ant-oat-ccproxy-responses") as ws:
+            ws.send(json.dumps({"type": "response.create", "model": model}))
+            with pytest.raises(ConnectionClosed) as info:
+                ws.recv(timeout=20)
+        codes.append(info.value.rcvd.code if info.value.rcvd else None)
+    # The provider's close frame reaches the client as sent; a dropped connection arrives as a normal
+    # close (1006 may not go over the wire), while the flow records it as 1006.
+    assert codes == [1011, 1000]
+
+    def ended() -> list[dict[str, Any]] | None:
+        flows = json.loads(shared_daemon.cli("flows", "list", "--json").stdout)
+        codes = [(f["ccproxy"].get("websocket") or {}).get("close_code") for f in flows]
+        return flows if {1011, 1006} <= set(codes) else None
+
+    flows = wait_for(ended, 30, 0.1, "both sockets recorded with their ends")
+    ends = {f["ccproxy"]["websocket"]["close_code"]: f for f in flows if f["ccproxy"].get("websocket")}
+    assert ends[1011]["ccproxy"]["websocket"]["closed_by_client"] is False
+    assert ends[1011]["ccproxy"]["websocket"]["close_reason"] == "fake provider closed"
+    assert ends[1011]["ccproxy"]["websocket"]["sent"] == 1
+    text = shared_daemon.cli("flows", "show", ends[1011]["id"]).stdout
+    assert "closed by the provider: 1011 (fake provider closed)" in text

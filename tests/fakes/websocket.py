@@ -4,7 +4,8 @@ Runs inside the fake's request handler thread on its blocking socket, with `wspr
 mitmproxy dependency). With `FakeProvider.required_token` set, a handshake with another credential
 is refused with 401. A `response.create` text message is answered with Responses stream events
 (`response.created`, one `response.output_text.delta` per word, `response.completed`), each its own
-text message; a binary message is echoed back as binary. Every message received is kept in
+text message; a binary message is echoed back as binary. A model ending in `close` gets a close
+frame (1011) instead, one ending in `reset` a dropped connection. Every message received is kept in
 `FakeProvider.ws_received`.
 """
 
@@ -72,10 +73,25 @@ def serve(fake: FakeProvider, rec: RecordedRequest, sock: socket.socket, rfile: 
                 sock.sendall(ws.send(event.response()))
             elif isinstance(event, Message):
                 fake.ws_received.append(event.data)
+                model = _model(event)
+                if model.endswith("close"):  # the provider ends the socket with a close frame
+                    sock.sendall(ws.send(CloseConnection(code=1011, reason="fake provider closed")))
+                    return
+                if model.endswith("reset"):  # ... or just drops the connection
+                    sock.close()
+                    return
                 for out in _answer(event):
                     sock.sendall(ws.send(out))
         if not data:
             return
+
+
+def _model(event: Message[Any]) -> str:
+    try:
+        doc = json.loads(event.data) if isinstance(event, TextMessage) else {}
+    except ValueError:
+        return ""
+    return str(doc.get("model", "")) if isinstance(doc, dict) else ""
 
 
 def _answer(event: Message[Any]) -> list[Message[Any]]:

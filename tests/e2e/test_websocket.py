@@ -82,6 +82,7 @@ def test_socket_is_relayed_with_the_real_key_and_recorded(daemon: RunningDaemon,
     assert ccp["websocket"]["sent"] == 2 and ccp["websocket"]["received"] == 7
     assert ccp["websocket"]["closed_by_client"] is True and ccp["websocket"]["close_code"] == 1000
     assert ccp["transform"]["mode"] == "route" and ccp["auth_injected"] is True
+    assert ccp["model"] == "gpt-fake" and ccp["usage"] == {"input_tokens": 7, "output_tokens": 4, "total_tokens": 11}
 
     text = daemon.cli("flows", "show", flow["id"]).stdout
     assert "== websocket (9 messages: 2 sent, 7 received)" in text

@@ -116,3 +116,17 @@ def test_the_101_and_the_end_in_one_store_batch_keep_the_later(tmp_path: Path) -
         doc = store.docs(["ws-2"])[0]
         assert doc["ccproxy"]["websocket"]["messages"] == 3
         assert len(messages_from_json(store.parts("ws-2")[PART])) == 3
+
+
+def test_model_and_usage_of_a_responses_socket_sum_over_its_turns() -> None:
+    def completed(i: int, n: int) -> RawMessage:
+        doc = {"type": "response.completed", "response": {"id": f"resp_{i}", "usage": {
+            "input_tokens": n, "output_tokens": 2, "total_tokens": n + 2, "input_tokens_details": {"cached_tokens": 1}}}}
+        return (T0 + i, False, 1, json.dumps(doc).encode())
+
+    turn = json.dumps({"type": "response.create", "model": "gpt-5-codex"}).encode()
+    messages: list[RawMessage] = [(T0, True, 1, turn), completed(1, 10), (T0 + 2, True, 1, turn), completed(3, 20),
+                                  (T0 + 4, False, 1, b"not json"), (T0 + 5, False, 2, b"\x00")]
+    ccp = socket_record(messages=messages).doc["ccproxy"]
+    assert ccp["model"] == "gpt-5-codex"
+    assert ccp["usage"] == {"input_tokens": 30, "output_tokens": 4, "cache_read_input_tokens": 2, "total_tokens": 34}

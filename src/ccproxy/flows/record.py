@@ -19,7 +19,7 @@ from ccproxy.flows.conversation import conversation_id, model_of, parse_json
 from ccproxy.flows.meta import FlowMeta, SSEEvent
 from ccproxy.flows.redact import redact_headers, redact_path, redact_url
 from ccproxy.flows.websocket import PART as WS_PART
-from ccproxy.flows.websocket import RawMessage, messages_json
+from ccproxy.flows.websocket import RawMessage, messages_json, socket_facts
 from ccproxy.flows.websocket import summary as ws_summary
 
 #: Body parts a record may carry, in phase order.
@@ -141,6 +141,8 @@ def build_ccproxy(cap: Captured, upstream: dict[str, Any] | None, upstream_body:
     doc["error"] = meta.error or cap.error or _answer_error(upstream, ans)
     if cap.websocket_messages is not None:
         doc["websocket"] = ws_summary(cap.websocket_messages, cap.websocket_state)
+        ws_model, ws_usage = socket_facts(cap.websocket_messages)
+        doc["model"], doc["usage"] = doc["model"] or ws_model, doc["usage"] or ws_usage
     doc["changed"] = {
         "url": client is not None and client.url != _forwarded_url(web),
         "request_body": client is not None and client.body != cap.request_body,

@@ -16,10 +16,13 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from ccproxy.flows.answer import normalize_usage
 from ccproxy.flows.redact import redact_body
 
 PART = "websocket_messages"
 TEXT, BINARY = 1, 2
+#: Server events that end one Responses turn on a socket; each carries that turn's usage.
+TURN_ENDS = ("response.completed", "response.incomplete", "response.failed")
 
 #: (timestamp, from_client, opcode, content): what the recorder reads off mitmproxy's messages.
 RawMessage = tuple[float, bool, int, bytes]
@@ -78,6 +81,34 @@ def summary(messages: list[RawMessage], state: dict[str, Any] | None) -> dict[st
         "close_reason": state.get("close_reason"),
         "timestamp_end": state.get("timestamp_end"),
     }
+
+
+def _json_text(message: RawMessage) -> dict[str, Any] | None:
+    if message[2] != TEXT:
+        return None
+    try:
+        doc = json.loads(message[3])
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def socket_facts(messages: list[RawMessage]) -> tuple[str | None, dict[str, int] | None]:
+    """A Responses socket's model (its first `response.create`) and usage (summed over its turns)."""
+    model: str | None = None
+    usage: dict[str, int] = {}
+    for message in messages:
+        doc = _json_text(message)
+        if doc is None:
+            continue
+        if message[1] and model is None and isinstance(doc.get("model"), str):
+            model = str(doc["model"])
+        elif not message[1] and doc.get("type") in TURN_ENDS:
+            response = doc.get("response")
+            turn = normalize_usage(response.get("usage") if isinstance(response, dict) else None)
+            for key, value in (turn or {}).items():
+                usage[key] = usage.get(key, 0) + value
+    return model, usage or None
 
 
 def _payload(entry: dict[str, Any]) -> str:

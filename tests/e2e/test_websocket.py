@@ -79,6 +79,8 @@ def test_socket_is_relayed_with_the_real_key_and_recorded(daemon: RunningDaemon,
     flow = stored_socket(daemon)
     ccp = flow["ccproxy"]
     assert flow["response"]["status_code"] == 101
+    extensions = [v for k, v in flow["response"]["headers"] if k.lower() == "sec-websocket-extensions"]
+    assert extensions and "permessage-deflate" in extensions[0]  # compressed frames, recorded inflated below
     assert ccp["websocket"]["sent"] == 2 and ccp["websocket"]["received"] == 7
     assert ccp["websocket"]["closed_by_client"] is True and ccp["websocket"]["close_code"] == 1000
     assert ccp["transform"]["mode"] == "route" and ccp["auth_injected"] is True

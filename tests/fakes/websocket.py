@@ -28,6 +28,7 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
+from wsproto.extensions import PerMessageDeflate
 
 if TYPE_CHECKING:
     from tests.fakes.provider import FakeProvider, RecordedRequest
@@ -57,7 +58,8 @@ def serve(fake: FakeProvider, rec: RecordedRequest, sock: socket.socket, rfile: 
                                           (b"content-length", str(len(body)).encode())], has_body=True)))
             sock.sendall(ws.send(RejectData(data=body)))
             return
-        sock.sendall(ws.send(AcceptConnection()))
+        # Compressed frames when the client offers them, as api.openai.com and Codex do: mitmproxy must inflate them.
+        sock.sendall(ws.send(AcceptConnection(extensions=[PerMessageDeflate()])))
     for _ in range(MAX_MESSAGES):
         try:
             data = rfile.read1(65536)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flows.api import store_path
+from ccproxy.flows.conversation import conversation_id
 from ccproxy.flows.har import to_har
 from ccproxy.flows.meta import ClientRequest, FlowMeta, TransformInfo
 from ccproxy.flows.record import PARTS, Captured, FlowRecord, build_record
@@ -118,15 +119,19 @@ def test_the_101_and_the_end_in_one_store_batch_keep_the_later(tmp_path: Path) -
         assert len(messages_from_json(store.parts("ws-2")[PART])) == 3
 
 
-def test_model_and_usage_of_a_responses_socket_sum_over_its_turns() -> None:
+def test_model_conversation_and_usage_of_a_responses_socket() -> None:
     def completed(i: int, n: int) -> RawMessage:
         doc = {"type": "response.completed", "response": {"id": f"resp_{i}", "usage": {
             "input_tokens": n, "output_tokens": 2, "total_tokens": n + 2, "input_tokens_details": {"cached_tokens": 1}}}}
         return (T0 + i, False, 1, json.dumps(doc).encode())
 
-    turn = json.dumps({"type": "response.create", "model": "gpt-5-codex"}).encode()
+    create = {"type": "response.create", "model": "gpt-5-codex",
+              "input": [{"role": "user", "content": [{"type": "input_text", "text": "fix the bug"}]}]}
+    turn = json.dumps(create).encode()
     messages: list[RawMessage] = [(T0, True, 1, turn), completed(1, 10), (T0 + 2, True, 1, turn), completed(3, 20),
                                   (T0 + 4, False, 1, b"not json"), (T0 + 5, False, 2, b"\x00")]
     ccp = socket_record(messages=messages).doc["ccproxy"]
     assert ccp["model"] == "gpt-5-codex"
+    assert ccp["conversation_id"] == conversation_id({k: v for k, v in create.items() if k != "type"})
+    assert ccp["conversation_id"] is not None  # the same id an HTTP turn of this conversation gets
     assert ccp["usage"] == {"input_tokens": 30, "output_tokens": 4, "cache_read_input_tokens": 2, "total_tokens": 34}

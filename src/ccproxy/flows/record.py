@@ -141,8 +141,10 @@ def build_ccproxy(cap: Captured, upstream: dict[str, Any] | None, upstream_body:
     doc["error"] = meta.error or cap.error or _answer_error(upstream, ans)
     if cap.websocket_messages is not None:
         doc["websocket"] = ws_summary(cap.websocket_messages, cap.websocket_state)
-        ws_model, ws_usage = socket_facts(cap.websocket_messages)
-        doc["model"], doc["usage"] = doc["model"] or ws_model, doc["usage"] or ws_usage
+        create, ws_usage = socket_facts(cap.websocket_messages)
+        doc["model"] = doc["model"] or model_of(create)
+        doc["usage"] = doc["usage"] or ws_usage
+        doc["conversation_id"] = doc["conversation_id"] or conversation_id(create)
     doc["changed"] = {
         "url": client is not None and client.url != _forwarded_url(web),
         "request_body": client is not None and client.body != cap.request_body,

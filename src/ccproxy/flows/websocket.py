@@ -93,22 +93,22 @@ def _json_text(message: RawMessage) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def socket_facts(messages: list[RawMessage]) -> tuple[str | None, dict[str, int] | None]:
-    """A Responses socket's model (its first `response.create`) and usage (summed over its turns)."""
-    model: str | None = None
+def socket_facts(messages: list[RawMessage]) -> tuple[dict[str, Any] | None, dict[str, int] | None]:
+    """A Responses socket's first `response.create` (model, conversation) and its usage summed over turns."""
+    first: dict[str, Any] | None = None
     usage: dict[str, int] = {}
     for message in messages:
         doc = _json_text(message)
         if doc is None:
             continue
-        if message[1] and model is None and isinstance(doc.get("model"), str):
-            model = str(doc["model"])
+        if message[1] and first is None and doc.get("type") == "response.create":
+            first = doc
         elif not message[1] and doc.get("type") in TURN_ENDS:
             response = doc.get("response")
             turn = normalize_usage(response.get("usage") if isinstance(response, dict) else None)
             for key, value in (turn or {}).items():
                 usage[key] = usage.get(key, 0) + value
-    return model, usage or None
+    return first, usage or None
 
 
 def _payload(entry: dict[str, Any]) -> str:

@@ -122,6 +122,10 @@ def test_a_401_handshake_renews_the_credential_but_is_not_replayed(tmp_path: Pat
     assert asyncio.run(addon.resolver.resolve("anth")) == "key-new"
 
 
+CREATE = json.dumps({"type": "response.create", "model": "gpt-x", "input": "hi"}).encode()
+DONE = json.dumps({"type": "response.completed", "response": {"usage": {"input_tokens": 3, "output_tokens": 1}}}).encode()
+
+
 def test_the_recorder_stores_the_socket_at_101_and_again_at_its_end_and_restores_it(tmp_path: Path) -> None:
     f = recent(handshake(provider="responses"))
     f.response = http.Response.make(101, b"", {"upgrade": "websocket", "connection": "Upgrade"})
@@ -130,14 +134,15 @@ def test_the_recorder_stores_the_socket_at_101_and_again_at_its_end_and_restores
     recorder = Recorder(config, tmp_path)
     with taddons.context(recorder):
         recorder.response(f)  # the 101: no messages yet
-        f.websocket.messages += [WebSocketMessage(1, True, b'{"type": "response.create"}', 1.0),
+        f.websocket.messages += [WebSocketMessage(1, True, CREATE, 1.0), WebSocketMessage(1, False, DONE, 1.5),
                                  WebSocketMessage(2, False, b"\x00\x01", 2.0)]
         f.websocket.closed_by_client, f.websocket.close_code, f.websocket.timestamp_end = False, 1011, 3.0
         recorder.websocket_end(f)  # both records may reach the writer in one batch
         recorder.done()
+    assert get_meta(f).usage == {"input_tokens": 3, "output_tokens": 1}  # the live flow got the final facts
     [stored] = load_recent(store_path(config, tmp_path), 10)
-    assert stored.ccproxy["websocket"]["messages"] == 2 and stored.ccproxy["websocket"]["close_code"] == 1011
+    assert stored.ccproxy["websocket"]["messages"] == 3 and stored.ccproxy["websocket"]["close_code"] == 1011
     restored = to_http_flow(stored).websocket
     assert restored is not None and restored.close_code == 1011 and restored.closed_by_client is False
     assert [(m.from_client, m.is_text, m.content, m.timestamp) for m in restored.messages] == [
-        (True, True, b'{"type": "response.create"}', 1.0), (False, False, b"\x00\x01", 2.0)]
+        (True, True, CREATE, 1.0), (False, True, DONE, 1.5), (False, False, b"\x00\x01", 2.0)]

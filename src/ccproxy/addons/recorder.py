@@ -147,6 +147,8 @@ class Recorder:
 
     def _recorded(self, flow_id: str, usage: Any, conversation_id: Any) -> None:
         """Writer's reader thread: hand the derived facts back to the live flow's metadata."""
+        if usage is None and conversation_id is None:
+            return  # nothing to hand back (a socket's 101 record); a later record of the flow may have some
         meta = self.metas.pop(flow_id, None)
         if meta is not None:
             meta.usage = usage

@@ -191,3 +191,11 @@ def test_a_socket_the_provider_ends_is_recorded_with_how_it_ended(shared_daemon:
     assert ends[1011]["ccproxy"]["websocket"]["sent"] == 1
     text = shared_daemon.cli("flows", "show", ends[1011]["id"]).stdout
     assert "closed by the provider: 1011 (fake provider closed)" in text
+
+
+def test_a_socket_open_when_the_daemon_stops_is_recorded_with_its_messages(daemon: RunningDaemon) -> None:
+    with open_socket(daemon, "sk-ant-oat-ccproxy-responses") as ws:
+        codex_turn(ws)
+        assert daemon.stop() == 0
+    [flow] = json.loads(daemon.cli("flows", "list", "--json").stdout)
+    assert flow["ccproxy"]["websocket"]["messages"] == 7 and flow["ccproxy"]["websocket"]["close_code"] == 1006

@@ -30,6 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes import websocket as fake_websocket
+
 GEMINI_PATH = re.compile(r"^/(?:v1beta|v1|v1alpha)/models/([^/:]+):(generateContent|streamGenerateContent)$")
 
 
@@ -81,6 +83,7 @@ class FakeProvider:
         self.answer_size: int | None = None
         self.hang_seconds: float = 30.0
         self.signed: dict[str, str] = {}  # signature issued -> the thinking text / function name it signs
+        self.ws_received: list[str | bytes] = []  # messages its Responses WebSocket got (tests/fakes/websocket.py)
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"fake": self})
@@ -115,6 +118,7 @@ class FakeProvider:
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.ws_received.clear()
         self.required_token = None
         self.sse_events = None
         self.sse_delay = 0.0
@@ -248,9 +252,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- routing ---------------------------------------------------------------------------
     def do_GET(self) -> None:
-        self._read()
+        rec = self._read()
         path = urlsplit(self.path).path
-        if path.endswith("/models"):
+        if path.endswith("/responses") and fake_websocket.is_upgrade(rec.headers):
+            self.close_connection = True
+            fake_websocket.serve(self.fake, rec, self.connection, self.rfile)
+        elif path.endswith("/models"):
             self._json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
         else:
             self._json(404, {"error": {"message": f"no route {path}", "type": "not_found"}})

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mitmproxy import http
 
+from ccproxy.addons import websocket
 from ccproxy.addons.stream import _Tap
 from ccproxy.auth.apply import set_credential
 from ccproxy.auth.replay import Replayed, client_headers, make_client, resend
@@ -156,6 +157,12 @@ class AuthRefresh:
             return
         meta.auth_refreshed = True
         set_credential(flow.request.headers, header, renewal.token)
+        if websocket.is_upgrade(flow.request):
+            # A replayed handshake could not become the client's socket; its reconnect gets the new credential.
+            story["error"] = "a WebSocket handshake is not replayed: the client's next one carries the new credential"
+            log.info("flow %s: provider %r: credential %s; WebSocket handshake, 401 passed on", short, name,
+                     RENEWED[renewal.how])
+            return
         log.info("flow %s: provider %r: credential %s; replaying once", short, name, RENEWED[renewal.how])
         import httpx  # start-up cost; see ccproxy.auth.oauth
 

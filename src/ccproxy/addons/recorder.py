@@ -11,6 +11,7 @@ from typing import Any
 
 from mitmproxy import connection, ctx, http
 from mitmproxy.flow import Error
+from mitmproxy.websocket import WebSocketData, WebSocketMessage
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flows.api import store_path
@@ -18,6 +19,8 @@ from ccproxy.flows.meta import META_KEY, FlowMeta, get_meta
 from ccproxy.flows.record import Captured
 from ccproxy.flows.store import FlowStore
 from ccproxy.flows.stored import StoredFlow
+from ccproxy.flows.websocket import PART as WS_PART
+from ccproxy.flows.websocket import RawMessage, raw_messages
 from ccproxy.flows.writer import StoreWriter
 
 log = logging.getLogger("ccproxy.recorder")
@@ -37,6 +40,7 @@ def capture(flow: http.HTTPFlow) -> Captured:
     from mitmproxy.tools.web.app import flow_to_json
 
     err = flow.error
+    ws = flow.websocket
     return Captured(
         web=flow_to_json(flow),
         meta=snapshot(get_meta(flow)),
@@ -44,7 +48,23 @@ def capture(flow: http.HTTPFlow) -> Captured:
         response_body=flow.response.raw_content if flow.response is not None else None,
         error=err.msg if err else None,
         error_ts=err.timestamp if err else None,
+        websocket_messages=websocket_messages(ws) if ws is not None else None,
+        websocket_state=websocket_state(ws) if ws is not None else None,
     )
+
+
+def websocket_messages(ws: WebSocketData) -> list[RawMessage]:
+    """The socket's messages so far, copied: the live list grows while the writer reads the copy."""
+    return [(m.timestamp, m.from_client, int(m.type), m.content) for m in ws.messages]
+
+
+def websocket_state(ws: WebSocketData) -> dict[str, Any]:
+    return {
+        "closed_by_client": ws.closed_by_client,
+        "close_code": ws.close_code,
+        "close_reason": ws.close_reason,
+        "timestamp_end": ws.timestamp_end,
+    }
 
 
 def load_recent(path: Path, limit: int) -> list[StoredFlow]:
@@ -84,7 +104,21 @@ def to_http_flow(stored: StoredFlow) -> http.HTTPFlow:
     if doc.get("error"):
         flow.error = Error(str(doc["error"].get("msg", "error")), float(doc["error"].get("timestamp") or ts))
     flow.metadata[META_KEY] = stored.meta()
+    ws = stored.ccproxy.get("websocket")
+    if ws is not None:
+        flow.websocket = restored_websocket(ws, stored.raw_body(WS_PART))
     return flow
+
+
+def restored_websocket(ws: dict[str, Any], data: bytes | None) -> WebSocketData:
+    """A stored socket's messages and close state, so mitmweb shows them again after a restart."""
+    return WebSocketData(
+        messages=[WebSocketMessage(op, from_client, content, t) for t, from_client, op, content in raw_messages(data)],
+        closed_by_client=ws.get("closed_by_client"),
+        close_code=ws.get("close_code"),
+        close_reason=ws.get("close_reason"),
+        timestamp_end=ws.get("timestamp_end"),
+    )
 
 
 class Recorder:
@@ -113,6 +147,8 @@ class Recorder:
 
     def _recorded(self, flow_id: str, usage: Any, conversation_id: Any) -> None:
         """Writer's reader thread: hand the derived facts back to the live flow's metadata."""
+        if usage is None and conversation_id is None:
+            return  # nothing to hand back (a socket's 101 record); a later record of the flow may have some
         meta = self.metas.pop(flow_id, None)
         if meta is not None:
             meta.usage = usage
@@ -142,6 +178,10 @@ class Recorder:
         self._finish(flow)
 
     def error(self, flow: http.HTTPFlow) -> None:
+        self._finish(flow)
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        """A WebSocket flow was recorded at its 101; now again, under the same id, with every message."""
         self._finish(flow)
 
     def _finish(self, flow: http.HTTPFlow) -> None:

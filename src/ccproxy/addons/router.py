@@ -17,7 +17,7 @@ from typing import Any
 from mitmproxy import http
 from mitmproxy.net.http import status_codes
 
-from ccproxy.addons import client_stream
+from ccproxy.addons import client_stream, websocket
 from ccproxy.addons.destination import (
     client_key,
     first_rule,
@@ -260,6 +260,9 @@ class Router:
         """New destination and credential, and the body written in the destination's wire format."""
         req = flow.request
         client, dest = endpoint.format, provider.provider
+        if websocket.is_upgrade(req):
+            websocket.refuse_upgrade(flow, name, client, dest, reason)  # a socket cannot be translated
+            return
         query = req.path.partition("?")[2]
         try:
             out = translate_request(

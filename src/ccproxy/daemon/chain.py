@@ -17,6 +17,7 @@ from ccproxy.addons.stage import HookStage
 from ccproxy.addons.stream import StreamTap
 from ccproxy.addons.timeouts import UpstreamTimeouts
 from ccproxy.addons.viewlimit import ViewLimit
+from ccproxy.addons.websocket import WebSocketLog
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.pipeline.executor import Stage
 from ccproxy.pipeline.loader import load_stage
@@ -53,7 +54,8 @@ def build_chain(
         UpstreamTimeouts(  # a silent provider: JSON 504, or a stalled stream ended
             config.inspector.upstream_timeout, config.inspector.stream_idle_timeout
         ),
-        Recorder(config, config_dir),  # the finished flow goes to the flow store
+        WebSocketLog(),  # a socket's open and close in the daemon log (its messages: the recorder)
+        Recorder(config, config_dir),  # the finished flow goes to the flow store (a socket's: again at its end)
         ViewLimit(config.inspector.view_limit),  # mitmweb keeps only the newest flows in memory
         ContentViews(),  # mitmweb views: "Client Request", "Provider Response"
     ]

@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, urlsplit
 from ccproxy import __version__
 from ccproxy.flows.redact import MASK, redact_body, redact_url
 from ccproxy.flows.stored import StoredFlow, header
+from ccproxy.flows.websocket import PART as WS_PART
+from ccproxy.flows.websocket import har_messages
 
 
 def iso(ts: float | None) -> str:
@@ -201,7 +203,18 @@ def flow_entries(flow: StoredFlow, masked: bool = True) -> list[dict[str, Any]]:
                          f"the client got no response: {ccp.get('error') or 'flow failed'}")
     client_entry = _entry(flow, cli_started, cli_req, cli_resp, _timings(cli_started, cli_started, *resp_times),
                           "client request (before ccproxy changed it) + the response the client got", "client")
+    add_websocket(flow, [forwarded, client_entry], masked)
     return [forwarded, client_entry]
+
+
+def add_websocket(flow: StoredFlow, entries: list[dict[str, Any]], masked: bool) -> None:
+    """A WebSocket flow's messages on both entries (Chrome's `_webSocketMessages`); ccproxy relays them unchanged."""
+    data = flow.raw_body(WS_PART)
+    if data is None:
+        return
+    for entry in entries:
+        entry["_resourceType"] = "websocket"
+        entry["_webSocketMessages"] = har_messages(data, masked)
 
 
 def to_har(flows: list[StoredFlow], masked: bool = True) -> dict[str, Any]:

@@ -18,6 +18,9 @@ from ccproxy.flows import answer as answers
 from ccproxy.flows.conversation import conversation_id, model_of, parse_json
 from ccproxy.flows.meta import FlowMeta, SSEEvent
 from ccproxy.flows.redact import redact_headers, redact_path, redact_url
+from ccproxy.flows.websocket import PART as WS_PART
+from ccproxy.flows.websocket import RawMessage, messages_json, socket_facts
+from ccproxy.flows.websocket import summary as ws_summary
 
 #: Body parts a record may carry, in phase order.
 PARTS = (
@@ -27,6 +30,7 @@ PARTS = (
     "response",
     "upstream_events",
     "client_events",
+    "websocket_messages",
     "raw_headers",
 )
 
@@ -55,6 +59,9 @@ class Captured:
     response_body: bytes | None = None
     error: str | None = None
     error_ts: float | None = None
+    #: A WebSocket flow's messages so far and its close state (`flows.websocket`); None for plain HTTP.
+    websocket_messages: list[RawMessage] | None = None
+    websocket_state: dict[str, Any] | None = None
 
 
 def events_json(events: list[SSEEvent]) -> bytes:
@@ -107,7 +114,7 @@ def _times(cap: Captured) -> dict[str, float | None]:
     start = (meta.client_request.timestamp_start if meta.client_request else None) or req.get("timestamp_start")
     start = start or web.get("timestamp_created")
     first_byte = meta.timestamp_first_byte or resp.get("timestamp_start")
-    end = resp.get("timestamp_end") or cap.error_ts
+    end = (cap.websocket_state or {}).get("timestamp_end") or resp.get("timestamp_end") or cap.error_ts
     return {"start": start, "duration_ms": _ms(start, end), "ttfb_ms": _ms(start, first_byte)}
 
 
@@ -132,6 +139,12 @@ def build_ccproxy(cap: Captured, upstream: dict[str, Any] | None, upstream_body:
     doc["events"] = {"upstream": len(meta.upstream_events), "client": len(meta.client_events)}
     doc["duration_ms"], doc["ttfb_ms"] = times["duration_ms"], times["ttfb_ms"]
     doc["error"] = meta.error or cap.error or _answer_error(upstream, ans)
+    if cap.websocket_messages is not None:
+        doc["websocket"] = ws_summary(cap.websocket_messages, cap.websocket_state)
+        create, ws_usage = socket_facts(cap.websocket_messages)
+        doc["model"] = doc["model"] or model_of(create)
+        doc["usage"] = doc["usage"] or ws_usage
+        doc["conversation_id"] = doc["conversation_id"] or conversation_id(create)
     doc["changed"] = {
         "url": client is not None and client.url != _forwarded_url(web),
         "request_body": client is not None and client.body != cap.request_body,
@@ -203,6 +216,8 @@ def build_record(cap: Captured) -> FlowRecord:
         parts["upstream_events"] = events_json(meta.upstream_events)
     if meta.client_events:
         parts["client_events"] = events_json(meta.client_events)
+    if cap.websocket_messages is not None:
+        parts[WS_PART] = messages_json(cap.websocket_messages)
     ts = float(_times(cap)["start"] or time.time())
     ordered = {name: parts[name] for name in PARTS if name in parts}  # earlier phases own shared bytes
     return FlowRecord(id=str(web["id"]), ts=ts, doc=doc, parts=ordered)

@@ -10,6 +10,9 @@ from ccproxy.flows.changes import compare_request, compare_response, side_text
 from ccproxy.flows.har import iso
 from ccproxy.flows.redact import redact_body
 from ccproxy.flows.stored import StoredFlow, pretty
+from ccproxy.flows.websocket import PART as WS_PART
+from ccproxy.flows.websocket import har_messages
+from ccproxy.flows.websocket import show_lines as websocket_lines
 
 
 def _usage_text(usage: dict[str, int] | None) -> str:
@@ -148,6 +151,8 @@ def show_text(flow: StoredFlow, raw: bool = False) -> str:
         out.append("identical to the provider response\n")
     else:
         out += _response_section(flow, "response", "client", raw) or ["(none)\n"]
+    started = (client or {}).get("timestamp_start") or (flow.doc.get("request") or {}).get("timestamp_start")
+    out += websocket_lines(ccp.get("websocket"), flow.raw_body(WS_PART), started)
     return "".join(out)
 
 
@@ -163,7 +168,10 @@ def show_json(flow: StoredFlow) -> dict[str, Any]:
         for side in ("upstream", "client")
     }
     answers = {side: (a.to_json() if (a := flow.answer(side)) else None) for side in ("upstream", "client")}
-    return {**flow.doc, "bodies": bodies, "events": events, "answers": answers}
+    doc = {**flow.doc, "bodies": bodies, "events": events, "answers": answers}
+    if flow.raw_body(WS_PART) is not None:
+        doc["websocket_messages"] = har_messages(flow.raw_body(WS_PART))  # masked
+    return doc
 
 
 def dumps(doc: Any) -> str:

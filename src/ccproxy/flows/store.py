@@ -113,7 +113,8 @@ class FlowStore:
     def put(self, records: Sequence[FlowRecord]) -> None:
         """Insert or replace records (a replayed flow is written again under the same id)."""
         rows, parts = [], []
-        for rec in records:
+        # One batch may hold a flow twice (a WebSocket's 101 and its end): the later record wins.
+        for rec in {rec.id: rec for rec in records}.values():
             req, resp, ccp = rec.doc.get("request") or {}, rec.doc.get("response") or {}, rec.ccproxy
             rows.append((
                 rec.id, rec.ts, req.get("method"), req.get("pretty_host") or req.get("host"),

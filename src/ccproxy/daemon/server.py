@@ -16,7 +16,7 @@ from typing import Any
 from ccproxy import __version__
 from ccproxy.auth.resolver import CredentialResolver
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.daemon import error_pages
+from ccproxy.daemon import error_pages, headerlimit
 from ccproxy.daemon.chain import build_chain
 from ccproxy.daemon.dispatch import HookTable
 from ccproxy.daemon.lean import skip_unused_addons
@@ -176,6 +176,8 @@ class Daemon:
         skip_unused_addons()
         error_pages.install()
         error_pages.quiet_broadcasts()
+        error_pages.safe_flow_files()
+        headerlimit.install()
         if self.mcp is not None:
             await self.mcp.prepare()
         self.master = self.build_master()
@@ -204,7 +206,8 @@ class _Lifecycle:
 def start(config: CCProxyConfig, config_dir: Path, console: bool = True) -> None:
     """Run the daemon in the foreground until SIGINT/SIGTERM."""
     config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    setup_logging(log_path(config_dir, config.log_file), config.log_level, console=console)
+    setup_logging(log_path(config_dir, config.log_file), config.log_level, console=console,
+                  max_bytes=config.log_max_bytes, backups=config.log_backups)
     daemon = Daemon(config, config_dir)
     daemon.preflight()
     asyncio.run(daemon.run())

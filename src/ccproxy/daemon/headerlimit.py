@@ -15,6 +15,10 @@ from typing import Any
 
 #: Far above any SDK or agent CLI (a few KiB); nginx and Node.js stop at 8-32 KiB.
 MAX_HEAD_BYTES = 256 * 1024
+#: After the 431, what the client still sends is read and dropped (up to this much) before the
+#: connection closes: closing a socket with unread bytes sends a reset, which can destroy the 431
+#: before the client reads it.
+DRAIN_BYTES = 64 * 1024 * 1024
 
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 
@@ -70,7 +74,7 @@ def _refuse(conn: Any, data: bytes, limit: int) -> Generator[Any, Any, None]:
     message = too_large_message(limit)
     conn.buf = ReceiveBuffer()  # the megabytes read so far are not kept
     yield commands.SendData(conn.conn, json_error_response(431, message))
-    yield commands.CloseConnection(conn.conn)
+    yield commands.CloseTcpConnection(conn.conn, half_close=True)
     lines = partial_head(data, limit)
     try:
         request = http1.read_request_head(lines) if lines else None
@@ -82,4 +86,25 @@ def _refuse(conn: Any, data: bytes, limit: int) -> Generator[Any, Any, None]:
         conn.request = request
         yield ReceiveHttp(RequestHeaders(conn.stream_id, request, False))
         yield ReceiveHttp(RequestProtocolError(conn.stream_id, message, ErrorCode.REQUEST_TOO_LARGE))
-    conn.state = conn.done
+    conn.state = _drain(conn)
+
+
+def _drain(conn: Any) -> Any:
+    """A connection state that drops what arrives and closes at the client's end or at `DRAIN_BYTES`."""
+    from h11._receivebuffer import ReceiveBuffer
+    from mitmproxy.proxy import commands, events
+
+    drained = 0
+
+    def drain(event: Any) -> Generator[Any, Any, None]:
+        nonlocal drained
+        if isinstance(event, events.DataReceived):
+            conn.buf = ReceiveBuffer()
+            drained += len(event.data)
+            if drained <= DRAIN_BYTES:
+                return
+        if isinstance(event, events.DataReceived | events.ConnectionClosed):
+            yield commands.CloseConnection(conn.conn)
+            conn.state = conn.done
+
+    return drain

@@ -66,7 +66,8 @@ def _refuse(conn: Any, data: bytes, limit: int) -> Generator[Any, Any, None]:
     from h11._receivebuffer import ReceiveBuffer
     from mitmproxy.net.http import http1
     from mitmproxy.proxy import commands
-    from mitmproxy.proxy.layers.http import ErrorCode, ReceiveHttp, RequestHeaders, RequestProtocolError
+    from mitmproxy.proxy.layers.http._base import ReceiveHttp
+    from mitmproxy.proxy.layers.http._events import ErrorCode, RequestHeaders, RequestProtocolError
     from mitmproxy.utils import human
 
     from ccproxy.daemon.error_pages import json_error_response

@@ -6,12 +6,12 @@ messages never format a credential, and third-party tracebacks are cut down to w
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
 import os
 import sys
 from pathlib import Path
-from typing import IO, Any
 
 from ccproxy.daemon.files import touch_private
 from ccproxy.daemon.logscrub import ScrubbingFormatter
@@ -44,7 +44,7 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     `RotatingFileHandler` opens a new file with the process umask (usually 0644); rotated copies keep
     the mode of the file they were renamed from."""
 
-    def _open(self) -> IO[Any]:
+    def _open(self) -> io.TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
         os.fchmod(fd, 0o600)
         return os.fdopen(fd, "a", encoding=self.encoding or "utf-8", errors=self.errors)

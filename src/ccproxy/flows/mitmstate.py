@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from ccproxy.flows.meta import META_KEY, FlowMeta
-from ccproxy.flows.redact import redact_body, redact_header, redact_headers, redact_json, redact_path, redact_url
+from ccproxy.flows.redact import (
+    redact_body,
+    redact_header,
+    redact_headers,
+    redact_json,
+    redact_path,
+    redact_url,
+)
 
 _Scalar = (str, bytes, int, float, bool, type(None))
 

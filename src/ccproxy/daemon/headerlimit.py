@@ -4,7 +4,7 @@ mitmproxy buffers a request head without limit until its blank line arrives (a F
 `_http1.py`): a 100 MB header was read whole, parsed, recorded and kept, costing half a gigabyte of
 memory. ccproxy stops reading once a head passes `MAX_HEAD_BYTES`, answers 431 with its JSON error
 and still records the flow, from the request line and the header lines that fit (the oversized
-header itself is left out).
+header itself is left out). HTTP/2 needs no such patch: its header decoder already stops at 64 KiB.
 """
 
 from __future__ import annotations

@@ -35,3 +35,13 @@ def test_a_marked_task_gets_a_504_once_and_other_tasks_do_not() -> None:
     error = body["error"]
     assert isinstance(error, dict) and error["type"] == "upstream_timeout"
     assert "ccproxy.inspector.upstream_timeout" in str(error["message"])
+
+
+def test_an_oversized_head_is_a_json_431_that_says_what_to_do() -> None:
+    from ccproxy.daemon.headerlimit import too_large_message
+
+    status, body = _parse(json_error_response(431, too_large_message(256 * 1024)))
+    assert status == 431
+    error = body["error"]
+    assert isinstance(error, dict) and error["type"] == "request_header_fields_too_large"
+    assert "256 KiB" in str(error["message"]) and "body" in str(error["message"])

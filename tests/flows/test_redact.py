@@ -76,3 +76,20 @@ def test_bodies_without_credentials_come_back_byte_identical() -> None:
     body = b'{"model":"x",  "messages":[]}'
     assert redact_body(body, "application/json") is body
     assert redact_body(b"data: {}\n\n", "text/event-stream") == b"data: {}\n\n"
+
+
+def test_raw_bodies_are_masked_in_place_and_keep_their_layout() -> None:
+    from ccproxy.flows.redact import redact_raw
+
+    body = b'{"grant_type":"refresh_token",\n  "refresh_token" : "rt-secret-1","nested":{"access_token":"at-2"},' \
+           b'"api_key":"sk-ant-oat-ccproxy-x","note":"refresh_token"}'
+    masked = redact_raw(body, "application/json")
+    assert masked == (b'{"grant_type":"refresh_token",\n  "refresh_token" : "[REDACTED]","nested":'
+                      b'{"access_token":"[REDACTED]"},"api_key":"sk-ant-oat-ccproxy-x","note":"refresh_token"}')
+    sse = b'event: token\ndata: {"type":"session","id_token":"idt-3"}\n\n'
+    assert redact_raw(sse, "text/event-stream") == b'event: token\ndata: {"type":"session","id_token":"[REDACTED]"}\n\n'
+    form = b"grant_type=refresh_token&refresh_token=rt%2Fsecret&client_id=cli"
+    assert redact_raw(form, "application/x-www-form-urlencoded") == \
+        b"grant_type=refresh_token&refresh_token=[REDACTED]&client_id=cli"
+    plain = b'{"model": "m", "max_tokens": 8}'
+    assert redact_raw(plain, "application/json") is plain

@@ -62,3 +62,14 @@ def test_message_text_masks_and_pretty_prints() -> None:
     text = message_text("POST http://x/v1 HTTP/1.1", [("authorization", "Bearer abc"), ("a", "b")], b'{"b":1,"a":2}')
     assert "authorization: Bearer [REDACTED]" in text and "a: b" in text
     assert text.index('"a": 2') < text.index('"b": 1')
+
+
+def test_raw_masks_a_clients_own_oauth_tokens_like_every_other_view() -> None:
+    refresh = {"grant_type": "refresh_token", "refresh_token": "rt-client-own-secret-77", "client_id": "cli"}
+    answer = b'{"access_token": "at-fresh-secret-88", "refresh_token": "rt-next-secret-99", "expires_in": 3600}'
+    f = stored(body=refresh, path="/v1/oauth/token", response_body=answer)
+    for text in (show_text(f), show_text(f, raw=True), json.dumps(show_json(f))):
+        for secret in ("rt-client-own-secret-77", "at-fresh-secret-88", "rt-next-secret-99"):
+            assert secret not in text
+    raw = show_text(f, raw=True)
+    assert '"refresh_token": "[REDACTED]"' in raw and '"expires_in": 3600}' in raw

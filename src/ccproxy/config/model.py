@@ -214,6 +214,8 @@ class CCProxyConfig(_Model):
     port: Port = 4000
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_file: str = "ccproxy.log"
+    log_max_bytes: int = Field(default=10 * 1024 * 1024, ge=0, description="rotate ccproxy.log at this size (0: never)")
+    log_backups: int = Field(default=3, ge=1, le=100, description="rotated logs kept (ccproxy.log.1 ...)")
     inspector: InspectorConfig = Field(default_factory=InspectorConfig)
     mcp: McpConfig = Field(default_factory=McpConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)

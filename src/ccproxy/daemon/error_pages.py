@@ -1,13 +1,22 @@
-"""Small, contained adjustments to mitmproxy: JSON error pages for SDK clients, no idle UI broadcasts."""
+"""Small, contained adjustments to mitmproxy: JSON error pages for SDK clients, no idle UI broadcasts,
+flow files (mitmweb's "Save", `/flows/dump`) that can hold ccproxy's metadata and mask credentials."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import weakref
 from typing import Any
 
-_STATUS_TYPE = {502: "upstream_unreachable", 504: "upstream_timeout"}
+_STATUS_TYPE = {
+    400: "invalid_request_error",
+    431: "request_header_fields_too_large",
+    502: "upstream_unreachable",
+    504: "upstream_timeout",
+}
+
+log = logging.getLogger("ccproxy.inspector")
 
 
 #: Error answers that are really timeouts, keyed by the task that will build the page: the
@@ -39,19 +48,28 @@ def json_error_response(status_code: int, message: str = "") -> bytes:
     if timeout is not None:
         status_code = 504
         text = f"ccproxy got no answer in time from the upstream: {timeout}; the flow records the error."
+    elif status_code == 431:
+        text = message
+    elif status_code < 500:
+        text = f"ccproxy could not read the request: {message or 'malformed HTTP'}. Check what the client sends."
     else:
         text = (
             f"ccproxy could not get an answer from the upstream: {message or 'no detail'}. "
             "Check that the provider's host/port in ccproxy.yaml is reachable; the flow records the error."
         )
-    body = {"type": "error", "error": {"type": _STATUS_TYPE.get(status_code, "proxy_error"), "message": text}}
     resp = http.Response.make(
         status_code,
-        json.dumps(body),
+        error_json(status_code, text),
         http.Headers(content_type="application/json", connection="close"),
     )
     data: bytes = http1.assemble_response(resp)
     return data
+
+
+def error_json(status_code: int, text: str, kind: str | None = None) -> bytes:
+    """ccproxy's JSON error body (the Anthropic error shape, which every SDK reads)."""
+    body = {"type": "error", "error": {"type": kind or _STATUS_TYPE.get(status_code, "proxy_error"), "message": text}}
+    return json.dumps(body).encode()
 
 
 def install() -> None:
@@ -75,3 +93,62 @@ def quiet_broadcasts() -> None:
             original(cls, type, f)
 
     conn.broadcast_flow = classmethod(broadcast_flow)
+
+
+def safe_flow_files() -> None:
+    """Let mitmproxy write flow files again, and mask what mitmweb's "Save" (`GET /flows/dump`) hands out.
+
+    mitmproxy's writer refuses ccproxy's `FlowMeta` metadata: every flow file failed, and the dump
+    answered 500 after logging the refusal with the flow's repr. The writer now writes the metadata
+    as its plain JSON form; the dump also masks API keys, tokens and cookies (as `flows dump` does)."""
+    from mitmproxy.io import io as mio
+    from mitmproxy.io import tnetstring
+    from mitmproxy.tools.web import app
+
+    from ccproxy.flows.mitmstate import plain_state
+
+    def add(self: Any, f: Any) -> None:
+        tnetstring.dump(plain_state(f.get_state()), self.fo)
+
+    writer: Any = mio.FlowWriter
+    writer.add = add
+    handler: Any = app.DumpFlows
+    # mitmweb wraps each handler method with its token check when the class is made; so must we.
+    handler.get = app.AuthRequestHandler._require_auth(_dump_flows)
+
+
+def _dump_flows(self: Any) -> None:
+    """`GET /flows/dump[?filter=EXPR]`: the flows in mitmweb's view as a masked flow file."""
+    from io import BytesIO
+
+    from mitmproxy import flowfilter
+    from mitmproxy.io import tnetstring
+
+    from ccproxy.flows.mitmstate import masked_state
+
+    expr = self.get_argument("filter", default="")
+    try:
+        match = flowfilter.parse(expr) if expr else None
+    except ValueError as exc:
+        _json_error(self, 400, f"invalid filter {expr!r}: {exc}; see mitmproxy's filter expressions")
+        return
+    try:
+        with BytesIO() as bio:
+            for f in self.view:
+                if match is None or match(f):
+                    tnetstring.dump(masked_state(f.get_state()), bio)
+            data = bio.getvalue()
+    except Exception as exc:  # one unwritable flow must not turn into a traceback with its content
+        log.error("mitmweb /flows/dump failed: %s", type(exc).__name__)
+        _json_error(self, 500, f"ccproxy could not write the flows ({type(exc).__name__}); "
+                    "`ccproxy flows dump` exports the same flows from the store")
+        return
+    self.set_header("Content-Disposition", "attachment; filename=flows")
+    self.set_header("Content-Type", "application/octet-stream")
+    self.write(data)
+
+
+def _json_error(handler: Any, status: int, text: str) -> None:
+    handler.set_status(status)
+    handler.set_header("Content-Type", "application/json")
+    handler.finish(error_json(status, text, "ccproxy_dump_error"))

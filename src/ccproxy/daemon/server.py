@@ -16,7 +16,7 @@ from typing import Any
 from ccproxy import __version__
 from ccproxy.auth.resolver import CredentialResolver
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.daemon import authview, error_pages
+from ccproxy.daemon import authview, error_pages, headerlimit
 from ccproxy.daemon.chain import build_chain
 from ccproxy.daemon.dispatch import HookTable
 from ccproxy.daemon.lean import skip_unused_addons
@@ -196,6 +196,8 @@ class Daemon:
         skip_unused_addons()
         error_pages.install()
         error_pages.quiet_broadcasts()
+        error_pages.safe_flow_files()
+        headerlimit.install()
         if self.mcp is not None:
             await self.mcp.prepare()
         self.master = self.build_master()
@@ -238,7 +240,10 @@ def start(config: CCProxyConfig, config_dir: Path, console: bool = True) -> None
     try:
         # Whatever state file is here now was left by a daemon that died without cleaning up.
         state_path(config_dir).unlink(missing_ok=True)
-        setup_logging(log_path(config_dir, config.log_file), config.log_level, console=console)
+        setup_logging(
+            log_path(config_dir, config.log_file), config.log_level, console=console,
+            max_bytes=config.log_max_bytes, backups=config.log_backups,
+        )
         daemon = Daemon(config, config_dir)
         asyncio.run(daemon.run())
     finally:

@@ -8,7 +8,7 @@ from typing import Any
 from ccproxy.flows.answer import Answer
 from ccproxy.flows.changes import compare_request, compare_response, side_text
 from ccproxy.flows.har import iso
-from ccproxy.flows.redact import redact_body
+from ccproxy.flows.redact import redact_body, redact_raw
 from ccproxy.flows.stored import StoredFlow, pretty
 from ccproxy.flows.websocket import PART as WS_PART
 from ccproxy.flows.websocket import har_messages
@@ -57,8 +57,16 @@ def _body_lines(flow: StoredFlow, phase: str, raw: bool) -> list[str]:
     data = flow.raw_body(phase) if raw else flow.body(phase)
     if not data:
         return ["(empty body)\n"]
-    text = data.decode("utf-8", "replace") if raw else pretty(redact_body(data, flow.content_type(phase)))
-    return [text if text.endswith("\n") else text + "\n"]
+    note = []
+    if raw:
+        # Credentials are masked in place, which needs readable bytes: an encoded body is decoded.
+        decoded = flow.body(phase) or b""
+        if decoded != data:
+            note, data = ["(content-encoding undone to mask credentials)\n"], decoded
+        text = redact_raw(data, flow.content_type(phase)).decode("utf-8", "replace")
+    else:
+        text = pretty(redact_body(data, flow.content_type(phase)))
+    return [*note, text if text.endswith("\n") else text + "\n"]
 
 
 def _response_section(flow: StoredFlow, phase: str, side: str, raw: bool) -> list[str]:
@@ -129,7 +137,8 @@ def _ms(value: Any) -> str:
 
 
 def show_text(flow: StoredFlow, raw: bool = False) -> str:
-    """The whole flow as text; `raw` prints bodies exactly as captured (no decoding, no reassembly)."""
+    """The whole flow as text; `raw` prints bodies as captured (no pretty-print, no reassembly),
+    with credentials masked in place like every other view."""
     ccp = flow.ccproxy
     out = summary_lines(flow)
     client = ccp.get("client_request")

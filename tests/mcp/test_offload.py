@@ -31,7 +31,7 @@ def test_tools_run_in_another_process_with_the_same_answers_and_errors(
         with pytest.raises(UsageError, match="jq"):
             await work.call("flows", "list_flows", ["map(select("], 0)
         assert work.pool is not None
-        return listed, cleared, {p.pid for p in work.pool._processes.values()}  # noqa: SLF001
+        return listed, cleared, {p.pid for p in work.pool._processes.values()}
 
     try:
         listed, (result, text), pids = asyncio.run(run())

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from ccproxy.daemon.error_pages import answer_as_timeout, json_error_response
+from ccproxy.daemon.error_pages import answer_with, error_page, json_error_response
 
 
 def _parse(raw: bytes) -> tuple[int, dict[str, object]]:
@@ -20,9 +20,9 @@ def test_an_upstream_failure_is_a_json_502() -> None:
     assert "connection refused" in str(error["message"]) and "ccproxy.yaml" in str(error["message"])
 
 
-def test_a_marked_task_gets_a_504_once_and_other_tasks_do_not() -> None:
+def test_a_decided_page_goes_out_once_from_its_task_and_other_tasks_do_not_get_it() -> None:
     async def marked() -> list[tuple[int, dict[str, object]]]:
-        answer_as_timeout("no response headers within 2 s (ccproxy.inspector.upstream_timeout)")
+        answer_with(error_page(502, timeout="no response headers within 2 s (ccproxy.inspector.upstream_timeout)"))
         other = await asyncio.create_task(unmarked())
         return [_parse(json_error_response(502, "server closed connection")), other,
                 _parse(json_error_response(502, "server closed connection"))]

@@ -18,6 +18,8 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
+from mcp_types import INTERNAL_ERROR
 
 from ccproxy.config.loader import load_config
 from ccproxy.flows import api
@@ -59,6 +61,13 @@ async def connect(daemon: RunningDaemon, token: str | None = None, mode: str = "
         Client(streamable_http_client(mcp_url(daemon), http_client=http), mode=mode) as client,  # type: ignore[arg-type]
     ):
         yield client
+
+
+def leaves(group: BaseException) -> list[BaseException]:
+    """The innermost exceptions of (nested) exception groups."""
+    if isinstance(group, BaseExceptionGroup):
+        return [leaf for inner in group.exceptions for leaf in leaves(inner)]
+    return [group]
 
 
 def text(result: Any) -> str:
@@ -217,13 +226,24 @@ def test_without_the_token_nothing_but_401(daemon: RunningDaemon) -> None:
             res = httpx.request(method, target, json=init, headers={**headers, **auth}, timeout=5)
             assert res.status_code == 401 and res.content == b"", (method, target, auth)
 
-    async def wrong_token() -> None:
-        async with connect(daemon, token="not-the-token"):
-            pass
+    statuses: list[int] = []
 
-    with pytest.raises(Exception) as err:
+    async def wrong_token() -> None:
+        async def note(response: Any) -> None:
+            statuses.append(response.status_code)
+
+        async with create_mcp_http_client(headers={"Authorization": "Bearer not-the-token"}) as http:
+            http.event_hooks["response"].append(note)
+            async with Client(streamable_http_client(mcp_url(daemon), http_client=http)):
+                pass
+
+    with pytest.raises(ExceptionGroup) as err:
         asyncio.run(wrong_token())
-    assert "401" in repr(err.value) or "Unauthorized" in repr(err.value) or err.type is not AssertionError
+    # The SDK turns the HTTP 401 into this JSON-RPC error; the hook saw the status itself.
+    assert err.group_contains(MCPError, match="^Server returned an error response$")
+    (leaf,) = leaves(err.value)
+    assert isinstance(leaf, MCPError) and leaf.error.code == INTERNAL_ERROR
+    assert statuses and set(statuses) == {401}  # every request the client made was refused
 
     ok = httpx.post(url, json=init, headers={**headers, "authorization": f"Bearer {daemon.state['mcp_token']}"},
                     timeout=5)

@@ -185,13 +185,19 @@ def test_bad_input_and_faults_keep_the_daemon_serving(shared_daemon: RunningDaem
     res = httpx.post(url, headers=key, json={"model": "m-error-500", "max_tokens": 1, "messages": []})
     assert res.status_code == 500 and res.json()["error"]["message"] == "fake provider error 500"
     # provider resets the connection: a JSON 502
-    res = httpx.post(url, headers=key, json={"model": "m-reset", "max_tokens": 1, "messages": []})
+    marker = {"x-test-marker": "bad-input-reset"}  # finds this request's flow, not an earlier test's
+    res = httpx.post(url, headers={**key, **marker}, json={"model": "m-reset", "max_tokens": 1, "messages": []})
     assert res.status_code == 502
     assert res.json()["error"]["type"] == "upstream_unreachable"
     # still serving
     assert httpx.get(shared_daemon.proxy_url + "/health").status_code == 200
-    flows = mitmweb_flows(shared_daemon)
-    assert any(f.get("error") for f in flows), "the failed flow stays in mitmweb's view"
+
+    def reset_flows() -> list[dict[str, Any]]:
+        return [f for f in mitmweb_flows(shared_daemon)
+                if ["x-test-marker", "bad-input-reset"] in f["request"]["headers"]]
+
+    mine = wait_for(reset_flows, timeout=10, what="the reset flow in mitmweb's view")
+    assert len(mine) == 1 and mine[0].get("error"), "the failed flow stays in mitmweb's view, with its error"
 
 
 def test_provider_down_gives_json_502(daemon_factory: Any) -> None:

@@ -89,3 +89,39 @@ def test_an_sdk_stream_through_a_transform_ends_with_an_error(quick: RunningDaem
     flow = stored(quick, "slow-stall")
     assert flow["ccproxy"]["transform"]["mode"] == "transform"
     assert "the stream was silent" in flow["error"]["msg"]
+
+
+def test_a_body_stalled_after_the_headers_is_a_json_504_and_recorded_so(quick: RunningDaemon) -> None:
+    """The provider sends 200 and half its JSON, then nothing: not a 600 s wait ending in silence."""
+    client = anthropic.Anthropic(base_url=quick.proxy_url, api_key=KEY, max_retries=0, timeout=60)
+    with pytest.raises(anthropic.APIStatusError) as caught:  # ccproxy's answer, not the SDK's own timeout
+        client.messages.create(model="body-slowbody", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.status_code == 504
+    seen = caught.value.response.json()
+    assert seen["error"]["type"] == "upstream_timeout"
+    assert "the response body was silent for 1.5 s" in seen["error"]["message"]
+
+    flow = stored(quick, "body-slowbody")
+    assert flow["response"]["status_code"] == 504  # what the client got, not the provider's 200
+    assert "the response body was silent for 1.5 s (ccproxy.inspector.stream_idle_timeout)" in flow["error"]["msg"]
+    assert flow["ccproxy"]["error"] == flow["error"]["msg"]
+    assert flow["ccproxy"]["upstream_response"]["status_code"] == 200  # the provider's headers stay on record
+    shown = json.loads(quick.cli("flows", "show", flow["id"], "--json").stdout)
+    assert json.loads(shown["bodies"]["response"]) == seen
+    assert httpx.get(quick.proxy_url + "/health").status_code == 200
+
+
+def test_a_body_cut_half_way_is_recorded_as_the_502_the_client_got(quick: RunningDaemon) -> None:
+    res = httpx.post(
+        quick.proxy_url + "/v1/messages", headers={"x-api-key": KEY},
+        json={"model": "body-halfbody", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]},
+        timeout=60,
+    )
+    assert res.status_code == 502 and res.json()["error"]["type"] == "upstream_unreachable"
+
+    flow = stored(quick, "body-halfbody")
+    assert flow["response"]["status_code"] == res.status_code
+    assert flow["error"]["msg"] and flow["error"]["msg"] in res.json()["error"]["message"]
+    assert flow["ccproxy"]["upstream_response"]["status_code"] == 200
+    shown = json.loads(quick.cli("flows", "show", flow["id"], "--json").stdout)
+    assert json.loads(shown["bodies"]["response"]) == res.json()

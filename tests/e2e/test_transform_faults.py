@@ -14,7 +14,7 @@ from google import genai
 from google.genai import errors as gerrors
 from google.genai import types as gtypes
 
-from tests.daemon import RunningDaemon, make_daemon
+from tests.daemon import RunningDaemon, make_daemon, wait_for
 from tests.e2e.test_transform import transform_config
 from tests.fakes.provider import FakeProvider
 
@@ -97,8 +97,9 @@ def test_gemini_and_responses_sdks_get_their_errors(daemon: RunningDaemon) -> No
 
 
 def test_openai_stream_cut_upstream_ends_with_an_error_event(daemon: RunningDaemon) -> None:
+    model = "claude-openai-stream-cut"  # this test's own flow, whatever ran before it
     stream = openai_client(daemon).chat.completions.create(
-        model="claude-cut", messages=[{"role": "user", "content": "x"}], stream=True
+        model=model, messages=[{"role": "user", "content": "x"}], stream=True
     )
     received: list[str] = []
     with pytest.raises(openai.APIError) as err:
@@ -106,8 +107,14 @@ def test_openai_stream_cut_upstream_ends_with_an_error_event(daemon: RunningDaem
             received.append(chunk.choices[0].delta.content or "")
     assert "".join(received) == "Hello from "  # what arrived before the cut went through
     assert "upstream stream broke" in err.value.message
-    record = json.loads(daemon.cli("flows", "list", "--json", "--jq", ".[-1:]").stdout)[-1]
-    assert record["error"] or record["ccproxy"]["error"]
+
+    def recorded() -> list[dict[str, Any]] | None:
+        done = daemon.cli("flows", "list", "--json", "--jq", f'map(select(.ccproxy.model == "{model}"))')
+        return json.loads(done.stdout or "[]") or None
+
+    records = wait_for(recorded, timeout=20, what=f"the stored flow of {model}")
+    assert len(records) == 1
+    assert "peer closed connection" in (records[0]["ccproxy"]["error"] or "")
 
 
 def test_anthropic_stream_cut_upstream_ends_with_an_error_event(daemon: RunningDaemon) -> None:

@@ -6,6 +6,9 @@ Behaviour is steered by the request's model name (so it works through any client
   ...-hang         answer nothing until the server stops (bounded by `hang_seconds`)
   ...-cut          stream a few events, then close the connection mid-stream
   ...-stall        (Anthropic) stream a few events, then go silent (bounded by `hang_seconds`)
+  ...-slowbody     (not streamed) send the headers and half the JSON body, then go silent (bounded
+                   by `hang_seconds`), then reset
+  ...-halfbody     (not streamed) send the headers and half the JSON body, then reset
 A request that declares tools gets a tool call back unless its last message is a tool result.
 Attributes (`required_token`, `sse_events`, `sse_delay`, `answer_size`) tune it for auth tests and bench.
 
@@ -214,6 +217,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.fake.record(rec)
         return rec
 
+    body_fault: str | None = None  # "slowbody" / "halfbody": the JSON answer's body breaks half way
+
     def _json(self, status: int, doc: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(doc).encode()
         self.send_response(status)
@@ -222,7 +227,18 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
+        if self.body_fault:
+            self._broken_body(data)
+            return
         self.wfile.write(data)
+
+    def _broken_body(self, data: bytes) -> None:
+        self.wfile.flush()  # the headers arrive on their own
+        self.wfile.write(data[: len(data) // 2])
+        self.wfile.flush()
+        if self.body_fault == "slowbody":
+            self.fake.stopping.wait(self.fake.hang_seconds)
+        self._reset()
 
     def _sse_start(self) -> None:
         self.send_response(200)
@@ -263,6 +279,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": {"message": f"no route {path}", "type": "not_found"}})
 
     def do_POST(self) -> None:
+        self.body_fault = None  # one handler serves every request of a keep-alive connection
         rec = self._read()
         path = urlsplit(rec.path).path
         if path.endswith("/v1/messages"):
@@ -286,6 +303,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         gem = GEMINI_PATH.match(path)
         model = gem.group(1) if gem else str(body.get("model", "fake-model"))
+        self.body_fault = next((f for f in ("slowbody", "halfbody") if model.endswith(f)), None)
         for code in ("500", "429", "400", "503"):
             if model.endswith(f"error-{code}"):
                 self._error(fmt, int(code), f"fake provider error {code}")

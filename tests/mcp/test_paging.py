@@ -41,3 +41,31 @@ def test_page_size_is_capped_and_bad_offsets_say_so() -> None:
         page("abc", 3, 10, "t(")
     with pytest.raises(UsageError, match="0 or more"):
         page("abc", -1, 10, "t(")
+
+
+def test_a_page_of_wide_characters_stays_within_the_byte_limit_and_joins_back() -> None:
+    from ccproxy.mcp.paging import PAGE_BYTES
+
+    text = "€𝄞" * 60_000  # 3 and 4 bytes each: MAX_PAGE characters would be ~350 KB
+    pieces, offset = [], 0
+    for _ in range(50):
+        chunk, nxt = cut(text, offset, MAX_PAGE, "t(")
+        body = chunk.partition("\n")[2] if offset else chunk
+        body = body.rpartition("\n…[ccproxy: truncated")[0] if nxt is not None else body
+        assert len(body.encode("utf-8", "surrogatepass")) <= PAGE_BYTES
+        pieces.append(body)
+        if nxt is None:
+            break
+        offset = nxt
+    assert "".join(pieces) == text
+
+
+def test_long_fields_and_long_answers_are_cut_with_a_marker() -> None:
+    from ccproxy.mcp.paging import ANSWER_CAP, cap_answer, shorten_fields
+
+    doc = shorten_fields({"a": ["x" * 10, "y" * 5000], "n": 3}, "call more()", limit=100)
+    assert doc["a"][0] == "x" * 10 and doc["n"] == 3
+    assert doc["a"][1] == "y" * 100 + "…[ccproxy: field cut at char 100 of 5000; call more()]"
+    assert cap_answer("short") == "short"
+    capped = cap_answer("z" * (ANSWER_CAP * 2))
+    assert len(capped.encode()) <= ANSWER_CAP and "answer cut at char" in capped

@@ -128,3 +128,45 @@ def test_notify_route_behind_the_gate(tmp_path: Path, config: CCProxyConfig) -> 
         assert ok.status_code == 202 and ok.json() == {"status": "buffered", "task_id": "build-1", "buffered": 1}
     (drained,) = buffer.drain("sess-9")
     assert drained.events == [{"status": "running"}]
+
+
+def test_a_flow_with_a_huge_header_is_answered_within_the_cap_and_pages_to_the_end(
+        tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
+    """A 2 MB header made get_flow answer over 1 MiB, which broke MCP clients; now it is cut and paged."""
+    from ccproxy.mcp.paging import ANSWER_CAP
+
+    huge = "h" * 2_000_000
+    (rec,) = stored(make_record(forwarded_headers=[["content-type", "application/json"], ["x-huge", huge]]))
+    server = build_server(facts(config, tmp_path))
+    (first,) = call(server, ("get_flow", {"id": rec.id}))
+    text = first.content[0].text
+    assert not first.is_error and len(text.encode()) <= ANSWER_CAP
+    doc = json.loads(text)  # still a structured answer, the long field cut with a marker
+    value = dict(map(tuple, doc["flow"]["request"]["headers"]))["x-huge"]
+    assert value.startswith("hhhh") and f'get_flow(id="{rec.id}", full=true) pages the whole flow JSON' in value
+
+    pieces, offset = [], 0
+    for _ in range(100):  # bounded: follow the markers to the end
+        (page,) = call(server, ("get_flow", {"id": rec.id, "full": True, "offset": offset, "max_chars": 100_000}))
+        chunk = page.content[0].text
+        assert len(chunk.encode()) <= ANSWER_CAP
+        if offset:
+            chunk = chunk.partition("\n")[2]
+        body, marked, mark = chunk.rpartition("\n…[ccproxy: truncated")
+        if not marked:
+            pieces.append(chunk)
+            break
+        pieces.append(body)
+        offset = int(mark.rsplit("offset=", 1)[1].split(")")[0])
+    whole = json.loads("".join(pieces))
+    assert dict(map(tuple, whole["flow"]["request"]["headers"]))["x-huge"] == huge
+
+
+def test_every_answer_is_capped_even_a_long_list(tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
+    from ccproxy.mcp.paging import ANSWER_CAP
+
+    stored(*[make_record(ts=float(i), path="/v1/messages?" + "p" * 3_000) for i in range(200)])
+    (listed,) = call(build_server(facts(config, tmp_path)), ("list_flows", {"limit": 1000}))
+    text = listed.content[0].text
+    assert len(text.encode()) <= ANSWER_CAP
+    assert "answer cut at char" in text and "Narrow the set with `jq`" in text

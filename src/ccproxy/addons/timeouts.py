@@ -1,30 +1,70 @@
-"""No client waits forever on a silent provider: a JSON 504 when no answer comes, an end to a stalled stream.
+"""No client waits forever on a silent provider, and a failed flow records the answer the client got.
 
 mitmproxy itself bounds only how long a whole connection may idle (`inspector.idle_timeout`), and
 then drops the client's connection without a word. Here a timer runs from the moment a request is
-forwarded until the response headers arrive (`inspector.upstream_timeout`), and, for a streamed
-answer, between two chunks (`inspector.stream_idle_timeout`). When one fires, the upstream
-connection is closed; mitmproxy then takes its usual error path, which this addon turns into a
-timeout: the flow's error says which limit was hit, and a client still waiting for headers gets a
-504 in place of the 502 (`daemon.error_pages`). A stream already under way just ends, as if the
-provider had cut it, which the router's translators and SDKs already handle.
+forwarded until the response headers arrive (`inspector.upstream_timeout`), and then between two
+chunks of the response body (`inspector.stream_idle_timeout`), streamed or buffered. When one
+fires, the upstream connection is closed; mitmproxy then takes its usual error path, which this
+addon turns into a timeout: the flow's error says which limit was hit. A stream already under way
+just ends, as if the provider had cut it, which the router's translators and SDKs already handle.
+
+Whenever the upstream fails before the client got response headers (no answer, a body cut or
+stalled half way), the client gets ccproxy's JSON error page (504 for a timeout, else 502), and
+the flow's `response` is that same page, so the store says what the client saw; the provider's
+status and headers, if any came, stay in `.ccproxy.upstream_response`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from mitmproxy import ctx, http
+from mitmproxy.connection import ConnectionState
+from mitmproxy.flow import Error
 
-from ccproxy.daemon.error_pages import answer_as_timeout
-from ccproxy.flows.meta import get_meta
+from ccproxy.daemon import error_pages
+from ccproxy.flows.meta import UpstreamResponse, get_meta
 
 log = logging.getLogger("ccproxy.timeouts")
 
 TIMED_OUT = "upstream_timeout"  # key in `.ccproxy.extra` while a flow's timeout is being reported
+
+#: Live flows (by id) whose response body is being read, and what to call when a chunk arrives.
+_BODY_WATCH: dict[str, Callable[[], None]] = {}
+
+
+def watch_response_bodies() -> None:
+    """Call the flow's watcher for every response body chunk mitmproxy reads, streamed or buffered.
+
+    mitmproxy has no event per chunk of a buffered body (only `response` at its end), so a body
+    stalled half way was invisible until the connection's 600 s idle limit. The two states of its
+    HTTP stream that read a body are wrapped once; the wrapper only looks, then calls the original."""
+    from mitmproxy.proxy.layers.http import HttpStream
+    from mitmproxy.proxy.layers.http._events import ResponseData
+
+    for name in ("state_consume_response_body", "state_stream_response_body"):
+        original = getattr(HttpStream, name)
+        if getattr(original, "ccproxy_watched", False):
+            continue
+
+        def watched(self: Any, event: Any, _original: Any = original) -> Iterator[Any]:
+            if isinstance(event, ResponseData) and (note := _BODY_WATCH.get(self.flow.id)) is not None:
+                note()
+            result: Iterator[Any] = _original(self, event)
+            return result
+
+        wrapper = functools.wraps(original)(watched)
+        wrapper.ccproxy_watched = True  # type: ignore[attr-defined]
+        setattr(HttpStream, name, wrapper)
+
+
+def client_got_headers(flow: http.HTTPFlow) -> bool:
+    """Whether the response's headers already went to the client (a streamed body starts at once)."""
+    return flow.response is not None and bool(flow.response.stream)
 
 
 class UpstreamTimeouts:
@@ -35,22 +75,28 @@ class UpstreamTimeouts:
         self.stream_idle_timeout = stream_idle_timeout
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.master: Any = None
+        watch_response_bodies()
 
     def running(self) -> None:
         self.master = ctx.master
 
     # -- timers ------------------------------------------------------------------------------------
     def _arm(self, flow: http.HTTPFlow, seconds: float, reason: str) -> None:
-        self._disarm(flow)
+        self._stop_timer(flow)
         self.timers[flow.id] = asyncio.get_running_loop().call_later(seconds, self._expire, flow, reason)
 
-    def _disarm(self, flow: http.HTTPFlow) -> None:
+    def _stop_timer(self, flow: http.HTTPFlow) -> None:
         timer = self.timers.pop(flow.id, None)
         if timer is not None:
             timer.cancel()
 
+    def _disarm(self, flow: http.HTTPFlow) -> None:
+        self._stop_timer(flow)
+        _BODY_WATCH.pop(flow.id, None)
+
     def _expire(self, flow: http.HTTPFlow, reason: str) -> None:
         self.timers.pop(flow.id, None)
+        _BODY_WATCH.pop(flow.id, None)
         if not flow.live:
             return
         server_task = self._server_task(flow)
@@ -77,21 +123,12 @@ class UpstreamTimeouts:
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         self._disarm(flow)
-        response = flow.response
-        if response is None or not callable(response.stream) or not self.stream_idle_timeout:
+        if flow.response is None or not self.stream_idle_timeout:
             return
         seconds = self.stream_idle_timeout
-        reason = f"the stream was silent for {seconds:g} s (ccproxy.inspector.stream_idle_timeout)"
-        inner: Callable[[bytes], bytes | Iterable[bytes]] = response.stream
-
-        def rearm(data: bytes) -> bytes | Iterable[bytes]:
-            if data:
-                self._arm(flow, seconds, reason)
-            else:
-                self._disarm(flow)  # end of the stream
-            return inner(data)
-
-        response.stream = rearm
+        what = "the stream" if flow.response.stream else "the response body"
+        reason = f"{what} was silent for {seconds:g} s (ccproxy.inspector.stream_idle_timeout)"
+        _BODY_WATCH[flow.id] = lambda: self._arm(flow, seconds, reason)
         self._arm(flow, seconds, reason)
 
     def response(self, flow: http.HTTPFlow) -> None:
@@ -99,17 +136,39 @@ class UpstreamTimeouts:
 
     def error(self, flow: http.HTTPFlow) -> None:
         self._disarm(flow)
-        reason = get_meta(flow).extra.pop(TIMED_OUT, None)
-        if reason is None:
-            return
         meta = get_meta(flow)
-        meta.error = reason
-        if flow.error is not None:
-            flow.error.msg = reason
-        if flow.response is None:
-            answer_as_timeout(reason)  # the page mitmproxy sends next, from this same task, is a 504
+        reason = meta.extra.pop(TIMED_OUT, None)
+        if reason is not None:
+            meta.error = reason
+            if flow.error is not None:
+                flow.error.msg = reason
+        self._record_the_error_page(flow, reason)
+
+    def _record_the_error_page(self, flow: http.HTTPFlow, timeout: str | None) -> None:
+        """The client is about to get ccproxy's error page: decide it now, so the flow records it.
+
+        Not when mitmproxy sends no page: the client is gone, the flow was killed, headers already
+        went out (a stream just ends), or the client speaks HTTP/2 or 3 (mitmproxy's own page)."""
+        err = flow.error
+        if err is None or err.msg == Error.KILLED_MESSAGE or client_got_headers(flow):
+            return
+        if not flow.request.http_version.startswith("HTTP/1"):
+            return
+        if not flow.client_conn.state & ConnectionState.CAN_WRITE:
+            return
+        upstream = flow.response
+        if upstream is not None and get_meta(flow).upstream_response is None:
+            get_meta(flow).upstream_response = UpstreamResponse(
+                status_code=upstream.status_code, reason=upstream.reason,
+                headers=[(k, v) for k, v in upstream.headers.items(multi=True)], body=b"",
+            )
+        page = error_pages.error_page(502, err.msg, timeout)
+        page.timestamp_start = page.timestamp_end = err.timestamp
+        flow.response = page
+        error_pages.answer_with(page)
 
     def done(self) -> None:
         for timer in self.timers.values():
             timer.cancel()
         self.timers.clear()
+        _BODY_WATCH.clear()

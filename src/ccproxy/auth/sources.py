@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 from pathlib import Path
 
 from ccproxy.config.model import CommandAuth, EnvAuth, FileAuth
 from ccproxy.errors import AuthError
+
+REAP_TIMEOUT = 5.0  # seconds to wait for a killed command's pipes to close
 
 
 def read_env(provider: str, source: EnvAuth) -> str:
@@ -37,21 +41,27 @@ def read_file(provider: str, source: FileAuth, base: Path) -> str:
 
 
 async def run_command(provider: str, source: CommandAuth) -> str:
+    """Run the command in its own process group, killed whole at `timeout` (or when the caller gives up).
+
+    Killing only the shell is not enough: a child it started (`sleep`, a credential helper) keeps
+    the output pipes open, and waiting for them made a 1 s timeout last as long as that child."""
+    proc = await asyncio.create_subprocess_shell(
+        source.command,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
-        proc = await asyncio.create_subprocess_shell(
-            source.command,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
         out, err = await asyncio.wait_for(proc.communicate(), timeout=source.timeout)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise AuthError(
-            f"provider {provider!r}: command `{source.command}` did not finish in {source.timeout:g}s; "
-            f"check providers.{provider}.auth"
-        ) from None
+    except BaseException as exc:  # the timeout, or the caller gave up (client gone, daemon stopping)
+        await asyncio.shield(_kill_group(proc))
+        if isinstance(exc, TimeoutError):
+            raise AuthError(
+                f"provider {provider!r}: command `{source.command}` did not finish in {source.timeout:g}s "
+                f"(it was killed); make it faster or raise providers.{provider}.auth.timeout"
+            ) from None
+        raise
     if proc.returncode != 0:
         # stderr is the command's own diagnosis; stdout may hold a secret, so it is never shown.
         tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
@@ -65,3 +75,13 @@ async def run_command(provider: str, source: CommandAuth) -> str:
             f"provider {provider!r}: command `{source.command}` printed nothing; check providers.{provider}.auth"
         )
     return value
+
+
+async def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL the command's whole process group and reap the shell.
+
+    The wait is bounded: a child that left the group (its own `setsid`) may still hold the pipes."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(proc.wait(), timeout=REAP_TIMEOUT)

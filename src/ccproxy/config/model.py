@@ -158,7 +158,8 @@ class InspectorConfig(_Model):
         default=600, ge=0, description="seconds to wait for a provider's response headers, then 504 (0: no limit)"
     )
     stream_idle_timeout: float = Field(
-        default=300, ge=0, description="seconds a streamed response may go silent before it is ended (0: no limit)"
+        default=300, ge=0,
+        description="seconds a response body may go silent: a stream is ended, a buffered body is a 504 (0: no limit)",
     )
 
 

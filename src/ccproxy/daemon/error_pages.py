@@ -19,9 +19,9 @@ _STATUS_TYPE = {
 log = logging.getLogger("ccproxy.inspector")
 
 
-#: Error answers that are really timeouts, keyed by the task that will build the page: the
-#: `UpstreamTimeouts` addon marks it from the error hook, which runs in the same task just before.
-_TIMEOUTS: weakref.WeakKeyDictionary[asyncio.Task[Any], str] = weakref.WeakKeyDictionary()
+#: Error pages decided ahead, keyed by the task that will send them: `UpstreamTimeouts` builds the
+#: page from the error hook (so the flow records it), which runs in the same task just before.
+_PAGES: weakref.WeakKeyDictionary[asyncio.Task[Any], bytes] = weakref.WeakKeyDictionary()
 
 
 def _task() -> asyncio.Task[Any] | None:
@@ -31,20 +31,10 @@ def _task() -> asyncio.Task[Any] | None:
         return None
 
 
-def answer_as_timeout(reason: str) -> None:
-    """Make the error page the current task sends next a 504 that gives `reason`."""
-    task = _task()
-    if task is not None:
-        _TIMEOUTS[task] = reason
-
-
-def json_error_response(status_code: int, message: str = "") -> bytes:
-    """Replacement for mitmproxy's HTML error page; same signature as `_http1.make_error_response`."""
+def error_page(status_code: int, message: str = "", timeout: str | None = None) -> Any:
+    """The JSON error answer (an `http.Response`) for a flow the upstream failed; `timeout` makes it a 504."""
     from mitmproxy import http
-    from mitmproxy.net.http import http1
 
-    task = _task() if _TIMEOUTS else None
-    timeout = _TIMEOUTS.pop(task, None) if task is not None else None
     if timeout is not None:
         status_code = 504
         text = f"ccproxy got no answer in time from the upstream: {timeout}; the flow records the error."
@@ -57,12 +47,31 @@ def json_error_response(status_code: int, message: str = "") -> bytes:
             f"ccproxy could not get an answer from the upstream: {message or 'no detail'}. "
             "Check that the provider's host/port in ccproxy.yaml is reachable; the flow records the error."
         )
-    resp = http.Response.make(
+    return http.Response.make(
         status_code,
         error_json(status_code, text),
         http.Headers(content_type="application/json", connection="close"),
     )
-    data: bytes = http1.assemble_response(resp)
+
+
+def answer_with(response: Any) -> None:
+    """Make the error page the current task sends next exactly `response` (the one the flow records)."""
+    from mitmproxy.net.http import http1
+
+    task = _task()
+    if task is not None:
+        _PAGES[task] = http1.assemble_response(response)
+
+
+def json_error_response(status_code: int, message: str = "") -> bytes:
+    """Replacement for mitmproxy's HTML error page; same signature as `_http1.make_error_response`."""
+    from mitmproxy.net.http import http1
+
+    task = _task() if _PAGES else None
+    decided = _PAGES.pop(task, None) if task is not None else None
+    if decided is not None:
+        return decided
+    data: bytes = http1.assemble_response(error_page(status_code, message))
     return data
 
 

@@ -21,7 +21,7 @@ from ccproxy.flows.changes import comparison_text, diff_text
 from ccproxy.flows.har import iso
 from ccproxy.flows.redact import redact_body
 from ccproxy.flows.stored import StoredFlow, pretty
-from ccproxy.mcp.paging import DEFAULT_PREVIEW, clamp, cut, page
+from ccproxy.mcp.paging import DEFAULT_PREVIEW, clamp, cut, page, shorten_fields
 
 REQUEST_PHASES = ("request", "client_request")
 RESPONSE_PHASES = ("response", "upstream_response")
@@ -93,10 +93,23 @@ class FlowTools:
     def list_flows(self, jq: Sequence[str] = (), limit: int = DEFAULT_ROWS) -> dict[str, Any]:
         docs = api.resolve_set(self.config, self.config_dir, jq)
         rows = [summary_row(d) for d in _newest(docs, limit)]
+        rows = shorten_fields(rows, "get_flow on the row's id has the flow")
         return {"total": len(docs), "shown": len(rows), "flows": rows}
 
-    def get_flow(self, flow_id: str | None, jq: Sequence[str] = (), max_body_chars: int = DEFAULT_PREVIEW) -> dict[str, Any]:
+    def get_flow(self, flow_id: str | None, jq: Sequence[str] = (), max_body_chars: int = DEFAULT_PREVIEW,
+                 full: bool = False, offset: int = 0, max_chars: int = 0) -> dict[str, Any] | str:
+        """The flow with body previews; a string longer than FIELD_CAP (a huge header) is cut with a marker.
+
+        `full`: the same answer uncut, as JSON text, one page at a time."""
         flow = self._flow(flow_id, jq)
+        answer = self._flow_answer(flow, max_body_chars)
+        call = f'get_flow(id="{flow.id}", full=true'
+        if full:
+            return page(json.dumps(answer, ensure_ascii=False, default=str), offset, max_chars, call)
+        more = f"{call}) pages the whole flow JSON"
+        return {**answer, "flow": shorten_fields(answer["flow"], more), "answers": shorten_fields(answer["answers"], more)}
+
+    def _flow_answer(self, flow: StoredFlow, max_body_chars: int) -> dict[str, Any]:
         bodies: dict[str, Any] = {}
         for phase in (*REQUEST_PHASES, *RESPONSE_PHASES):
             text = body_text(flow, phase)
@@ -150,7 +163,7 @@ class FlowTools:
 
     def conversations(self, jq: Sequence[str] = (), limit: int = DEFAULT_ROWS) -> dict[str, Any]:
         groups = api.conversations(self.config, self.config_dir, jq)
-        shown = _newest(groups, limit)
+        shown = shorten_fields(_newest(groups, limit), "list_flows with a jq filter on .ccproxy.conversation_id has them")
         return {"total": len(groups), "shown": len(shown), "conversations": shown}
 
 

@@ -7,11 +7,19 @@ tool call (and `offset`) that fetches the next page.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ccproxy.errors import UsageError
 
 DEFAULT_PAGE = 20_000
 MAX_PAGE = 100_000
 DEFAULT_PREVIEW = 2_000
+#: Bytes (UTF-8) of one tool answer, whatever the tool: an answer over 1 MiB broke MCP clients.
+ANSWER_CAP = 256 * 1024
+#: Bytes of one page of text; leaves room under ANSWER_CAP for the markers.
+PAGE_BYTES = 240 * 1024
+#: Characters of one string field in a structured answer (a header value, an error) before it is cut.
+FIELD_CAP = 4_000
 
 
 def clamp(max_chars: int, default: int = DEFAULT_PAGE) -> int:
@@ -36,7 +44,7 @@ def cut(text: str, offset: int, max_chars: int, call: str) -> tuple[str, int | N
     if offset and offset >= total:
         raise UsageError(f"offset {offset} is past the end: the text has {total} characters")
     size = clamp(max_chars)
-    end = min(total, offset + size)
+    end = _fit(text, offset, min(total, offset + size))
     page = text[offset:end]
     if offset:
         page = f"[ccproxy: chars {offset}-{end} of {total}]\n" + page
@@ -48,3 +56,41 @@ def cut(text: str, offset: int, max_chars: int, call: str) -> tuple[str, int | N
 def page(text: str, offset: int, max_chars: int, call: str) -> str:
     """Just the page text of `cut`."""
     return cut(text, offset, max_chars, call)[0]
+
+
+def _fit(text: str, offset: int, end: int) -> int:
+    """Pull `end` back until text[offset:end] is at most PAGE_BYTES in UTF-8 (non-ASCII is up to 4 each)."""
+    while end - offset > 1:
+        size = len(text[offset:end].encode("utf-8", "surrogatepass"))
+        if size <= PAGE_BYTES:
+            break
+        end = offset + max(1, (end - offset) * PAGE_BYTES // size)
+    return end
+
+
+def shorten_fields(doc: Any, more: str, limit: int = FIELD_CAP) -> Any:
+    """`doc` with every string longer than `limit` cut, ending in a marker that says where the rest is.
+
+    `more` completes the marker's sentence, e.g. 'get_flow(id="ab12", full=true) pages the whole flow'."""
+    if isinstance(doc, str):
+        if len(doc) <= limit:
+            return doc
+        return doc[:limit] + f"…[ccproxy: field cut at char {limit} of {len(doc)}; {more}]"
+    if isinstance(doc, dict):
+        return {k: shorten_fields(v, more, limit) for k, v in doc.items()}
+    if isinstance(doc, (list, tuple)):
+        return [shorten_fields(v, more, limit) for v in doc]
+    return doc
+
+
+def cap_answer(text: str, cap: int = ANSWER_CAP) -> str:
+    """The last guard on every tool answer: at most `cap` bytes, cut with a marker saying how to narrow it."""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= cap:
+        return text
+    kept = data[: cap - 512].decode("utf-8", "ignore")
+    return kept + (
+        f"\n…[ccproxy: answer cut at char {len(kept)} of {len(text)}: one answer holds at most {cap} bytes. "
+        "Narrow the set with `jq` (e.g. '.[-10:]') or a smaller `limit`; page long text with "
+        "`offset`/`max_chars`; get_flow(id=..., full=true, offset=...) pages a whole flow]"
+    )

@@ -3,8 +3,10 @@ bearer gate.
 
 Built on the official SDK's `MCPServer` with its streamable-HTTP transport at `/mcp`. Tools are
 thin: they parse arguments, call `FlowTools` (which calls `ccproxy.flows.api`) or `ShapeTools`
-(`ccproxy.shapes.api`) in a worker thread, and turn a `CCProxyError` into a tool error whose text
-tells the agent what to do.
+(`ccproxy.shapes.api`) in a worker process (`mcp/offload.py`: a thread still stalled the proxy's
+event loop on the GIL), and turn a `CCProxyError` into a tool error whose text tells the agent what
+to do. Every answer is capped (`paging.ANSWER_CAP`); long text is paged, long fields are cut with a
+marker that names the call returning the rest.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ from ccproxy.errors import CCProxyError
 from ccproxy.mcp.auth import BearerGate
 from ccproxy.mcp.flowtools import FlowTools, filters
 from ccproxy.mcp.notifications import Notification, NotificationBuffer
+from ccproxy.mcp.offload import ToolProcess, answer
 from ccproxy.mcp.paging import DEFAULT_PAGE, DEFAULT_PREVIEW, MAX_PAGE
 from ccproxy.mcp.service import MCP_PATH
-from ccproxy.mcp.shapetools import ShapeTools
 from ccproxy.mcp.status import DaemonFacts, namespace_doc, status_doc
 
 log = logging.getLogger("ccproxy.mcp")
@@ -76,54 +78,54 @@ _READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_
 _DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 
 
-def as_text(result: Any) -> Any:
-    """Structured answers as one line of JSON: the SDK's indented form spends an agent's tokens on blanks."""
-    return json.dumps(result, ensure_ascii=False, default=str) if isinstance(result, (dict, list)) else result
-
-
 def agent_tool[F: Callable[..., Any]](fn: F) -> F:
-    """Wrap a tool: a CCProxyError's message reaches the agent (the SDK hides unexpected exceptions' text)."""
+    """Wrap a tool: off the event loop, answer capped, a CCProxyError's message reaches the agent (the SDK
+    hides unexpected exceptions' text). A coroutine tool awaits its own off-loop work (the worker process)."""
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
         async def run_async(*args: Any, **kwargs: Any) -> Any:
             try:
-                return as_text(await fn(*args, **kwargs))
+                return answer(await fn(*args, **kwargs))
             except CCProxyError as exc:
                 raise ToolError(str(exc)) from exc
 
         return run_async  # type: ignore[return-value]
 
     @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> Any:
+    async def run(*args: Any, **kwargs: Any) -> Any:
         try:
-            return as_text(fn(*args, **kwargs))
+            return await anyio.to_thread.run_sync(lambda: answer(fn(*args, **kwargs)))
         except CCProxyError as exc:
             raise ToolError(str(exc)) from exc
 
     return run  # type: ignore[return-value]
 
 
-def _register_flow_tools(server: MCPServer[Any], tools: FlowTools, forget: Forget | None) -> None:
+def _register_flow_tools(server: MCPServer[Any], tools: FlowTools, work: ToolProcess, forget: Forget | None) -> None:
     def tool(fn: Callable[..., Any], annotations: ToolAnnotations = _READ) -> None:
         server.add_tool(agent_tool(fn), name=fn.__name__, annotations=annotations, structured_output=False)
 
-    def list_flows(jq: JqArg = None, limit: LimitArg = 0) -> dict[str, Any]:
+    async def list_flows(jq: JqArg = None, limit: LimitArg = 0) -> str:
         """Summary rows of the flow set (like `ccproxy flows list`): id, method, status, host, path, model,
         provider, token usage, source, start time, duration, session and conversation ids, error.
         Rows are oldest first; only the newest `limit` are returned, `total` counts the whole set."""
-        return tools.list_flows(filters(jq), limit)
+        return await work.call("flows", "list_flows", filters(jq), limit)
 
-    def get_flow(id: FlowIdArg = None, jq: JqArg = None,
-                 max_body_chars: Annotated[int, Field(ge=0, le=MAX_PAGE, description="preview size per body "
-                                                      f"(0: {DEFAULT_PREVIEW})")] = 0) -> dict[str, Any]:
+    async def get_flow(id: FlowIdArg = None, jq: JqArg = None,
+                       max_body_chars: Annotated[int, Field(ge=0, le=MAX_PAGE, description="preview size per body "
+                                                            f"(0: {DEFAULT_PREVIEW})")] = 0,
+                       full: Annotated[bool, Field(description="the whole answer uncut, as JSON text one page at a "
+                                                   "time (a long field, e.g. a huge header, is otherwise cut)")] = False,
+                       offset: OffsetArg = 0, max_chars: MaxCharsArg = 0) -> str:
         """One flow (like `ccproxy flows show --json`): the flow JSON with its `.ccproxy` metadata, a preview
         of each of the four bodies (client_request, request as forwarded, upstream_response, response the
         client got; credentials masked), streamed answers reassembled (text, tool calls, stop reason,
-        usage) and SSE event counts. Page through a full body with get_request_body/get_response_body."""
-        return tools.get_flow(id, filters(jq), max_body_chars)
+        usage) and SSE event counts. Page through a full body with get_request_body/get_response_body.
+        A string over 4,000 characters is cut with a marker; `full=true` pages through it all."""
+        return await work.call("flows", "get_flow", id, filters(jq), max_body_chars, full, offset, max_chars)
 
-    def get_request_body(id: FlowIdArg = None,
+    async def get_request_body(id: FlowIdArg = None,
                          phase: Annotated[Literal["request", "client_request"], Field(
                              description="`request`: as forwarded to the provider; `client_request`: as the "
                              "client sent it")] = "request",
@@ -131,9 +133,9 @@ def _register_flow_tools(server: MCPServer[Any], tools: FlowTools, forget: Forge
                          raw: Annotated[bool, Field(description="as captured, not pretty-printed")] = False) -> str:
         """A request body as text, one page at a time (JSON pretty-printed, credentials masked). A cut page
         ends with a marker giving the offset of the next page."""
-        return tools.body(id, phase, filters(jq), offset, max_chars, raw)
+        return await work.call("flows", "body", id, phase, filters(jq), offset, max_chars, raw)
 
-    def get_response_body(id: FlowIdArg = None,
+    async def get_response_body(id: FlowIdArg = None,
                           phase: Annotated[Literal["response", "upstream_response"], Field(
                               description="`response`: what the client got; `upstream_response`: what the "
                               "provider sent")] = "response",
@@ -141,24 +143,24 @@ def _register_flow_tools(server: MCPServer[Any], tools: FlowTools, forget: Forge
                           raw: Annotated[bool, Field(description="as captured, not pretty-printed")] = False) -> str:
         """A response body as text, one page at a time (a stream is its raw SSE text; get_flow has it
         reassembled). A cut page ends with a marker giving the offset of the next page."""
-        return tools.body(id, phase, filters(jq), offset, max_chars, raw)
+        return await work.call("flows", "body", id, phase, filters(jq), offset, max_chars, raw)
 
-    def compare_flows(jq: JqArg = None, id: Annotated[str | None, Field(
+    async def compare_flows(jq: JqArg = None, id: Annotated[str | None, Field(
                           description="compare just this flow (id or unique prefix)")] = None,
                       json: Annotated[bool, Field(description="machine-readable comparison")] = False,
                       offset: OffsetArg = 0, max_chars: MaxCharsArg = 0) -> str:
         """What ccproxy changed, per flow in the set (like `ccproxy flows compare`): client request vs
         forwarded request (URL, headers, body diff), then provider response vs the response the client got.
         Use it to debug auth, routing, transforms and hooks."""
-        return tools.compare(filters(jq), id, json, offset, max_chars)
+        return await work.call("flows", "compare", filters(jq), id, json, offset, max_chars)
 
-    def diff_flows(jq: JqArg = None,
+    async def diff_flows(jq: JqArg = None,
                    client: Annotated[bool, Field(description="diff the client's request bodies instead of the "
                                                  "forwarded ones")] = False,
                    offset: OffsetArg = 0, max_chars: MaxCharsArg = 0) -> str:
         """Unified diffs of request bodies across consecutive flows of the set (f0->f1, f1->f2, ...), like
         `ccproxy flows diff`: how a conversation's requests grow turn by turn. Needs at least two flows."""
-        return tools.diff(filters(jq), client, offset, max_chars)
+        return await work.call("flows", "diff", filters(jq), client, offset, max_chars)
 
     def dump_har(jq: JqArg = None, offset: OffsetArg = 0, max_chars: MaxCharsArg = 0) -> str:
         """The set as a multi-page HAR 1.2 JSON document (like `ccproxy flows dump`), credentials always
@@ -167,39 +169,39 @@ def _register_flow_tools(server: MCPServer[Any], tools: FlowTools, forget: Forge
 
     async def clear_flows(jq: JqArg = None,
                           all: Annotated[bool, Field(description="delete every flow, ignoring all filters")] = False,
-                          ) -> dict[str, Any]:
+                          ) -> str:
         """Delete the flow set from the store and the live inspector view (like `ccproxy flows clear`):
         only the flows the filters select (with no `jq`: the whole default set). Cannot be undone."""
-        result = await anyio.to_thread.run_sync(lambda: tools.clear(filters(jq), all))
+        result, text = await work.call_raw("flows", "clear", filters(jq), all)
         if forget is not None:
             forget(result["ids"], all)
-        return result
+        return text
 
     for fn in (list_flows, get_flow, get_request_body, get_response_body, compare_flows, diff_flows, dump_har):
         tool(fn)
     tool(clear_flows, _DESTRUCTIVE)
 
 
-def _register_shape_tools(server: MCPServer[Any], tools: ShapeTools) -> None:
-    def capture_shape(provider: Annotated[str, Field(
+def _register_shape_tools(server: MCPServer[Any], work: ToolProcess) -> None:
+    async def capture_shape(provider: Annotated[str, Field(
                           description="the provider the shape is for: a name under `providers` (or "
                           "`shaping.providers`) in ccproxy.yaml, e.g. \"anthropic\"; `status` lists them")],
                       jq: JqArg = None,
                       mflow: Annotated[bool, Field(description="save a request-only mitmproxy flow file "
                                                    "(<provider>.mflow) instead of the JSON envelope")] = False,
-                      ) -> dict[str, Any]:
+                      ) -> str:
         """Save the newest flow of the set that was answered 2xx for a path matching the provider's
         shaping.providers.<provider>.capture.path_pattern as that provider's shape (like `ccproxy shapes
         save`): its request envelope, credentials, cookies and content fields removed, mode 0600. Replaces
         the provider's previous shape. Answers the file, form, source flow id, endpoint, status, header
         names, body keys and what was removed; never a header value or a body."""
-        return tools.capture_shape(provider, filters(jq), mflow)
+        return await work.call("shapes", "capture_shape", provider, filters(jq), mflow)
 
-    def list_shapes() -> list[dict[str, Any]]:
+    async def list_shapes() -> str:
         """Every saved shape in shaping.shapes_dir (like `ccproxy shapes list --json`): provider, form, file,
         source flow id, capture time, method, host, path, header count, body keys; a file that cannot be
         read has `error` instead. An empty list: none saved yet (capture_shape saves one)."""
-        return tools.list_shapes()
+        return await work.call("shapes", "list_shapes")
 
     server.add_tool(agent_tool(capture_shape), name="capture_shape", annotations=_DESTRUCTIVE,
                     structured_output=False)
@@ -233,12 +235,14 @@ def build_server(facts: DaemonFacts, forget: Forget | None = None) -> MCPServer[
         "ccproxy", title="ccproxy flow inspector", version=__version__, instructions=INSTRUCTIONS,
         log_level="WARNING",
     )
-    _register_flow_tools(server, FlowTools(facts.config, facts.config_dir), forget)
-    _register_shape_tools(server, ShapeTools(facts.config, facts.config_dir))
+    work = ToolProcess(facts.config, facts.config_dir)
+    _register_flow_tools(server, FlowTools(facts.config, facts.config_dir), work, forget)
+    _register_shape_tools(server, work)
     from ccproxy.mcp import sessiontools  # imports this module: JqArg, agent_tool
 
     sessiontools.register(server, sessiontools.SessionTools(facts.config, facts.config_dir))
     _register_status(server, facts)
+    server.ccproxy_work = work  # type: ignore[attr-defined]  # build_app shuts its pool down with the app
     return server
 
 
@@ -279,4 +283,21 @@ def build_app(facts: DaemonFacts, token: str, host: str, forget: Forget | None =
     if facts.notifications is not None:
         server.custom_route(NOTIFY_PATH, methods=["POST"], name="notify")(notify_endpoint(facts.notifications))
     app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
-    return BearerGate(app, token)
+    return BearerGate(ClosesOnShutdown(app, server.ccproxy_work.close), token)  # type: ignore[attr-defined]
+
+
+class ClosesOnShutdown:
+    """Runs `close` when the app's lifespan ends (uvicorn stopping): the tool worker processes go with it."""
+
+    def __init__(self, app: ASGIApp, close: Callable[[], None]) -> None:
+        self.app = app
+        self.close = close
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.close()

@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
         help="inspect recorded flows: list, show, compare, diff, dump (HAR), clear",
         description="Inspect the flows the daemon recorded. Every subcommand works on one set: all stored "
         "flows (oldest first) -> flows.default_jq_filters -> each --jq in order. A filter that fails or "
-        "does not return an array of flows exits 2; an empty set exits 1 (and says why). Flow ids may be "
+        "does not return an array of flows exits 2; an empty set exits 0 and says why on stderr. Flow ids may be "
         "given as any unique prefix.",
     )
     p.set_defaults(func=lambda args: _help(p))
@@ -100,12 +100,13 @@ def _tokens(usage: dict[str, int] | None) -> str:
     return f"{usage.get('input_tokens', '?')}/{usage.get('output_tokens', '?')}"
 
 
-def _empty(config: Any, directory: Any, jq: list[str]) -> Exception:
-    """The one rule for an empty set, in every subcommand: exit 1 with the reason on stderr."""
-    from ccproxy.errors import FlowError
+def _empty(config: Any, directory: Any, jq: list[str]) -> int:
+    """The one rule for an empty set, in every subcommand: it is an answer, not an error. Exit 0,
+    the empty result on stdout (`[]`, a HAR without entries, nothing), and why on stderr."""
     from ccproxy.flows import api
 
-    return FlowError(api.empty_reason(config, directory, jq))
+    print(f"ccproxy: {api.empty_reason(config, directory, jq)}", file=sys.stderr)
+    return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -118,12 +119,12 @@ def run_list(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(data + b"\n")
         sys.stdout.flush()
         if data.strip() == b"[]":
-            raise _empty(config, directory, args.jq)
+            return _empty(config, directory, args.jq)
         return 0
     limit = 0 if args.all else (LIST_LIMIT if args.limit is None else max(0, args.limit))
     total, flows = api.newest(config, directory, args.jq, limit)
     if not flows:
-        raise _empty(config, directory, args.jq)
+        return _empty(config, directory, args.jq)
     from rich.console import Console
     from rich.table import Table
 
@@ -162,7 +163,7 @@ def run_show(args: argparse.Namespace) -> int:
     else:
         ids = api.resolve_ids(config, directory, args.jq)
         if not ids:
-            raise _empty(config, directory, args.jq)
+            return _empty(config, directory, args.jq)
         flow = api.load(config, directory, ids[-1:])[0]
     if args.json:
         sys.stdout.write(dumps(show_json(flow)) + "\n")
@@ -178,7 +179,7 @@ def run_compare(args: argparse.Namespace) -> int:
     directory, config = load(args)
     comparisons = api.compare(config, directory, args.jq)
     if not comparisons:
-        raise _empty(config, directory, args.jq)
+        return _empty(config, directory, args.jq)
     if args.json:
         sys.stdout.write(json.dumps([c.to_json() for c in comparisons], indent=2) + "\n")
         return 0
@@ -192,6 +193,8 @@ def run_diff(args: argparse.Namespace) -> int:
 
     directory, config = load(args)
     diffs = api.diff(config, directory, args.jq, phase="client_request" if args.client else "request")
+    if not diffs:
+        return _empty(config, directory, args.jq)
     sys.stdout.write(_color("".join(diff_text(d) for d in diffs)))
     return 0
 
@@ -203,7 +206,7 @@ def run_dump(args: argparse.Namespace) -> int:
     count = api.write_har(config, directory, sys.stdout, args.jq, redacted=not args.unredacted)
     sys.stdout.flush()
     if not count:
-        raise _empty(config, directory, args.jq)  # the HAR written has no entries
+        return _empty(config, directory, args.jq)  # the HAR written has no entries
     return 0
 
 
@@ -255,7 +258,8 @@ def run_clear(args: argparse.Namespace) -> int:
     directory, config = load(args)
     ids = api.clear(config, directory, args.jq, all_flows=args.all)
     if not ids:
-        raise _empty(config, directory, [] if args.all else args.jq)
+        print("cleared 0 flow(s)")
+        return _empty(config, directory, [] if args.all else args.jq)
     where = forget(directory, ids, everything=args.all)
     print(f"cleared {len(ids)} flow(s) from the store{where}")
     return 0

@@ -117,7 +117,7 @@ def newest(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[str] = 
 
 
 def empty_reason(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[str] = ()) -> str:
-    """Why the set is empty, for the one rule every `flows` command follows on an empty set (exit 1)."""
+    """Why the set is empty: every `flows` command says it (on stderr) when its set is empty."""
     path = store_path(config, config_dir)
     if not path.exists():
         return (f"no flow store in config dir {config_dir} (looked for {path}); the daemon creates it when it "
@@ -207,7 +207,7 @@ def diff(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[str] = ()
 
     ids = resolve_ids(config, config_dir, jq_filters)
     if not ids:
-        raise FlowError(empty_reason(config, config_dir, jq_filters))
+        return []  # an empty set is an answer (docs/flows.md); one flow is not enough to diff
     if len(ids) < 2:
         raise UsageError(
             f"flows diff needs at least 2 flows in the set, got {len(ids)}; widen the --jq filters "

@@ -271,3 +271,16 @@ def test_a_full_disk_is_counted_with_its_cause_and_the_writer_keeps_going(tiny_d
         writer.close(30)
     stats = read_stats(path)
     assert stats is not None and stats["lost"] == writer.lost and stats["last_loss"]["cause"] == cause
+
+
+def test_the_memory_queue_is_bounded_by_bytes_too(tmp_path: Path) -> None:
+    """Agent requests are hundreds of KB: 1,000 of them in memory would be a GB."""
+    path = tmp_path / "flows.sqlite3"
+    writer = StoreWriter(path, max_count=1000, max_age_days=3650, max_queue=1000, max_queue_bytes=300_000)
+    recs = [make_record(ts=2_000_000_000.0 + i, body={"model": "m", "pad": "x" * 100_000}) for i in range(10)]
+    assert all(writer.submit(r) for r in recs)  # not started: nothing drains the queue
+    assert len(writer.unacked) == 3 and writer.spilled == 7 and writer.queued_bytes >= 300_000
+    writer.start()
+    writer.close(30)
+    with FlowStore(path) as store:
+        assert store.ids() == [r.id for r in recs]

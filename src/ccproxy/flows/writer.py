@@ -60,11 +60,14 @@ class StoreWriter:
     disk never makes a client wait, and never costs a flow."""
 
     def __init__(self, path: Path, max_count: int, max_age_days: float, max_queue: int = 1000,
-                 on_record: OnRecord | None = None) -> None:
+                 on_record: OnRecord | None = None, max_queue_bytes: int = 64 << 20) -> None:
         self.path = path
         self.max_count = max_count
         self.max_age_days = max_age_days
+        #: In memory at most this many captures and bytes (agent requests are up to MBs each); the rest spill.
         self.max_queue = max_queue
+        self.max_queue_bytes = max_queue_bytes
+        self.queued_bytes = 0
         self.on_record = on_record
         self.lost = 0  # flows that could not be stored, whatever the cause
         self.last_loss: dict[str, Any] | None = None  # {"at": epoch, "cause": "..."}
@@ -110,6 +113,7 @@ class StoreWriter:
             "lost": self.lost,
             "last_loss": self.last_loss,
             "queued": len(self.unacked),
+            "queued_bytes": self.queued_bytes,
             "spilled": self.spilled,
             "spill_pending": spill.pending if spill is not None else 0,
             "updated_at": time.time(),
@@ -153,8 +157,9 @@ class StoreWriter:
                 return False
         with self.lock:
             spill = self._spill()
-            if spill.unread == 0 and len(self.unacked) < self.max_queue:
+            if spill.unread == 0 and self._room():
                 self.unacked.append((data, None))
+                self.queued_bytes += len(data)
                 self.lock.notify_all()
                 return True
             try:
@@ -177,6 +182,9 @@ class StoreWriter:
             while self._backlog() and (left := deadline - time.monotonic()) > 0:
                 self.lock.wait(left)
             return not self._backlog()
+
+    def _room(self) -> bool:
+        return len(self.unacked) < self.max_queue and (self.queued_bytes < self.max_queue_bytes or not self.unacked)
 
     def _backlog(self) -> int:
         return len(self.unacked) + (self.spill.unread if self.spill is not None else 0)
@@ -208,6 +216,7 @@ class StoreWriter:
                     except OSError as exc:
                         self._lose(1, f"unwritten at shutdown and the spill file failed: {_oserror(exc)}")
             self.unacked.clear()
+            self.queued_bytes = 0
             pending = spill.pending
             spill.close()
         if pending:
@@ -232,7 +241,7 @@ class StoreWriter:
     def _refill(self) -> None:
         """Move spilled frames into the in-memory queue as it empties (lock held)."""
         spill = self.spill
-        while spill is not None and spill.unread and len(self.unacked) < self.max_queue:
+        while spill is not None and spill.unread and self._room():
             try:
                 taken = spill.take()
             except OSError as exc:
@@ -242,6 +251,7 @@ class StoreWriter:
             if taken is None:
                 break
             self.unacked.append((taken[1], taken[0]))
+            self.queued_bytes += len(taken[1])
         if spill is not None and spill.truncated:
             self._lose(spill.truncated, "a spill file ended mid-flow")
             spill.truncated = 0
@@ -294,7 +304,8 @@ class StoreWriter:
                     self._lose(1, f"flow {str(flow_id)[:8]}: {cause}")
                 done = min(int(msg.get("done") or 0), len(self.unacked))
                 for _ in range(done):
-                    _, segment = self.unacked.popleft()
+                    data, segment = self.unacked.popleft()
+                    self.queued_bytes -= len(data)
                     if segment is not None and self.spill is not None:
                         self.spill.done(segment)
                 self.sent = max(0, self.sent - done)
@@ -315,7 +326,8 @@ class StoreWriter:
             log.error("flow store writer exited (code %s) with %d flow(s) unwritten; starting a new one",
                       code, len(self.unacked))
             if self.failed_starts >= MAX_FAILED_STARTS and self.unacked:
-                _, segment = self.unacked.popleft()
+                data, segment = self.unacked.popleft()
+                self.queued_bytes -= len(data)
                 if segment is not None and self.spill is not None:
                     self.spill.done(segment)
                 self.failed_starts = 0

@@ -4,6 +4,8 @@ Run: uv run python bench/burst.py [--seconds 60] [--concurrency 16] [--body-kb 4
 Part 1 sends requests as fast as several concurrent clients can through a daemon in front of the
 fake provider for --seconds, then waits (bounded) for the writer to catch up and prints flows sent
 vs stored vs lost, how many waited in the spill file, and the daemon's peak RSS (goal: 0 lost).
+--stall-writer S stops the writer process (SIGSTOP) for S seconds during the burst, standing in for
+a disk that cannot keep up, so the spill path is exercised even where the writer would keep pace.
 Part 2 writes --flows synthetic agent flows (request bodies 39-483 KB, conversation-like text) into
 a store and times `ccproxy flows dump` over them: wall time, MB written, peak RSS of the CLI
 (goal: < 250 MB at 3,000 flows). Everything talks to 127.0.0.1 only.
@@ -25,14 +27,13 @@ import time
 from pathlib import Path
 
 import httpx
-from common import ROOT, Daemon, FakeProcess, wait_until
+from common import ROOT, Daemon, FakeProcess, _children, wait_until
 from tests.flows.factory import make_record
 
 from ccproxy.flows.store import FlowStore
 from ccproxy.flows.writer import read_stats
 
-WORDS = ("the tool call returned a diff of the repository with several files changed and a failing "
-         "test in the parser module so the agent reads the file again before it edits the function").split()
+WORDS = ["the", "tool", "call", "returned", "a", "diff", "of", "the", "repository", "with", "several", "files", "changed", "and", "a", "failing", "test", "in", "the", "parser", "module", "so", "the", "agent", "reads", "the", "file", "again", "before", "it", "edits", "the", "function"]
 
 
 def agent_body(rng: random.Random, size: int) -> dict[str, object]:
@@ -80,6 +81,30 @@ async def _burst(url: str, body: bytes, concurrency: int, seconds: float) -> tup
     return ok, failed
 
 
+def writer_pid(daemon: Daemon) -> int | None:
+    for pid in _children(daemon.proc.pid):
+        try:
+            if b"ccproxy.flows.writerproc" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+        except OSError:
+            continue
+    return None
+
+
+def stall(daemon: Daemon, seconds: float, stop: threading.Event) -> None:
+    """Stop the writer process for `seconds`, one second into the burst."""
+    import signal
+
+    if stop.wait(1.0) or (pid := writer_pid(daemon)) is None:
+        return
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        stop.wait(seconds)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    print(f"writer process {pid} was stopped for {seconds:.0f} s during the burst", flush=True)
+
+
 def burst(args: argparse.Namespace) -> None:
     fake = FakeProcess(answer_size=512)
     daemon = Daemon(fake.host, {"flows": {"retention": {"max_count": 10_000_000}}})
@@ -98,6 +123,8 @@ def burst(args: argparse.Namespace) -> None:
         body = json.dumps(agent_body(random.Random(1), args.body_kb * 1024)).encode()
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
+        if args.stall_writer:
+            threading.Thread(target=stall, args=(daemon, args.stall_writer, threading.Event()), daemon=True).start()
         t0 = time.monotonic()
         sent, failed = asyncio.run(_burst(daemon.url + "/v1/messages", body, args.concurrency, args.seconds))
         elapsed = time.monotonic() - t0
@@ -168,6 +195,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="burst length")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients in the burst")
     parser.add_argument("--body-kb", type=int, default=40, help="request body size in the burst")
+    parser.add_argument("--stall-writer", type=float, default=0.0, metavar="S",
+                        help="SIGSTOP the writer process for S seconds during the burst")
     parser.add_argument("--drain-timeout", type=float, default=600.0, help="bound on waiting for the writer")
     parser.add_argument("--flows", type=int, default=3000, help="synthetic agent flows for the dump")
     parser.add_argument("--skip-burst", action="store_true")

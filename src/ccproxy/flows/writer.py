@@ -238,10 +238,12 @@ class StoreWriter:
         )
         self.reader.start()
 
-    def _refill(self) -> None:
-        """Move spilled frames into the in-memory queue as it empties (lock held)."""
+    def _refill(self, limit: int = 64) -> None:
+        """Move spilled frames into the in-memory queue as it empties (lock held; a few at a time, so
+        reading the spill never keeps `submit` on the event loop waiting for the lock)."""
         spill = self.spill
-        while spill is not None and spill.unread and self._room():
+        while spill is not None and spill.unread and self._room() and limit > 0:
+            limit -= 1
             try:
                 taken = spill.take()
             except OSError as exc:
@@ -259,10 +261,12 @@ class StoreWriter:
     def _send_loop(self) -> None:
         while True:
             with self.lock:
-                self._refill()
+                if not self.closing:  # at shutdown what is still spilled stays there for the next start
+                    self._refill()
                 while self.sent >= len(self.unacked) and not self.closing:
                     self.lock.wait()
-                    self._refill()
+                    if not self.closing:
+                        self._refill()
                 if self.sent >= len(self.unacked) and self.closing:
                     proc = self.proc
                     break
@@ -275,6 +279,8 @@ class StoreWriter:
                 proc.stdin.flush()
             except (BrokenPipeError, OSError, ValueError):
                 with self.lock:  # the reader sees the child gone and starts a new one
+                    if self.closing:
+                        break
                     while self.generation == generation and not self.closing:
                         self.lock.wait(1.0)
         if proc is not None and proc.stdin is not None:

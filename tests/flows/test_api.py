@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from ccproxy import flows
+from ccproxy.flows import api
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import FlowError, UsageError
 from ccproxy.flows.record import FlowRecord
@@ -86,10 +87,10 @@ def test_har_through_the_api(tmp_path: Path, config: CCProxyConfig, stored: Stor
 
 def test_newest_reads_only_the_tail_and_counts_the_set(tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
     recs = stored(*[make_record(ts=10.0 + i, status=200 if i % 2 else 500) for i in range(9)])
-    assert flows.api.newest(config, tmp_path, (), 3) == (9, [r.doc for r in recs[-3:]])
-    total, docs = flows.api.newest(config, tmp_path, ["map(select(.response.status_code == 500))"], 2)
+    assert api.newest(config, tmp_path, (), 3) == (9, [r.doc for r in recs[-3:]])
+    total, docs = api.newest(config, tmp_path, ["map(select(.response.status_code == 500))"], 2)
     assert total == 5 and [d["id"] for d in docs] == [recs[6].id, recs[8].id]
-    assert flows.api.newest(config, tmp_path, (), 0)[1] == [r.doc for r in recs]
+    assert api.newest(config, tmp_path, (), 0)[1] == [r.doc for r in recs]
 
 
 def test_status_reports_what_the_writer_lost_and_why(tmp_path: Path, config: CCProxyConfig) -> None:

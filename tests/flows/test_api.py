@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from ccproxy import flows
-from ccproxy.flows import api
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import FlowError, UsageError
+from ccproxy.flows import api
 from ccproxy.flows.record import FlowRecord
 from tests.flows.factory import make_record
 

@@ -8,7 +8,9 @@ vs stored vs lost, how many waited in the spill file, and the daemon's peak RSS 
 a disk that cannot keep up, so the spill path is exercised even where the writer would keep pace.
 Part 2 writes --flows synthetic agent flows (request bodies 39-483 KB, conversation-like text) into
 a store and times `ccproxy flows dump` over them: wall time, MB written, peak RSS of the CLI
-(goal: < 250 MB at 3,000 flows). Everything talks to 127.0.0.1 only.
+(goal: < 250 MB at 3,000 flows). Part 3 (--restart N) starts a daemon on a store of N agent flows
+and prints its idle RSS once mitmweb lists the restored flows (summaries; bodies stay in the store).
+Everything talks to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import httpx
 from common import ROOT, Daemon, FakeProcess, _children, wait_until
+from tests.daemon import SECRETS
 from tests.flows.factory import make_record
 
 from ccproxy.flows.store import FlowStore
@@ -190,6 +193,41 @@ def dump(args: argparse.Namespace) -> None:
           f"peak RSS {usage.ru_maxrss / 1024:.0f} MB (goal < 250 MB), exit {proc.returncode}")
 
 
+def restart(args: argparse.Namespace) -> None:
+    fake = FakeProcess(answer_size=512)
+    daemon = Daemon(fake.host)
+    daemon.wait_healthy()
+    daemon.stop()  # the store is filled while no daemon runs
+    t0 = time.monotonic()
+    fill(daemon.dir, args.restart)
+    print(f"restart: {args.restart} agent flows written in {time.monotonic() - t0:.0f} s", flush=True)
+    again = daemon
+    again.started = time.monotonic()
+    again.proc = subprocess.Popen(
+        [sys.executable, "-m", "ccproxy.cli.main", "--config", str(again.dir), "start", "--quiet"],
+        env={**os.environ, **SECRETS}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        again.wait_healthy()
+        want = min(args.restart, 500)
+
+        def listed() -> bool:
+            import urllib.request
+
+            req = urllib.request.Request(f"http://127.0.0.1:{again.web_port}/flows",
+                                         headers={"authorization": f"Bearer {again.token()}"})
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return len(json.load(resp)) >= want
+
+        wait_until(listed, 120, "the restored flows in mitmweb")
+        time.sleep(2)  # idle: let the restore's garbage go
+        print(f"restarted daemon with {want} restored flows in mitmweb: idle RSS {again.rss_mb():.0f} MB "
+              "(daemon + writer)")
+    finally:
+        again.stop()
+        fake.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="burst length")
@@ -199,6 +237,8 @@ def main() -> None:
                         help="SIGSTOP the writer process for S seconds during the burst")
     parser.add_argument("--drain-timeout", type=float, default=600.0, help="bound on waiting for the writer")
     parser.add_argument("--flows", type=int, default=3000, help="synthetic agent flows for the dump")
+    parser.add_argument("--restart", type=int, default=0, metavar="N",
+                        help="also measure a restarted daemon's idle RSS over N stored agent flows")
     parser.add_argument("--skip-burst", action="store_true")
     parser.add_argument("--skip-dump", action="store_true")
     args = parser.parse_args()
@@ -206,6 +246,8 @@ def main() -> None:
         burst(args)
     if not args.skip_dump:
         dump(args)
+    if args.restart:
+        restart(args)
     print(f"measured {time.strftime('%Y-%m-%d %H:%M')} on {ROOT} (load average {os.getloadavg()[0]:.1f})")
 
 

@@ -168,6 +168,7 @@ def serve(store_path: Path, max_count: int, max_age_days: float) -> None:
         signal.signal(sig, signal.SIG_IGN)
     frames = Frames(sys.stdin.fileno())
     out = sys.stdout
+
     def say(text: str) -> None:  # a message while a batch is still in progress
         out.write(json.dumps({"done": 0, "log": [["error", text]]}) + "\n")
         out.flush()

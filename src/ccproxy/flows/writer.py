@@ -39,6 +39,7 @@ log = logging.getLogger("ccproxy.flows.writer")
 OnRecord = Callable[[str, Any, Any], None]
 MAX_FAILED_STARTS = 3  # a child that dies this often without progress: drop the flow it choked on
 STATS_EVERY = 1.0  # seconds between refreshes of the status file while flows are written
+LOSS_LOG_EVERY = 5.0  # seconds between log lines about losses with the same cause
 
 
 def stats_path(store: Path) -> Path:
@@ -83,6 +84,7 @@ class StoreWriter:
         self.generation = 0
         self.failed_starts = 0
         self.stats_at = 0.0
+        self.loss_logged_at, self.loss_logged_cause = -LOSS_LOG_EVERY, ""
         self.sender = threading.Thread(target=self._send_loop, name="ccproxy-flow-sender", daemon=True)
         self.reader: threading.Thread | None = None
 
@@ -97,12 +99,18 @@ class StoreWriter:
                 log.info("flow store: %d flow(s) spilled by an earlier run are written now", self.spill.recovered)
         return self.spill
 
-    def _lose(self, count: int, cause: str) -> None:
+    def _lose(self, count: int, cause: str, flow_id: str | None = None) -> None:
         """Count flows that cannot be stored, say why (lock held or not: counters only)."""
         self.lost += count
-        self.last_loss = {"at": time.time(), "cause": cause}
-        log.error("flow store: %d flow(s) not recorded (%d lost since start): %s", count, self.lost, cause)
-        self._publish(force=True)
+        self.last_loss = {"at": time.time(), "cause": cause, "flow": flow_id}
+        now = time.monotonic()
+        if now - self.loss_logged_at >= LOSS_LOG_EVERY or cause != self.loss_logged_cause:
+            # A full disk fails every flow: one line per cause and interval, not one per flow.
+            self.loss_logged_at, self.loss_logged_cause = now, cause
+            which = f" (flow {flow_id[:8]})" if flow_id else ""
+            log.error("flow store: %d flow(s) not recorded%s, %d lost since start: %s",
+                      count, which, self.lost, cause)
+        self._publish(force=now - self.stats_at >= 0.2)
 
     def stats(self) -> dict[str, Any]:
         spill = self.spill
@@ -307,7 +315,7 @@ class StoreWriter:
             lost = msg.get("lost") or []
             with self.lock:
                 for flow_id, cause in lost:
-                    self._lose(1, f"flow {str(flow_id)[:8]}: {cause}")
+                    self._lose(1, str(cause), str(flow_id))
                 done = min(int(msg.get("done") or 0), len(self.unacked))
                 for _ in range(done):
                     data, segment = self.unacked.popleft()

@@ -124,7 +124,7 @@ def test_dumping_many_large_flows_holds_one_flow_at_a_time(tmp_path: Path) -> No
     sink = Sink()
     tracemalloc.start()
     try:
-        written = api.write_har(config, tmp_path, sink)  # type: ignore[arg-type]
+        written = api.write_har(config, tmp_path, sink)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from ccproxy.errors import FlowError, UsageError
 from ccproxy.flows import filters as jqf
@@ -20,6 +20,7 @@ from ccproxy.flows.stored import StoredFlow
 if TYPE_CHECKING:
     from ccproxy.config.model import CCProxyConfig
     from ccproxy.flows.changes import BodyDiff, Comparison
+    from ccproxy.flows.har import Sink
 
 # compare/diff/HAR import their modules when called: `flows list` should not pay for difflib & co.
 
@@ -140,7 +141,7 @@ def iter_flows(config: CCProxyConfig, config_dir: Path, ids: Sequence[str], chun
                 yield StoredFlow(doc, store.parts(doc["id"]))
 
 
-def write_har(config: CCProxyConfig, config_dir: Path, out: TextIO, jq_filters: Sequence[str] = (),
+def write_har(config: CCProxyConfig, config_dir: Path, out: Sink, jq_filters: Sequence[str] = (),
               redacted: bool = True) -> int:
     """Stream the set as one HAR 1.2 document into `out`, flow by flow; returns how many flows it has."""
     from ccproxy.flows.har import write_har as stream

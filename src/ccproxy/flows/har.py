@@ -12,12 +12,18 @@ import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TextIO
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from ccproxy import __version__
 from ccproxy.flows.redact import MASK, redact_body, redact_url
 from ccproxy.flows.stored import StoredFlow, header
+
+
+class Sink(Protocol):
+    """Where a streamed HAR goes: stdout, a file, or a pager that keeps one page (`dump_har`)."""
+
+    def write(self, text: str, /) -> int: ...
 
 
 def iso(ts: float | None) -> str:
@@ -244,7 +250,7 @@ def _nested(doc: Any, depth: int) -> str:
     return "  " * depth + json.dumps(doc, indent=2, ensure_ascii=False).replace("\n", pad)
 
 
-def write_har(flows: Iterable[StoredFlow], out: TextIO, masked: bool = True) -> int:
+def write_har(flows: Iterable[StoredFlow], out: Sink, masked: bool = True) -> int:
     """The same document as `to_har`, written entry by entry as the flows come: memory holds one flow
     (and the small page list, written last), so exporting thousands of large agent flows stays flat.
     Returns how many flows were written."""

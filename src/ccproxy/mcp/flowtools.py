@@ -144,7 +144,7 @@ class FlowTools:
         """The HAR streamed flow by flow; only the requested page is kept (a set of large agent flows
         would otherwise be built whole in memory for a 20,000-character answer)."""
         window = _Window(offset, clamp(max_chars))
-        api.write_har(self.config, self.config_dir, window, jq, redacted=True)  # type: ignore[arg-type]
+        api.write_har(self.config, self.config_dir, window, jq, redacted=True)
         return window.page("dump_har(jq=<same>")
 
     def clear(self, jq: Sequence[str] = (), all_flows: bool = False) -> dict[str, Any]:

@@ -77,3 +77,18 @@ def test_the_list_table_shows_the_newest_50_and_says_how_many_more(stopped: Runn
     shown, out = rows("--jq", "map(select(.timestamp_created < 2000000030))", "--limit", "3")
     assert shown == [r.id[:8] for r in recs[27:30]] and "the newest 3 of 30 flows" in out
     assert len(json.loads(stopped.cli("flows", "list", "--json").stdout)) == 60
+
+
+def test_status_has_a_store_section_with_the_writer_counters(stopped: RunningDaemon) -> None:
+    path = stopped.config_dir / "flows.sqlite3"
+    doc = json.loads(stopped.cli("status", "--json").stdout)
+    assert doc["store"]["path"] == str(path) and doc["store"]["exists"] is False
+    FlowStore(path, create=True).close()
+    (stopped.config_dir / "flows.sqlite3.status.json").write_text(json.dumps(
+        {"written": 7, "lost": 2, "last_loss": {"at": 1.0, "cause": "ENOSPC: No space left on device", "flow": "f"},
+         "spill_pending": 0}))
+    doc = json.loads(stopped.cli("status", "--json").stdout)["store"]
+    assert doc["flows_written"] == 7 and doc["flows_lost"] == 2
+    assert doc["last_loss"]["cause"] == "ENOSPC: No space left on device"
+    text = stopped.cli("status").stdout
+    assert "2 flow(s) could not be stored" in text and "ENOSPC: No space left on device" in text

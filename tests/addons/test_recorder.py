@@ -139,3 +139,42 @@ def test_a_restarted_daemon_shows_the_newest_stored_flows_in_mitmweb(tmp_path: P
     assert meta.client_request is not None and meta.client_request.body == originals[2].request.content
     assert meta.usage == {"input_tokens": 11, "output_tokens": 2}
     assert "x-api-key: sk-ant-oat-ccproxy-anthropic" in text
+
+
+def test_restored_flows_hold_no_bodies_until_mitmweb_opens_one(tmp_path: Path) -> None:
+    from mitmproxy.tools.web.app import flow_to_json
+
+    from ccproxy.flows.restore import RECENT
+
+    config = CCProxyConfig()
+    first = Recorder(config, tmp_path)
+    big = [finished_flow({"model": f"m{i}", "messages": [{"role": "user", "content": f"{i}" * 300_000}]})
+           for i in range(3)]
+    with taddons.context(first):
+        for flow in big:
+            first.response(flow)
+        first.done()
+
+    RECENT.items.clear()
+    again, view = Recorder(config, tmp_path), View()
+    with taddons.context(view, again) as tctx:
+        loop = tctx.master.event_loop
+        loop.run_until_complete(again.running())
+        assert again.restoring is not None
+        loop.run_until_complete(again.restoring)
+        restored = list(view)
+        again.done()
+    assert [f.id for f in restored] == [f.id for f in big]
+    for flow in restored:  # what the view holds: headers and facts, no body bytes
+        assert flow.request.raw_content is None and flow.response is not None and flow.response.raw_content is None
+        summary = get_meta(flow).__dict__["_v_client_request"]
+        assert summary.method == "POST" and summary.body == b""
+        assert get_meta(flow).usage == {"input_tokens": 11, "output_tokens": 2}
+        assert flow_to_json(flow)["request"]["contentLength"] is None  # mitmweb's list reads no body
+    assert not RECENT.items
+    opened = restored[1]
+    assert opened.request.get_content() == big[1].request.content  # a content view / download reads it
+    assert json.loads(opened.response.get_content() or b"")["usage"]["output_tokens"] == 2  # type: ignore[union-attr]
+    client = get_meta(opened).client_request
+    assert client is not None and client.body == big[1].request.content
+    assert list(RECENT.items) == [(str(tmp_path / "flows.sqlite3"), opened.id)]

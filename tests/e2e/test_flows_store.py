@@ -55,6 +55,14 @@ def mitmweb_ids(daemon: RunningDaemon) -> set[str]:
     return {f["id"] for f in flows if f["request"]["path"] != "/health"}
 
 
+def web_get(daemon: RunningDaemon, path: str, raw: bool = False) -> Any:
+    req = urllib.request.Request(daemon.inspector_url + path,
+                                 headers={"authorization": f"Bearer {daemon.state['web_token']}"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        data = resp.read()
+    return data if raw else json.loads(data)
+
+
 def test_flows_survive_a_restart_and_are_readable_while_stopped(daemon_factory: Factory) -> None:
     daemon = daemon_factory()
     ask(daemon, "first")
@@ -66,6 +74,13 @@ def test_flows_survive_a_restart_and_are_readable_while_stopped(daemon_factory: 
     assert shown.returncode == 0 and '"content": "first"' in shown.stdout
     daemon.start()
     wait_for(lambda: set(before) <= mitmweb_ids(daemon), timeout=10, what="stored flows back in mitmweb")
+    # Restored as summaries (mitmweb's list reads no body), the body read from the store when opened.
+    listed = {f["id"]: f for f in web_get(daemon, "/flows")}
+    assert listed[before[0]]["request"]["contentLength"] is None
+    body = web_get(daemon, f"/flows/{before[0]}/request/content.data", raw=True)
+    assert json.loads(body)["messages"][0]["content"] == "first"
+    view = web_get(daemon, f"/flows/{before[0]}/request/content/Client%20Request.json")
+    assert '"content": "first"' in view["text"]
     ask(daemon, "third")
     after = wait_count(daemon, 3)
     assert after[:2] == before

@@ -8,6 +8,7 @@ import pytest
 from ccproxy import flows
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import FlowError, UsageError
+from ccproxy.flows import api
 from ccproxy.flows.record import FlowRecord
 from tests.flows.factory import make_record
 
@@ -82,3 +83,25 @@ def test_har_through_the_api(tmp_path: Path, config: CCProxyConfig, stored: Stor
     assert len(har["log"]["pages"]) == 1 and len(har["log"]["entries"]) == 2
     raw = flows.to_har(config, tmp_path, redacted=False)
     assert "sk-real-secret-key-123" in str(raw) and "sk-real-secret-key-123" not in str(har)
+
+
+def test_newest_reads_only_the_tail_and_counts_the_set(tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
+    recs = stored(*[make_record(ts=10.0 + i, status=200 if i % 2 else 500) for i in range(9)])
+    assert api.newest(config, tmp_path, (), 3) == (9, [r.doc for r in recs[-3:]])
+    total, docs = api.newest(config, tmp_path, ["map(select(.response.status_code == 500))"], 2)
+    assert total == 5 and [d["id"] for d in docs] == [recs[6].id, recs[8].id]
+    assert api.newest(config, tmp_path, (), 0)[1] == [r.doc for r in recs]
+
+
+def test_status_reports_what_the_writer_lost_and_why(tmp_path: Path, config: CCProxyConfig) -> None:
+    from ccproxy.flows.api import store_status, store_status_line
+    from ccproxy.flows.writer import StoreWriter
+
+    path = flows.store_path(config, tmp_path)
+    writer = StoreWriter(path, max_count=100, max_age_days=3650).start()
+    writer._lose(2, "SQLITE_FULL: database or disk is full")
+    writer.close(10)
+    doc = store_status(config, tmp_path)
+    assert doc["flows_lost"] == 2 and doc["last_loss"]["cause"] == "SQLITE_FULL: database or disk is full"
+    assert doc["path"] == str(path) and doc["exists"]
+    assert "2 flow(s) could not be stored" in store_status_line(doc) and "SQLITE_FULL" in store_status_line(doc)

@@ -79,3 +79,55 @@ def test_streams_failures_and_binary_bodies_stay_valid() -> None:
     assert "event: message_start" in entries[0]["response"]["content"]["text"]
     assert entries[2]["response"]["status"] == 0 and "connection reset" in entries[2]["response"]["comment"]
     assert entries[4]["response"]["content"]["encoding"] == "base64"
+
+
+def test_the_streamed_har_is_the_same_document_and_valid(tmp_path: Path) -> None:
+    import io
+
+    from ccproxy.flows.har import write_har
+
+    flows = [flow(ts=1_700_000_000.0 + i) for i in range(4)]
+    out = io.StringIO()
+    assert write_har(iter(flows), out) == 4
+    har = json.loads(out.getvalue())
+    assert har == to_har(flows)
+    validate(har)
+    empty = io.StringIO()
+    assert write_har(iter([]), empty) == 0
+    validate(json.loads(empty.getvalue()))
+
+
+def test_dumping_many_large_flows_holds_one_flow_at_a_time(tmp_path: Path) -> None:
+    """60 flows with ~400 KB request bodies (24 MB of bodies, ~70 MB of HAR text): peak memory stays
+    a few flows' worth. Building the document in memory (the old dump) peaked far above the bound."""
+    import os
+    import tracemalloc
+
+    from ccproxy.config.model import CCProxyConfig
+    from ccproxy.flows import api
+    from ccproxy.flows.store import FlowStore
+
+    config = CCProxyConfig()
+    count, pad = 60, 400_000
+    with FlowStore(api.store_path(config, tmp_path), create=True) as store:
+        for i in range(count):
+            body = {"model": "m", "messages": [{"role": "user", "content": os.urandom(pad // 2).hex()}]}
+            store.put([make_record(ts=1_700_000_000.0 + i, body=body)])
+
+    class Sink:
+        size = 0
+
+        def write(self, text: str) -> int:
+            self.size += len(text)
+            return len(text)
+
+    sink = Sink()
+    tracemalloc.start()
+    try:
+        written = api.write_har(config, tmp_path, sink)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert written == count
+    assert sink.size > count * pad * 2  # both entries carry the body
+    assert peak < 12 * pad * 2, f"peak {peak / 1e6:.1f} MB for {sink.size / 1e6:.1f} MB written"

@@ -9,18 +9,15 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from mitmproxy import connection, ctx, http
-from mitmproxy.flow import Error
-from mitmproxy.websocket import WebSocketData, WebSocketMessage
+from mitmproxy import ctx, http
+from mitmproxy.websocket import WebSocketData
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flows.api import store_path
-from ccproxy.flows.meta import META_KEY, FlowMeta, get_meta
+from ccproxy.flows.meta import FlowMeta, get_meta
 from ccproxy.flows.record import Captured
-from ccproxy.flows.store import FlowStore
-from ccproxy.flows.stored import StoredFlow
-from ccproxy.flows.websocket import PART as WS_PART
-from ccproxy.flows.websocket import RawMessage, raw_messages
+from ccproxy.flows.restore import load_recent, to_http_flow
+from ccproxy.flows.websocket import RawMessage
 from ccproxy.flows.writer import StoreWriter
 
 log = logging.getLogger("ccproxy.recorder")
@@ -67,60 +64,6 @@ def websocket_state(ws: WebSocketData) -> dict[str, Any]:
     }
 
 
-def load_recent(path: Path, limit: int) -> list[StoredFlow]:
-    """The newest `limit` stored flows, oldest first (runs on a worker thread)."""
-    if not path.exists():
-        return []
-    with FlowStore(path) as store:
-        ids = store.ids()[-limit:]
-        return [StoredFlow(doc, store.parts(doc["id"])) for doc in store.docs(ids)]
-
-
-def _headers(pairs: list[Any] | None) -> http.Headers:
-    return http.Headers([(str(k).encode(), str(v).encode()) for k, v in pairs or []])
-
-
-def to_http_flow(stored: StoredFlow) -> http.HTTPFlow:
-    """A finished mitmproxy flow rebuilt from the store: same id, bodies, timings and ccproxy metadata."""
-    doc, req = stored.doc, stored.doc.get("request") or {}
-    ts = float(req.get("timestamp_start") or doc.get("timestamp_created") or 0.0)
-    client = connection.Client(peername=("127.0.0.1", 0), sockname=("127.0.0.1", 0), timestamp_start=ts)
-    server = connection.Server(address=(str(req.get("host", "")), int(req.get("port") or 0)))
-    flow = http.HTTPFlow(client, server)
-    flow.id, flow.live, flow.timestamp_created = stored.id, False, float(doc.get("timestamp_created") or ts)
-    flow.request = http.Request(
-        str(req.get("host", "")), int(req.get("port") or 0), str(req.get("method", "GET")).encode(),
-        str(req.get("scheme", "http")).encode(), b"", str(req.get("path", "/")).encode(),
-        str(req.get("http_version", "HTTP/1.1")).encode(), _headers(req.get("headers")),
-        stored.raw_body("request"), None, ts, req.get("timestamp_end"),
-    )
-    resp = doc.get("response")
-    if resp:
-        flow.response = http.Response(
-            str(resp.get("http_version", "HTTP/1.1")).encode(), int(resp.get("status_code") or 0),
-            str(resp.get("reason", "")).encode(), _headers(resp.get("headers")), stored.raw_body("response"),
-            None, float(resp.get("timestamp_start") or ts), resp.get("timestamp_end"),
-        )
-    if doc.get("error"):
-        flow.error = Error(str(doc["error"].get("msg", "error")), float(doc["error"].get("timestamp") or ts))
-    flow.metadata[META_KEY] = stored.meta()
-    ws = stored.ccproxy.get("websocket")
-    if ws is not None:
-        flow.websocket = restored_websocket(ws, stored.raw_body(WS_PART))
-    return flow
-
-
-def restored_websocket(ws: dict[str, Any], data: bytes | None) -> WebSocketData:
-    """A stored socket's messages and close state, so mitmweb shows them again after a restart."""
-    return WebSocketData(
-        messages=[WebSocketMessage(op, from_client, content, t) for t, from_client, op, content in raw_messages(data)],
-        closed_by_client=ws.get("closed_by_client"),
-        close_code=ws.get("close_code"),
-        close_reason=ws.get("close_reason"),
-        timestamp_end=ws.get("timestamp_end"),
-    )
-
-
 class Recorder:
     """Late in the chain: a flow is finished only after auth replay and the sanitizer ran.
 
@@ -160,12 +103,14 @@ class Recorder:
         self.restoring = asyncio.get_running_loop().create_task(self._restore(self.config.inspector.view_limit))
 
     async def _restore(self, limit: int) -> None:
+        """Summaries only: bodies stay in the store until mitmweb shows one (`ccproxy.flows.restore`)."""
         try:
-            stored = await asyncio.to_thread(load_recent, store_path(self.config, self.config_dir), limit)
+            path = store_path(self.config, self.config_dir)
+            docs = await asyncio.to_thread(load_recent, path, limit)
             view: Any = ctx.master.addons.get("view")
-            if stored and view is not None:
-                view.add([to_http_flow(f) for f in stored if view.get_by_id(f.id) is None])
-                log.info("mitmweb: %d stored flow(s) restored into the view", len(stored))
+            if docs and view is not None:
+                view.add([to_http_flow(d, path) for d in docs if view.get_by_id(d["id"]) is None])
+                log.info("mitmweb: %d stored flow(s) restored into the view (bodies load when opened)", len(docs))
         except Exception:
             log.exception("could not restore stored flows into the mitmweb view")
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ccproxy.cli.common import load
 
+LIST_LIMIT = 50  # rows of the `flows list` table unless --limit/--all: rendering 10,000 rows takes seconds
 JQ_HELP = (
     "jq filter over the JSON array of flows; must return an array (repeatable, applied in order "
     "after flows.default_jq_filters), e.g. 'map(select(.response.status_code >= 400))' or '.[-1:]'"
@@ -27,7 +28,8 @@ def register(sub: Any) -> None:
         help="inspect recorded flows: list, show, compare, diff, dump (HAR), clear",
         description="Inspect the flows the daemon recorded. Every subcommand works on one set: all stored "
         "flows (oldest first) -> flows.default_jq_filters -> each --jq in order. A filter that fails or "
-        "does not return an array of flows exits 2. Flow ids may be given as any unique prefix.",
+        "does not return an array of flows exits 2; an empty set exits 0 and says why on stderr. Flow ids may be "
+        "given as any unique prefix.",
     )
     p.set_defaults(func=lambda args: _help(p))
     fsub = p.add_subparsers(dest="flows_command", metavar="SUBCOMMAND")
@@ -40,7 +42,9 @@ def register(sub: Any) -> None:
 
     sp = add("list", "a table of the set (id, method, status, host, path, model, tokens, source, age)", run_list)
     sp.add_argument("--json", action="store_true", help="print the set as the JSON array the filters see")
-    sp.add_argument("--limit", type=int, default=0, metavar="N", help="table: only the newest N flows")
+    sp.add_argument("--limit", type=int, default=None, metavar="N",
+                    help=f"table: the newest N flows (default {LIST_LIMIT}; 0 means all)")
+    sp.add_argument("--all", action="store_true", help="table: every flow in the set (slow for thousands)")
     sp = add("show", "one flow: client request, forwarded changes, provider response, client response", run_show)
     sp.add_argument("id", nargs="?", help="flow id or unique prefix (default: the newest flow in the set)")
     sp.add_argument("--json", action="store_true", help="the whole record: flow JSON, bodies, events")
@@ -99,6 +103,15 @@ def _tokens(usage: dict[str, int] | None) -> str:
     return f"{usage.get('input_tokens', '?')}/{usage.get('output_tokens', '?')}"
 
 
+def _empty(config: Any, directory: Any, jq: list[str]) -> int:
+    """The one rule for an empty set, in every subcommand: it is an answer, not an error. Exit 0,
+    the empty result on stdout (`[]`, a HAR without entries, nothing), and why on stderr."""
+    from ccproxy.flows import api
+
+    print(f"ccproxy: {api.empty_reason(config, directory, jq)}", file=sys.stderr)
+    return 0
+
+
 def run_list(args: argparse.Namespace) -> int:
     from ccproxy.flows import api
 
@@ -107,18 +120,19 @@ def run_list(args: argparse.Namespace) -> int:
         data = api.resolve_json_bytes(config, directory, args.jq)
         sys.stdout.flush()
         sys.stdout.buffer.write(data + b"\n")
+        sys.stdout.flush()
+        if data.strip() == b"[]":
+            return _empty(config, directory, args.jq)
         return 0
-    flows = api.resolve_set(config, directory, args.jq)
-    if args.limit > 0:
-        flows = flows[-args.limit :]
+    limit = 0 if args.all else (LIST_LIMIT if args.limit is None else max(0, args.limit))
+    total, flows = api.newest(config, directory, args.jq, limit)
+    if not flows:
+        return _empty(config, directory, args.jq)
     from rich.console import Console
     from rich.table import Table
 
     # Piped output keeps whole columns (ids, paths) for grep; a terminal gets its own width.
     console = Console(width=None if sys.stdout.isatty() else 200)
-    if not flows:
-        console.print("no flows in the set")
-        return 0
     table = Table(show_header=True, header_style="bold", show_lines=False)
     for col in ("id", "method", "status", "host", "path", "model", "tokens", "source", "age"):
         table.add_column(col, justify="right" if col in ("status", "tokens", "age") else "left",
@@ -136,11 +150,13 @@ def run_list(args: argparse.Namespace) -> int:
             age((ccp.get("client_request") or {}).get("timestamp_start") or req.get("timestamp_start"), now),
         )
     console.print(table, markup=True, highlight=False)
+    if total > len(flows):
+        console.print(f"the newest {len(flows)} of {total} flows; {total - len(flows)} older not shown "
+                      "(--limit N or --all shows more, --json prints the whole set)", highlight=False)
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from ccproxy.errors import FlowError
     from ccproxy.flows import api
     from ccproxy.flows.show import dumps, show_json, show_text
 
@@ -150,7 +166,7 @@ def run_show(args: argparse.Namespace) -> int:
     else:
         ids = api.resolve_ids(config, directory, args.jq)
         if not ids:
-            raise FlowError("no flows in the set; `ccproxy flows list` shows what is stored")
+            return _empty(config, directory, args.jq)
         flow = api.load(config, directory, ids[-1:])[0]
     if args.json:
         sys.stdout.write(dumps(show_json(flow)) + "\n")
@@ -160,14 +176,13 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from ccproxy.errors import FlowError
     from ccproxy.flows import api
     from ccproxy.flows.changes import comparison_text
 
     directory, config = load(args)
     comparisons = api.compare(config, directory, args.jq)
     if not comparisons:
-        raise FlowError("no flows in the set to compare; `ccproxy flows list` shows what is stored")
+        return _empty(config, directory, args.jq)
     if args.json:
         sys.stdout.write(json.dumps([c.to_json() for c in comparisons], indent=2) + "\n")
         return 0
@@ -181,6 +196,8 @@ def run_diff(args: argparse.Namespace) -> int:
 
     directory, config = load(args)
     diffs = api.diff(config, directory, args.jq, phase="client_request" if args.client else "request")
+    if not diffs:
+        return _empty(config, directory, args.jq)
     sys.stdout.write(_color("".join(diff_text(d) for d in diffs)))
     return 0
 
@@ -189,11 +206,10 @@ def run_dump(args: argparse.Namespace) -> int:
     from ccproxy.flows import api
 
     directory, config = load(args)
-    har = api.to_har(config, directory, args.jq, redacted=not args.unredacted)
-    if not har["log"]["entries"]:
-        print("warning: no flows in the set; the HAR has no entries", file=sys.stderr)
-    json.dump(har, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    count = api.write_har(config, directory, sys.stdout, args.jq, redacted=not args.unredacted)
+    sys.stdout.flush()
+    if not count:
+        return _empty(config, directory, args.jq)  # the HAR written has no entries
     return 0
 
 
@@ -244,6 +260,9 @@ def run_clear(args: argparse.Namespace) -> int:
 
     directory, config = load(args)
     ids = api.clear(config, directory, args.jq, all_flows=args.all)
+    if not ids:
+        print("cleared 0 flow(s)")
+        return _empty(config, directory, [] if args.all else args.jq)
     where = forget(directory, ids, everything=args.all)
     print(f"cleared {len(ids)} flow(s) from the store{where}")
     return 0

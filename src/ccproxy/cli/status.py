@@ -193,6 +193,9 @@ def report(state: RuntimeState | None, config: CCProxyConfig, directory: Any, sh
         "auth_view": view,
         "pipeline": pipeline_doc(config),
     }
+    from ccproxy.flows.api import store_status  # flow store counters: written, lost (and why), spilled
+
+    doc["store"] = store_status(config, directory)
     if state is not None:
         doc["inspector"]["token"] = state.web_token if show else "<hidden: --show-secrets>"
         for name, listener in state.listeners.items():
@@ -219,6 +222,10 @@ def render(doc: dict[str, Any]) -> None:
         console.print(f"pid {doc['pid']}, version {doc['version']}, up {doc['uptime_s']}s")
     else:
         console.print("[yellow]no daemon running for this config dir[/yellow] — `ccproxy start`")
+    if "store" in doc:
+        from ccproxy.flows.api import store_status_line
+
+        console.print(store_status_line(doc["store"]), highlight=False)
     prov = Table(title="providers")
     for col in ("name", "format", "url", "auth"):
         prov.add_column(col)

@@ -20,6 +20,7 @@ from ccproxy.flows.stored import StoredFlow
 if TYPE_CHECKING:
     from ccproxy.config.model import CCProxyConfig
     from ccproxy.flows.changes import BodyDiff, Comparison
+    from ccproxy.flows.har import Sink
 
 # compare/diff/HAR import their modules when called: `flows list` should not pay for difflib & co.
 
@@ -92,6 +93,63 @@ def conversations(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[
     return group(resolve_set(config, config_dir, jq_filters))
 
 
+def newest(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[str] = (),
+           limit: int = 0) -> tuple[int, list[dict[str, Any]]]:
+    """How many flows the set has, and the flow JSON of its newest `limit` (0: all), oldest first.
+
+    Without filters only `limit` docs are read (an index scan from the newest end); with filters jq
+    parses the set once and hands back just the tail, so a table of 50 never costs 10,000 rows."""
+    import json
+
+    chain = _chain(config, jq_filters)
+    jqf.compile_all(chain)
+    with open_store(config, config_dir) as store:
+        if store is None:
+            return 0, []
+        if chain:
+            tail = f".[-{limit}:]" if limit > 0 else "."
+            total, docs = json.loads(jqf.run(chain, store.docs_text(), tail=f"[length, ({tail})]"))
+            return int(total), list(docs)
+        total = store.count()
+        rows = store.db.execute(
+            "SELECT doc FROM flows ORDER BY ts DESC, id DESC LIMIT ?", (limit if limit > 0 else -1,)
+        ).fetchall()
+        return total, [json.loads(r[0]) for r in reversed(rows)]
+
+
+def empty_reason(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[str] = ()) -> str:
+    """Why the set is empty: every `flows` command says it (on stderr) when its set is empty."""
+    path = store_path(config, config_dir)
+    if not path.exists():
+        return (f"no flow store in config dir {config_dir} (looked for {path}); the daemon creates it when it "
+                f"records its first flow: `ccproxy --config {config_dir} start`, then send traffic through it")
+    with open_store(config, config_dir) as store:
+        total = store.count() if store else 0
+    if not total:
+        return f"the flow store {path} has no flows (cleared, or none recorded yet)"
+    return (f"no flows in the set: the jq filters (flows.default_jq_filters, --jq) leave none of the {total} "
+            "stored flow(s)")
+
+
+def iter_flows(config: CCProxyConfig, config_dir: Path, ids: Sequence[str], chunk: int = 32) -> Iterator[StoredFlow]:
+    """Docs and bodies of `ids`, in that order, a chunk at a time: exports hold one flow's bodies, not the set's."""
+    with open_store(config, config_dir) as store:
+        if store is None:
+            return
+        for start in range(0, len(ids), chunk):
+            for doc in store.docs(ids[start : start + chunk]):
+                yield StoredFlow(doc, store.parts(doc["id"]))
+
+
+def write_har(config: CCProxyConfig, config_dir: Path, out: Sink, jq_filters: Sequence[str] = (),
+              redacted: bool = True) -> int:
+    """Stream the set as one HAR 1.2 document into `out`, flow by flow; returns how many flows it has."""
+    from ccproxy.flows.har import write_har as stream
+
+    ids = resolve_ids(config, config_dir, jq_filters)
+    return stream(iter_flows(config, config_dir, ids), out, masked=redacted)
+
+
 def load(config: CCProxyConfig, config_dir: Path, ids: Sequence[str]) -> list[StoredFlow]:
     """Docs and bodies of `ids`, in that order."""
     with open_store(config, config_dir) as store:
@@ -149,6 +207,8 @@ def diff(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[str] = ()
     from ccproxy.flows.changes import sliding_diff
 
     ids = resolve_ids(config, config_dir, jq_filters)
+    if not ids:
+        return []  # an empty set is an answer (docs/flows.md); one flow is not enough to diff
     if len(ids) < 2:
         raise UsageError(
             f"flows diff needs at least 2 flows in the set, got {len(ids)}; widen the --jq filters "
@@ -184,3 +244,36 @@ def clear(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[str] = (
             return []
         store.delete(ids)
     return ids
+
+
+def store_status(config: CCProxyConfig, config_dir: Path) -> dict[str, Any]:
+    """The `store` section of `ccproxy status`: where the store is and what the daemon's writer counted
+    (since its last start): flows written, flows lost and why, flows waiting in the spill file."""
+    from ccproxy.flows.writer import read_stats
+
+    path = store_path(config, config_dir)
+    stats = read_stats(path) or {}
+    return {
+        "path": str(path),
+        "exists": path.exists(),
+        "flows_written": stats.get("written"),
+        "flows_lost": stats.get("lost", 0),
+        "last_loss": stats.get("last_loss"),
+        "spill_pending": stats.get("spill_pending", 0),
+        "updated_at": stats.get("updated_at"),
+    }
+
+
+def store_status_line(doc: dict[str, Any]) -> str:
+    """One line of `ccproxy status` text for the `store` section."""
+    if not doc["exists"]:
+        return f"flow store: none yet at {doc['path']}"
+    line = f"flow store: {doc['path']}"
+    if doc["flows_written"] is not None:
+        line += f", {doc['flows_written']} flow(s) written since the daemon started"
+    if doc["spill_pending"]:
+        line += f", {doc['spill_pending']} waiting in the spill file"
+    if doc["flows_lost"]:
+        cause = (doc["last_loss"] or {}).get("cause", "?")
+        line += f"\n[red]{doc['flows_lost']} flow(s) could not be stored[/red]; last cause: {cause}"
+    return line

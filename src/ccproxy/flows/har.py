@@ -8,9 +8,11 @@ got. Credentials are masked unless the caller asks for the raw values.
 from __future__ import annotations
 
 import base64
+import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from ccproxy import __version__
@@ -18,6 +20,12 @@ from ccproxy.flows.redact import MASK, redact_body, redact_url
 from ccproxy.flows.stored import StoredFlow, header
 from ccproxy.flows.websocket import PART as WS_PART
 from ccproxy.flows.websocket import har_messages
+
+
+class Sink(Protocol):
+    """Where a streamed HAR goes: stdout, a file, or a pager that keeps one page (`dump_har`)."""
+
+    def write(self, text: str, /) -> int: ...
 
 
 def iso(ts: float | None) -> str:
@@ -217,19 +225,26 @@ def add_websocket(flow: StoredFlow, entries: list[dict[str, Any]], masked: bool)
         entry["_webSocketMessages"] = har_messages(data, masked)
 
 
+COMMENT = ("entries[2i]: forwarded request + provider response; "
+           "entries[2i+1]: client request + response the client got")
+
+
+def _page(flow: StoredFlow, pair: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "startedDateTime": pair[1]["startedDateTime"],
+        "id": flow.id,
+        "title": f"{pair[1]['request']['method']} {pair[1]['request']['url']}",
+        "pageTimings": {"onContentLoad": -1, "onLoad": -1},
+        "comment": f"ccproxy flow {flow.id}: {pair[0]['response']['status']}",
+    }
+
+
 def to_har(flows: list[StoredFlow], masked: bool = True) -> dict[str, Any]:
-    """A multi-page HAR 1.2 document for the flows, in order."""
+    """A multi-page HAR 1.2 document for the flows, in order (in memory: for small sets and tests)."""
     pages, entries = [], []
     for flow in flows:
         pair = flow_entries(flow, masked)
-        first = pair[0]
-        pages.append({
-            "startedDateTime": pair[1]["startedDateTime"],
-            "id": flow.id,
-            "title": f"{pair[1]['request']['method']} {pair[1]['request']['url']}",
-            "pageTimings": {"onContentLoad": -1, "onLoad": -1},
-            "comment": f"ccproxy flow {flow.id}: {first['response']['status']}",
-        })
+        pages.append(_page(flow, pair))
         entries.extend(pair)
     return {
         "log": {
@@ -237,7 +252,35 @@ def to_har(flows: list[StoredFlow], masked: bool = True) -> dict[str, Any]:
             "creator": {"name": "ccproxy", "version": __version__},
             "pages": pages,
             "entries": entries,
-            "comment": "entries[2i]: forwarded request + provider response; "
-            "entries[2i+1]: client request + response the client got",
+            "comment": COMMENT,
         }
     }
+
+
+def _nested(doc: Any, depth: int) -> str:
+    """`doc` as indented JSON, shifted right to sit at `depth` inside the document."""
+    pad = "\n" + "  " * depth
+    return "  " * depth + json.dumps(doc, indent=2, ensure_ascii=False).replace("\n", pad)
+
+
+def write_har(flows: Iterable[StoredFlow], out: Sink, masked: bool = True) -> int:
+    """The same document as `to_har`, written entry by entry as the flows come: memory holds one flow
+    (and the small page list, written last), so exporting thousands of large agent flows stays flat.
+    Returns how many flows were written."""
+    head = {"version": "1.2", "creator": {"name": "ccproxy", "version": __version__}, "comment": COMMENT}
+    out.write('{\n  "log": {\n')
+    for key, value in head.items():
+        out.write(f"    {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)},\n")
+    out.write('    "entries": [')
+    pages: list[dict[str, Any]] = []
+    sep = "\n"
+    for flow in flows:
+        pair = flow_entries(flow, masked)
+        pages.append(_page(flow, pair))
+        for entry in pair:
+            out.write(sep + _nested(entry, 3))
+            sep = ",\n"
+    out.write(("\n    " if pages else "") + '],\n    "pages": [')
+    out.write(",".join("\n" + _nested(p, 3) for p in pages) + ("\n    " if pages else ""))
+    out.write("]\n  }\n}\n")
+    return len(pages)

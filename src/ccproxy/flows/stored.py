@@ -115,10 +115,10 @@ class StoredFlow:
     def content_type(self, phase: str) -> str:
         return header(self.headers(phase), "content-type")
 
-    def meta(self) -> FlowMeta:
+    def meta(self, cls: type[FlowMeta] = FlowMeta) -> FlowMeta:
         """The flow's metadata rebuilt from the store (for a restarted daemon's mitmweb view)."""
         ccp = self.ccproxy
-        meta = FlowMeta(
+        meta = cls(
             source=ccp.get("source") or "unknown",
             provider=ccp.get("provider"),
             auth_injected=bool(ccp.get("auth_injected")),

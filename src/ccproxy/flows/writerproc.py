@@ -3,8 +3,11 @@
 Run by `StoreWriter` as `python -m ccproxy.flows.writerproc STORE MAX_COUNT MAX_AGE_DAYS`. Input on
 stdin: length-prefixed pickles of `Captured` or `FlowRecord` from the daemon (its own child, so the
 pickles are trusted). Output on stdout: one JSON line per written batch, `{"done": N, "facts":
-[[id, usage, conversation_id], ...], "log": [[level, message], ...]}`; the daemon logs the messages,
-so this process never touches the log file. It exits at end of input, after writing everything.
+[[id, usage, conversation_id], ...], "lost": [[id, cause], ...], "log": [[level, message], ...]}`;
+the daemon logs the messages and counts the losses, so this process never touches the log file.
+A store locked by another process is waited for (the daemon spills meanwhile), never given up on;
+a flow is reported lost only when writing it fails for good (disk full, a record SQLite refuses),
+and then with the error itself as the cause. It exits at end of input, after writing everything.
 Signals from the terminal are ignored: the daemon decides when the writer stops, by closing stdin.
 """
 
@@ -15,6 +18,7 @@ import os
 import pickle
 import select
 import signal
+import sqlite3
 import struct
 import sys
 import time
@@ -101,16 +105,57 @@ class Retention:
         return removed
 
 
-def _record(data: bytes, logs: list[list[str]]) -> FlowRecord | None:
+def _record(data: bytes, logs: list[list[str]], lost: list[list[str]]) -> FlowRecord | None:
     item: Any = None
     try:
         item = pickle.loads(data)
         return item if isinstance(item, FlowRecord) else build_record(item)
-    except Exception:
-        flow_id = str(item.web.get("id", "?"))[:8] if isinstance(item, Captured) else "?"
-        logs.append(["error", f"flow {flow_id}: could not build its store record; it is not recorded\n"
-                     + traceback.format_exc()])
+    except Exception as exc:
+        flow_id = str(item.web.get("id", "?")) if isinstance(item, Captured) else "?"
+        logs.append(["error", f"flow {flow_id[:8]}: could not build its store record\n" + traceback.format_exc()])
+        lost.append([flow_id, f"its store record could not be built: {cause(exc)}"])
         return None
+
+
+def cause(exc: BaseException) -> str:
+    """The error as SQLite or the OS named it (`SQLITE_FULL`, `ENOSPC`), for logs and `ccproxy status`."""
+    import errno
+
+    if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorname", None):
+        return f"{exc.sqlite_errorname}: {exc}"
+    if isinstance(exc, OSError) and exc.errno:
+        return f"{errno.errorcode.get(exc.errno, exc.errno)}: {exc.strerror or exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _busy(exc: BaseException) -> bool:
+    """Another connection holds the store (a CLI `flows clear`, a VACUUM): wait, the daemon spills."""
+    return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) in (
+        sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def write(store: Any, records: list[FlowRecord], lost: list[list[str]], say: Any = None) -> list[FlowRecord]:
+    """Store `records`; returns those written. Busy: retried until it works. Other errors: the batch is
+    retried flow by flow so one bad record costs only itself, and each failure goes into `lost`."""
+    delay, waited_since = 0.05, 0.0
+    while True:
+        try:
+            store.put(records)
+            return records
+        except Exception as exc:
+            if _busy(exc):
+                now = time.monotonic()
+                if say is not None and now - waited_since > 60:
+                    waited_since = now
+                    say(f"flow store: {cause(exc)}; another process holds {getattr(store, 'path', 'the store')}, "
+                        "the writer waits (flows queue up meanwhile, nothing is dropped)")
+                time.sleep(delay)
+                delay = min(1.0, delay * 2)
+                continue
+            if len(records) > 1:
+                return [r for one in records for r in write(store, [one], lost, say)]
+            lost.extend([r.id, cause(exc)] for r in records)
+            return []
 
 
 def _facts(record: FlowRecord) -> list[Any]:
@@ -123,6 +168,11 @@ def serve(store_path: Path, max_count: int, max_age_days: float) -> None:
         signal.signal(sig, signal.SIG_IGN)
     frames = Frames(sys.stdin.fileno())
     out = sys.stdout
+
+    def say(text: str) -> None:  # a message while a batch is still in progress
+        out.write(json.dumps({"done": 0, "log": [["error", text]]}) + "\n")
+        out.flush()
+
     with FlowStore(store_path) as store:
         retention = Retention(store, max_count, max_age_days)
         while True:
@@ -130,18 +180,18 @@ def serve(store_path: Path, max_count: int, max_age_days: float) -> None:
             if not batch:
                 return
             logs: list[list[str]] = []
-            records = [r for r in (_record(d, logs) for d in batch) if r is not None]
+            lost: list[list[str]] = []
+            records = [r for r in (_record(d, logs, lost) for d in batch) if r is not None]
+            if records:
+                records = write(store, records, lost, say)
             try:
-                if records:
-                    store.put(records)
-                    removed = retention.after_write(len(records))
-                    if removed:
-                        logs.append(["info", f"flow store: retention removed {removed} old flow(s)"])
-            except Exception:
-                logs.append(["error", f"flow store: could not write {len(records)} flow(s) to {store_path}\n"
-                             + traceback.format_exc()])
-                records = []
-            out.write(json.dumps({"done": len(batch), "facts": [_facts(r) for r in records], "log": logs}) + "\n")
+                removed = retention.after_write(len(records)) if records else 0
+                if removed:
+                    logs.append(["info", f"flow store: retention removed {removed} old flow(s)"])
+            except Exception as exc:
+                logs.append(["error", f"flow store: retention failed on {store_path}: {cause(exc)}"])
+            out.write(json.dumps({"done": len(batch), "facts": [_facts(r) for r in records], "lost": lost,
+                                  "log": logs}) + "\n")
             out.flush()
 
 

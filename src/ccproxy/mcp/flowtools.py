@@ -21,7 +21,7 @@ from ccproxy.flows.changes import comparison_text, diff_text
 from ccproxy.flows.har import iso
 from ccproxy.flows.redact import redact_body
 from ccproxy.flows.stored import StoredFlow, pretty
-from ccproxy.mcp.paging import DEFAULT_PREVIEW, clamp, cut, page, shorten_fields
+from ccproxy.mcp.paging import DEFAULT_PREVIEW, clamp, cut, marker, page, shorten_fields
 
 REQUEST_PHASES = ("request", "client_request")
 RESPONSE_PHASES = ("response", "upstream_response")
@@ -154,8 +154,11 @@ class FlowTools:
         return page(text, offset, max_chars, f"diff_flows(jq=<same>{', client=true' if client else ''}")
 
     def dump_har(self, jq: Sequence[str] = (), offset: int = 0, max_chars: int = 0) -> str:
-        har = api.to_har(self.config, self.config_dir, jq, redacted=True)
-        return page(json.dumps(har, indent=2, ensure_ascii=False), offset, max_chars, "dump_har(jq=<same>")
+        """The HAR streamed flow by flow; only the requested page is kept (a set of large agent flows
+        would otherwise be built whole in memory for a 20,000-character answer)."""
+        window = _Window(offset, clamp(max_chars))
+        api.write_har(self.config, self.config_dir, window, jq, redacted=True)
+        return window.page("dump_har(jq=<same>")
 
     def clear(self, jq: Sequence[str] = (), all_flows: bool = False) -> dict[str, Any]:
         ids = api.clear(self.config, self.config_dir, jq, all_flows=all_flows)
@@ -165,6 +168,35 @@ class FlowTools:
         groups = api.conversations(self.config, self.config_dir, jq)
         shown = shorten_fields(_newest(groups, limit), "list_flows with a jq filter on .ccproxy.conversation_id has them")
         return {"total": len(groups), "shown": len(shown), "conversations": shown}
+
+
+class _Window:
+    """A write-only text sink that keeps only chars [offset, offset+size) and counts the rest, so
+    `dump_har` pages like `paging.page` without holding the whole document."""
+
+    def __init__(self, offset: int, size: int) -> None:
+        if offset < 0:
+            raise UsageError(f"offset must be 0 or more, got {offset}")
+        self.offset, self.size, self.total = offset, size, 0
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        start, end = self.total, self.total + len(text)
+        lo, hi = max(start, self.offset), min(end, self.offset + self.size)
+        if lo < hi:
+            self.parts.append(text[lo - start : hi - start])
+        self.total = end
+        return len(text)
+
+    def page(self, call: str) -> str:
+        total, offset = self.total, self.offset
+        if offset and offset >= total:
+            raise UsageError(f"offset {offset} is past the end: the text has {total} characters")
+        end = min(total, offset + self.size)
+        text = "".join(self.parts)
+        if offset:
+            text = f"[ccproxy: chars {offset}-{end} of {total}]\n" + text
+        return text + marker(call, end, total) if end < total else text
 
 
 def check_phase(phase: str, allowed: Sequence[str]) -> str:

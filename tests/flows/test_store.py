@@ -3,11 +3,13 @@ from __future__ import annotations
 import json
 import os
 import stat
+import zlib
 from pathlib import Path
 
 import pytest
 
 from ccproxy.errors import FlowError
+from ccproxy.flows import blobs
 from ccproxy.flows.store import FlowStore
 from tests.flows.factory import fixture_events, make_record
 
@@ -54,10 +56,12 @@ def test_identical_phases_are_stored_once_and_large_bodies_compressed(store: Flo
     big = {"model": "m", "messages": [{"role": "user", "content": "lorem ipsum " * 500}]}
     rec = make_record(body=big)
     store.put([rec])
-    rows = dict(((n, c) for n, c in store.db.execute(
-        "SELECT name, codec FROM parts WHERE flow_id = ?", (rec.id,))))
-    assert rows["client_request"] == "zlib"
-    assert rows["request"] == "ref"
+    rows = dict(store.db.execute("SELECT name, blob FROM parts WHERE flow_id = ?", (rec.id,)).fetchall())
+    assert rows["client_request"] == rows["request"]
+    kinds = dict(store.db.execute("SELECT size, kind FROM blobs").fetchall())
+    message = json.dumps(big["messages"][0]).encode()
+    assert kinds[len(message)] == blobs.ZLIB, "the long message is a compressed chunk of its own"
+    assert kinds[len(json.dumps(big))] == blobs.RECIPE
     assert store.parts(rec.id)["request"] == json.dumps(big).encode()
 
 
@@ -114,19 +118,20 @@ def test_deleting_removes_the_bytes_from_the_file_and_wal(store: FlowStore, tmp_
     marker = "MARKER-7f3a9c-do-not-keep"
     secret = make_record(body={"model": "m", "messages": [{"role": "user", "content": marker}]},
                          fid="dead0000-0000-0000-0000-000000000000")
-    big = make_record(body={"model": "m", "messages": [{"role": "user", "content": marker * 300}]})
+    big_message = {"role": "user", "content": marker * 300}
+    big = make_record(body={"model": "m", "messages": [big_message]})
     keep = make_record(body={"model": "m", "messages": [{"role": "user", "content": "keep me"}]})
     store.put([secret, big, keep])
-    blob = store.db.execute("SELECT data FROM parts WHERE flow_id = ? AND name = 'client_request'",
-                            (big.id,)).fetchone()[0]
+    packed = zlib.compress(json.dumps(big_message).encode(), 1)  # the chunk as the blob table holds it
     before = _file_bytes(tmp_path)
-    assert marker.encode() in before and bytes(blob[:64]) in before
+    assert marker.encode() in before and packed[:64] in before
     assert store.delete([secret.id, big.id]) == 2
     after = _file_bytes(tmp_path)
     assert marker.encode() not in after
-    assert bytes(blob[:64]) not in after
+    assert packed[:64] not in after
     assert b"dead0000" not in after
     assert store.ids() == [keep.id]
+    assert store.parts(keep.id)["client_request"] == keep.parts["client_request"]
 
 
 def test_delete_all_empties_the_store(store: FlowStore, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import zlib
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 
 from ccproxy.errors import FlowError
@@ -27,13 +28,15 @@ _DAMAGED = ("the store is damaged or from a newer ccproxy: export what still rea
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS blobs (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         hash BLOB NOT NULL UNIQUE,
         kind INTEGER NOT NULL,
         size INTEGER NOT NULL,
-        refs INTEGER NOT NULL,
-        data BLOB NOT NULL
+        refs INTEGER NOT NULL
     )""",
+    # The bytes apart from the counts: a turn bumps hundreds of counts, and those rows stay on a few
+    # pages instead of dirtying every page a chunk's bytes sit on.
+    "CREATE TABLE IF NOT EXISTS blob_data (id INTEGER PRIMARY KEY, data BLOB NOT NULL)",
     "CREATE INDEX IF NOT EXISTS blobs_unused ON blobs (id) WHERE refs <= 0",
     """CREATE TABLE IF NOT EXISTS parts (
         flow_id TEXT NOT NULL REFERENCES flows (id) ON DELETE CASCADE,
@@ -48,18 +51,11 @@ SCHEMA = (
 )
 
 
-def _take(db: sqlite3.Connection, digest: bytes) -> int | None:
-    """One more reference to the blob with `digest`, if the store has it."""
-    row = db.execute("UPDATE blobs SET refs = refs + 1 WHERE hash = ? RETURNING id", (digest,)).fetchone()
-    return None if row is None else int(row[0])
-
-
 def _insert(db: sqlite3.Connection, digest: bytes, kind: int, size: int, data: bytes) -> int:
-    row = db.execute(
-        "INSERT INTO blobs (hash, kind, size, refs, data) VALUES (?, ?, ?, 1, ?) RETURNING id",
-        (digest, kind, size, data),
-    ).fetchone()
-    return int(row[0])
+    bid = int(db.execute("INSERT INTO blobs (hash, kind, size, refs) VALUES (?, ?, ?, 1) RETURNING id",
+                         (digest, kind, size)).fetchone()[0])
+    db.execute("INSERT INTO blob_data VALUES (?, ?)", (bid, data))
+    return bid
 
 
 def _packed(data: bytes) -> tuple[int, bytes]:
@@ -70,18 +66,80 @@ def _packed(data: bytes) -> tuple[int, bytes]:
     return RAW, data
 
 
-def store(db: sqlite3.Connection, data: bytes, split: bool = True) -> int:
-    """The id of a blob holding `data` (one more reference to it); call inside a write transaction."""
-    digest = hashlib.sha256(data).digest()
-    found = _take(db, digest)
-    if found is not None:
-        return found
-    spans = chunks.spans(data) if split and len(data) >= CHUNK_OVER else []
-    if not spans:
-        kind, packed = _packed(data)
-        return _insert(db, digest, kind, len(data), packed)
-    ids = [store(db, data[start:end], split=False) for start, end in spans]
-    return _insert(db, digest, RECIPE, len(data), chunks.encode_recipe(data, spans, ids))
+class StaleIds(Exception):
+    """A blob this connection remembered is gone (another process swept it): redo the transaction."""
+
+
+class BlobWriter:
+    """Writes blobs for one connection, remembering the ids of recent hashes.
+
+    An agent's next turn references the same few hundred chunks again; asking SQLite for each by
+    hash is most of a write's cost, so the writer keeps hash -> id for what it wrote or met, and
+    adds the references in one statement at the end. Ids are never reused (AUTOINCREMENT), and any
+    commit by another connection (`PRAGMA data_version`) clears the memory.
+    """
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self.limit = limit
+        self.known: OrderedDict[bytes, int] = OrderedDict()
+        self.pending: Counter[int] = Counter()
+        self.version: int | None = None
+
+    def begin(self, db: sqlite3.Connection) -> None:
+        """Call first inside each write transaction."""
+        version = int(db.execute("PRAGMA data_version").fetchone()[0])
+        if version != self.version:
+            self.known.clear()
+            self.version = version
+        self.pending.clear()
+
+    def forget(self, digests: Iterable[bytes]) -> None:
+        for digest in digests:
+            self.known.pop(digest, None)
+
+    def store(self, db: sqlite3.Connection, data: bytes, split: bool = True) -> int:
+        """The id of a blob holding `data`, with one more reference to it."""
+        digest = hashlib.sha256(data).digest()
+        bid = self.known.get(digest)
+        if bid is not None:
+            self.known.move_to_end(digest)
+            self.pending[bid] += 1
+            return bid
+        row = db.execute("UPDATE blobs SET refs = refs + 1 WHERE hash = ? RETURNING id", (digest,)).fetchone()
+        if row is not None:
+            bid = int(row[0])
+        else:
+            spans = chunks.spans(data) if split and len(data) >= CHUNK_OVER else []
+            if spans:
+                ids = [self.store(db, data[start:end], split=False) for start, end in spans]
+                bid = _insert(db, digest, RECIPE, len(data), chunks.encode_recipe(data, spans, ids))
+            else:
+                kind, packed = _packed(data)
+                bid = _insert(db, digest, kind, len(data), packed)
+        self.known[digest] = bid
+        if len(self.known) > self.limit:
+            self.known.popitem(last=False)
+        return bid
+
+    def reference(self, bid: int) -> None:
+        self.pending[bid] += 1
+
+    def reset(self) -> None:
+        """After a rollback: the ids of blobs written in it are unknown again (and may be reused)."""
+        self.known.clear()
+        self.pending.clear()
+        self.version = None
+
+    def flush(self, db: sqlite3.Connection) -> None:
+        """Add the remembered references; raises StaleIds if one of the blobs is gone."""
+        if not self.pending:
+            return
+        cur = db.executemany("UPDATE blobs SET refs = refs + ? WHERE id = ?",
+                             [(n, bid) for bid, n in self.pending.items()])
+        if cur.rowcount != len(self.pending):
+            self.known.clear()
+            raise StaleIds
+        self.pending.clear()
 
 
 def _rows(db: sqlite3.Connection, ids: Iterable[int]) -> dict[int, tuple[bytes, int, bytes]]:
@@ -91,17 +149,53 @@ def _rows(db: sqlite3.Connection, ids: Iterable[int]) -> dict[int, tuple[bytes, 
         batch = wanted[start : start + 900]
         marks = ",".join("?" * len(batch))
         for bid, digest, kind, data in db.execute(
-            f"SELECT id, hash, kind, data FROM blobs WHERE id IN ({marks})", batch
+            f"SELECT b.id, b.hash, b.kind, d.data FROM blobs b JOIN blob_data d ON d.id = b.id "
+            f"WHERE b.id IN ({marks})", batch
         ):
             out[bid] = (bytes(digest), kind, bytes(data))
     return out
 
 
-def load(db: sqlite3.Connection, ids: Iterable[int]) -> dict[int, bytes]:
-    """The bytes of blobs `ids`, each checked against its sha256; read inside one transaction."""
+class ChunkCache:
+    """Chunks already read, by id (ids are never reused): reading a session's flows one after the
+    other decompresses each re-sent message once, not once per turn."""
+
+    def __init__(self, max_bytes: int = 32 << 20) -> None:
+        self.max_bytes, self.size = max_bytes, 0
+        self.items: OrderedDict[int, bytes] = OrderedDict()
+
+    def get(self, ids: Iterable[int]) -> dict[int, bytes]:
+        out = {}
+        for bid in ids:
+            data = self.items.get(bid)
+            if data is not None:
+                self.items.move_to_end(bid)
+                out[bid] = data
+        return out
+
+    def add(self, found: dict[int, bytes]) -> None:
+        for bid, data in found.items():
+            if bid not in self.items:
+                self.items[bid] = data
+                self.size += len(data)
+        while self.size > self.max_bytes and self.items:
+            self.size -= len(self.items.popitem(last=False)[1])
+
+
+def load(db: sqlite3.Connection, ids: Iterable[int], verify: bool = True,
+         cache: ChunkCache | None = None) -> dict[int, bytes]:
+    """The bytes of blobs `ids`, checked against their sha256 (a chunk is checked as part of the whole
+    it is read for); read inside one transaction."""
     rows = _rows(db, ids)
     recipes = {bid: chunks.decode_recipe(data) for bid, (_, kind, data) in rows.items() if kind == RECIPE}
-    inner = load(db, [cid for refs, _ in recipes.values() for cid in refs]) if recipes else {}
+    wanted = list(dict.fromkeys(cid for refs, _ in recipes.values() for cid in refs))
+    inner = cache.get(wanted) if cache is not None else {}
+    missing = [cid for cid in wanted if cid not in inner]
+    if missing:
+        read = load(db, missing, verify=False, cache=cache)
+        if cache is not None:
+            cache.add(read)
+        inner.update(read)
     out: dict[int, bytes] = {}
     for bid, (digest, kind, data) in rows.items():
         if bid in recipes:
@@ -116,23 +210,28 @@ def load(db: sqlite3.Connection, ids: Iterable[int]) -> dict[int, bytes]:
             content = data
         else:
             raise FlowError(f"flow store blob {bid} has unknown kind {kind}; {_DAMAGED}")
-        if hashlib.sha256(content).digest() != digest:
+        if verify and hashlib.sha256(content).digest() != digest:
             raise FlowError(f"flow store blob {bid} does not match its sha256; {_DAMAGED}")
         out[bid] = content
     return out
 
 
-def sweep(db: sqlite3.Connection) -> int:
+def sweep(db: sqlite3.Connection, writer: BlobWriter | None = None) -> int:
     """Delete blobs nothing refers to, releasing what their recipes referenced; returns how many went."""
     removed = 0
     while True:
-        dead = db.execute("SELECT id, kind, data FROM blobs WHERE refs <= 0").fetchall()
+        dead = db.execute("SELECT b.id, b.kind, d.data, b.hash FROM blobs b JOIN blob_data d ON d.id = b.id "
+                          "WHERE b.refs <= 0").fetchall()
         if not dead:
             return removed
         released: list[tuple[int]] = []
-        for _, kind, data in dead:
+        for _, kind, data, _ in dead:
             if kind == RECIPE:
                 released.extend((cid,) for cid in chunks.decode_recipe(bytes(data))[0])
-        db.executemany("DELETE FROM blobs WHERE id = ?", [(bid,) for bid, _, _ in dead])
+        gone = [(row[0],) for row in dead]
+        if writer is not None:
+            writer.forget(bytes(row[3]) for row in dead)
+        db.executemany("DELETE FROM blobs WHERE id = ?", gone)
+        db.executemany("DELETE FROM blob_data WHERE id = ?", gone)
         db.executemany("UPDATE blobs SET refs = refs - 1 WHERE id = ?", released)
         removed += len(dead)

@@ -42,16 +42,19 @@ def upgrade(db: sqlite3.Connection, path: Path, target: int) -> None:
         for statement in blobs.SCHEMA:
             db.execute(statement)
         flow_ids = [r[0] for r in db.execute("SELECT DISTINCT flow_id FROM parts_v1")]
+        writer = blobs.BlobWriter()
+        writer.begin(db)
         for fid in flow_ids:
             rows = db.execute("SELECT name, codec, data FROM parts_v1 WHERE flow_id = ? ORDER BY rowid",
                               (fid,)).fetchall()
             seen: dict[bytes, int] = {}
             for name, data in _v1_parts(rows).items():
                 if data in seen:
-                    db.execute("UPDATE blobs SET refs = refs + 1 WHERE id = ?", (seen[data],))
+                    writer.reference(seen[data])
                 else:
-                    seen[data] = blobs.store(db, data)
+                    seen[data] = writer.store(db, data)
                 db.execute("INSERT INTO parts VALUES (?, ?, ?)", (fid, name, seen[data]))
+            writer.flush(db)
         db.execute("DROP TABLE parts_v1")
         db.execute(f"PRAGMA user_version = {target}")
     except BaseException:

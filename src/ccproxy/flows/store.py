@@ -78,6 +78,8 @@ class FlowStore:
         self.db.execute("PRAGMA synchronous = NORMAL")
         # A checkpoint after a big prune or a migration cuts the WAL back to this size.
         self.db.execute("PRAGMA journal_size_limit = 8388608")
+        self._writer = blobs.BlobWriter()
+        self._chunks = blobs.ChunkCache()
         self._prepare()
         for suffix in ("-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
@@ -163,21 +165,34 @@ class FlowStore:
                 ccp.get("source"), ccp.get("conversation_id"),
                 json.dumps(rec.doc, separators=(",", ":"), default=str),
             ))
-        with self.transaction() as db:
-            replaced = sum(db.execute("DELETE FROM flows WHERE id = ?", (r[0],)).rowcount for r in rows)
-            db.executemany("INSERT INTO flows VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
-            parts = []
-            for rec in records:
-                seen: dict[bytes, int] = {}  # passthrough flows carry the same bytes in several phases
-                for name, data in rec.parts.items():
-                    if data in seen:
-                        db.execute("UPDATE blobs SET refs = refs + 1 WHERE id = ?", (seen[data],))
-                    else:
-                        seen[data] = blobs.store(db, data)
-                    parts.append((rec.id, name, seen[data]))
-            db.executemany("INSERT INTO parts VALUES (?,?,?)", parts)
-            if replaced:
-                blobs.sweep(db)
+        try:
+            self._put(records, rows)
+        except blobs.StaleIds:
+            self._put(records, rows)  # another process swept blobs this connection remembered
+
+    def _put(self, records: Sequence[FlowRecord], rows: list[tuple[Any, ...]]) -> None:
+        writer = self._writer
+        try:
+            with self.transaction() as db:
+                writer.begin(db)
+                replaced = sum(db.execute("DELETE FROM flows WHERE id = ?", (r[0],)).rowcount for r in rows)
+                db.executemany("INSERT INTO flows VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+                parts = []
+                for rec in records:
+                    seen: dict[bytes, int] = {}  # passthrough flows carry the same bytes in several phases
+                    for name, data in rec.parts.items():
+                        if data in seen:
+                            writer.reference(seen[data])
+                        else:
+                            seen[data] = writer.store(db, data)
+                        parts.append((rec.id, name, seen[data]))
+                db.executemany("INSERT INTO parts VALUES (?,?,?)", parts)
+                writer.flush(db)
+                if replaced:
+                    blobs.sweep(db, writer)
+        except BaseException:
+            writer.reset()
+            raise
 
     def apply_retention(self, max_count: int, max_age_days: float, now: float | None = None) -> int:
         """Drop flows older than `max_age_days`, then the oldest beyond `max_count`; returns how many went."""
@@ -189,7 +204,7 @@ class FlowStore:
                 (max_count,),
             ).rowcount
             if old or over:
-                blobs.sweep(db)
+                blobs.sweep(db, self._writer)
         if old or over:
             self.reclaim(RECLAIM_BUDGET)
         return int(old + over)
@@ -197,7 +212,7 @@ class FlowStore:
     def delete(self, ids: Iterable[str]) -> int:
         with self.transaction() as db:
             count = sum(db.execute("DELETE FROM flows WHERE id = ?", (i,)).rowcount for i in ids)
-            blobs.sweep(db)
+            blobs.sweep(db, self._writer)
         empty = self.count() == 0
         if not empty:
             self.reclaim(None)
@@ -208,6 +223,8 @@ class FlowStore:
         with self.transaction() as db:
             count = int(db.execute("DELETE FROM flows").rowcount)
             db.execute("DELETE FROM blobs")
+            db.execute("DELETE FROM blob_data")
+        self._writer.reset()
         self.scrub(vacuum=True)
         return count
 
@@ -288,7 +305,7 @@ class FlowStore:
         """The stored bytes of each part of `flow_id`, exactly as captured (FlowError if they do not check out)."""
         with self._snapshot() as db:
             rows = db.execute("SELECT name, blob FROM parts WHERE flow_id = ?", (flow_id,)).fetchall()
-            data = blobs.load(db, [bid for _, bid in rows])
+            data = blobs.load(db, [bid for _, bid in rows], cache=self._chunks)
         ordered = sorted(rows, key=lambda r: (_PART_ORDER.get(r[0], len(_PART_ORDER)), r[0]))
         return {name: data[bid] for name, bid in ordered}
 
@@ -296,9 +313,9 @@ class FlowStore:
         """Pages in use and free, and the bytes the blob table holds: for benches and tests."""
         pragma = {k: int(self.db.execute(f"PRAGMA {k}").fetchone()[0])
                   for k in ("page_size", "page_count", "freelist_count")}
-        row = self.db.execute("SELECT count(*), coalesce(sum(length(data)), 0), coalesce(sum(size), 0) "
-                              "FROM blobs").fetchone()
-        return {**pragma, "blobs": int(row[0]), "blob_bytes": int(row[1]), "blob_content_bytes": int(row[2])}
+        count, size = self.db.execute("SELECT count(*), coalesce(sum(size), 0) FROM blobs").fetchone()
+        (stored,) = self.db.execute("SELECT coalesce(sum(length(data)), 0) FROM blob_data").fetchone()
+        return {**pragma, "blobs": int(count), "blob_bytes": int(stored), "blob_content_bytes": int(size)}
 
     def match_prefix(self, prefix: str) -> list[str]:
         """Ids starting with `prefix` (case-insensitive), at most 10."""

@@ -20,9 +20,7 @@ from ccproxy.flows.record import FlowRecord
 from ccproxy.flows.sse import SSEParser
 from tests.flows.factory import make_record
 
-_VOCAB = ("the store flow body chunk request agent turn message tool result file line code test value "
-          "error read write path index table page answer stream event proxy client provider model token "
-          "session cache schema byte hash retention vacuum json array object string number").split()
+_VOCAB = ["the", "store", "flow", "body", "chunk", "request", "agent", "turn", "message", "tool", "result", "file", "line", "code", "test", "value", "error", "read", "write", "path", "index", "table", "page", "answer", "stream", "event", "proxy", "client", "provider", "model", "token", "session", "cache", "schema", "byte", "hash", "retention", "vacuum", "json", "array", "object", "string", "number"]
 
 
 def words(rng: random.Random, n: int) -> str:

@@ -10,8 +10,10 @@ import pytest
 
 from ccproxy.errors import FlowError
 from ccproxy.flows import blobs
+from ccproxy.flows.record import FlowRecord
 from ccproxy.flows.store import FlowStore
 from tests.flows.factory import fixture_events, make_record
+from tests.flows.session import session
 
 
 def _mode(path: Path) -> int:
@@ -139,3 +141,68 @@ def test_delete_all_empties_the_store(store: FlowStore, tmp_path: Path) -> None:
     assert store.delete_all() == 5
     assert store.count() == 0
     assert b"sk-real-secret-key-123" not in _file_bytes(tmp_path)
+
+
+# -- an agent session: shared content, disk handed back --------------------------------------------
+def _noise_record(ts: float, size: int = 40_000) -> FlowRecord:
+    """A flow whose body compresses to nothing and shares nothing, so its pages are its own."""
+    return make_record(ts=ts, body={"model": "m", "messages": [{"role": "user", "content": os.urandom(size).hex()}]})
+
+
+def test_an_agent_session_grows_linearly_and_shares_what_it_resends(store: FlowStore) -> None:
+    turns = list(session(60, seed=1))
+    sizes = []
+    for i, turn in enumerate(turns, 1):
+        store.put([turn.record])
+        if i in (20, 40, 60):
+            sizes.append(store.file_stats()["blob_bytes"])
+    sent = sum(len(t.record.parts["client_request"]) for t in turns)
+    assert sizes[2] < sent / 10, "a re-sent conversation is stored once, not once per turn"
+    growth = [sizes[1] - sizes[0], sizes[2] - sizes[1]]
+    assert growth[1] < growth[0] * 1.5, f"each 20 turns add about as much as the 20 before: {sizes}"
+    for turn in turns:
+        assert store.parts(turn.record.id) == turn.record.parts
+
+
+def test_a_chunk_outlives_the_flow_that_stored_it_while_another_uses_it(store: FlowStore) -> None:
+    first, second = (t.record for t in session(2, seed=2))
+    store.put([first, second])
+    store.delete([first.id])
+    assert FlowStore(store.path).parts(second.id) == second.parts
+    store.delete([second.id])
+    assert store.db.execute("SELECT count(*) FROM blobs").fetchone()[0] == 0
+    assert store.db.execute("SELECT count(*) FROM blob_data").fetchone()[0] == 0
+
+
+def test_writing_a_flow_again_releases_what_only_the_old_version_used(store: FlowStore) -> None:
+    old = _noise_record(1.0)
+    store.put([old])
+    new = make_record(fid=old.id, ts=1.0)
+    store.put([new])
+    assert store.parts(old.id) == new.parts
+    assert store.file_stats()["blob_content_bytes"] < 10_000
+
+
+def test_retention_hands_the_freed_pages_back_to_the_file_system(store: FlowStore, tmp_path: Path) -> None:
+    store.put([_noise_record(2_000_000_000.0 + i, size=150_000) for i in range(60)])
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = store.file_stats()
+    size_before = (tmp_path / "flows.sqlite3").stat().st_size
+    assert store.apply_retention(max_count=3, max_age_days=3650, now=2_000_000_100.0) == 57
+    after = store.file_stats()
+    assert after["freelist_count"] <= 256
+    assert after["page_count"] < before["page_count"] / 4
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert (tmp_path / "flows.sqlite3").stat().st_size < size_before / 4
+
+
+def test_delete_and_clear_hand_the_freed_pages_back(store: FlowStore, tmp_path: Path) -> None:
+    recs = [_noise_record(1000.0 + i, size=150_000) for i in range(40)]
+    store.put(recs)
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    full = (tmp_path / "flows.sqlite3").stat().st_size
+    store.delete([r.id for r in recs[:38]])
+    assert (tmp_path / "flows.sqlite3").stat().st_size < full / 4
+    assert store.file_stats()["freelist_count"] <= 256
+    store.delete_all()
+    assert (tmp_path / "flows.sqlite3").stat().st_size < 100_000

@@ -99,3 +99,13 @@ class V1Store:
     def close(self) -> None:
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.db.close()
+
+    def parts(self, flow_id: str) -> dict[str, bytes]:
+        rows = self.db.execute("SELECT name, codec, data FROM parts WHERE flow_id = ?", (flow_id,)).fetchall()
+        raw = {name: (codec, bytes(data)) for name, codec, data in rows}
+        out: dict[str, bytes] = {}
+        for name, (codec, data) in raw.items():
+            if codec == "ref":
+                codec, data = raw[data.decode()]
+            out[name] = zlib.decompress(data) if codec == "zlib" else data
+        return out

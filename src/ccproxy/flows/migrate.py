@@ -56,6 +56,9 @@ def upgrade(db: sqlite3.Connection, path: Path, target: int) -> None:
                 db.execute("INSERT INTO parts VALUES (?, ?, ?)", (fid, name, seen[data]))
             writer.flush(db)
         db.execute("DROP TABLE parts_v1")
+        docs = db.execute("SELECT id, doc FROM flows").fetchall()
+        db.executemany("UPDATE flows SET doc = ? WHERE id = ?",
+                       [(zlib.compress(doc.encode() if isinstance(doc, str) else doc, 1), fid) for fid, doc in docs])
         db.execute(f"PRAGMA user_version = {target}")
     except BaseException:
         db.execute("ROLLBACK")

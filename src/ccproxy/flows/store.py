@@ -19,6 +19,7 @@ import json
 import os
 import sqlite3
 import time
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,11 +51,21 @@ _FLOWS_SCHEMA = (
         provider TEXT,
         source TEXT,
         conversation_id TEXT,
-        doc TEXT NOT NULL
+        doc BLOB NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS flows_ts ON flows (ts, id)",
 )
 _PART_ORDER = {name: i for i, name in enumerate(PARTS)}
+
+
+def pack_doc(doc: dict[str, Any]) -> bytes:
+    """A doc compressed: about 2 KB of JSON (mostly headers) becomes a third, and more rows share a page."""
+    return zlib.compress(json.dumps(doc, separators=(",", ":"), default=str).encode(), 1)
+
+
+def doc_bytes(stored: bytes | str) -> bytes:
+    """The doc's UTF-8 JSON; schema 1 stored it as text."""
+    return stored.encode() if isinstance(stored, str) else zlib.decompress(stored)
 
 
 class FlowStore:
@@ -163,7 +174,7 @@ class FlowStore:
                 rec.id, rec.ts, req.get("method"), req.get("pretty_host") or req.get("host"),
                 req.get("path"), resp.get("status_code"), ccp.get("model"), ccp.get("provider"),
                 ccp.get("source"), ccp.get("conversation_id"),
-                json.dumps(rec.doc, separators=(",", ":"), default=str),
+                pack_doc(rec.doc),
             ))
         try:
             self._put(records, rows)
@@ -269,8 +280,8 @@ class FlowStore:
 
     def docs_bytes(self) -> bytes:
         """All flow docs as one UTF-8 JSON array, oldest first, without parsing (or even decoding) any."""
-        rows = self.db.execute("SELECT CAST(doc AS BLOB) FROM flows ORDER BY ts, id").fetchall()
-        return b"[" + b",\n".join([r[0] for r in rows]) + b"]"
+        rows = self.db.execute("SELECT doc FROM flows ORDER BY ts, id").fetchall()
+        return b"[" + b",\n".join([doc_bytes(r[0]) for r in rows]) + b"]"
 
     def docs_text(self) -> str:
         return self.docs_bytes().decode("utf-8")
@@ -282,7 +293,7 @@ class FlowStore:
             chunk = list(ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
             for fid, doc in self.db.execute(f"SELECT id, doc FROM flows WHERE id IN ({marks})", chunk):
-                found[fid] = json.loads(doc)
+                found[fid] = json.loads(doc_bytes(doc))
         return [found[i] for i in ids if i in found]
 
     def iter_docs(self, batch: int = 500) -> Iterator[dict[str, Any]]:
@@ -298,7 +309,7 @@ class FlowStore:
             if not rows:
                 return
             for _, _, doc in rows:
-                yield json.loads(doc)
+                yield json.loads(doc_bytes(doc))
             last = (rows[-1][0], rows[-1][1])
 
     def parts(self, flow_id: str) -> dict[str, bytes]:

@@ -1,0 +1,177 @@
+"""The flow store under an agent: one long session that re-sends its conversation every turn, then many.
+
+Run: uv run python bench/store.py [--turns 300] [--sessions 10] [--keep 1000] [--no-v1]
+1. One session (`tests/flows/session.py`: requests growing from ~39 KB to ~483 KB, streamed answers)
+   written one flow per transaction, as the writer process does when an agent is the only client;
+   every 50 turns: store size, bytes per flow, the distinct content it holds (distinct message,
+   system and tool blocks + answer bodies) and the ratio; then the CPU time per flow write and the
+   read times. Each flow is also written to a schema-1 store (the layout before the blob table,
+   `tests/flows/v1store.py`), interleaved, for the "before" figures under the same load.
+2. `--sessions` sessions into one store (3,000 flows), retention down to `--keep` flows, and the file
+   size before and after (the schema-1 store never shrank); then the one-time upgrade of the
+   schema-1 store. No assertions: figures to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from common import ROOT
+from tests.flows.session import Turn, session
+from tests.flows.v1store import V1Store
+
+from ccproxy.flows.store import FlowStore
+
+MB = 1e6
+
+
+def file_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+
+def checkpointed(db: Any, path: Path) -> int:
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return file_bytes(path)
+
+
+def cpu_ms(fn: Callable[[], Any]) -> tuple[float, float]:
+    """(CPU, wall) milliseconds of one call; SQLite runs in this process, so CPU includes it."""
+    c0, w0 = time.process_time(), time.perf_counter()
+    fn()
+    return (time.process_time() - c0) * 1000, (time.perf_counter() - w0) * 1000
+
+
+def blocks(body: dict[str, Any]) -> Iterator[bytes]:
+    for key in ("system", "tools", "messages"):
+        for item in body.get(key) or []:
+            yield json.dumps(item).encode()
+
+
+def one_session(turns: int, with_v1: bool) -> None:
+    work = Path(tempfile.mkdtemp(prefix="ccproxy-bench-store-"))
+    path, v1_path = work / "flows.sqlite3", work / "v1.sqlite3"
+    store = FlowStore(path, create=True)
+    v1 = V1Store(v1_path) if with_v1 else None
+    distinct: set[bytes] = set()
+    answers = 0
+    write_new: list[float] = []
+    write_v1: list[float] = []
+    kept: list[Turn] = []
+    print(f"one session, {turns} turns, one flow per write transaction")
+    print(f"{'turns':>5} {'request':>9} {'store':>9} {'bytes/flow':>10} {'distinct+answers':>16} {'ratio':>6}"
+          f" {'schema-1 store':>14}")
+    for i, turn in enumerate(session(turns), 1):
+        kept.append(turn)
+        distinct.update(blocks(turn.body))
+        answers += len(turn.answer)
+        if v1 is not None and i % 2:
+            write_v1.append(cpu_ms(lambda t=turn: v1.put([t.record]))[0])  # type: ignore[union-attr]
+        write_new.append(cpu_ms(lambda t=turn: store.put([t.record]))[0])
+        if v1 is not None and not i % 2:
+            write_v1.append(cpu_ms(lambda t=turn: v1.put([t.record]))[0])  # type: ignore[union-attr]
+        if i % 50 == 0 or i == turns:
+            size = checkpointed(store.db, path)
+            content = sum(map(len, distinct)) + answers
+            old = f"{checkpointed(v1.db, v1_path) / MB:11.1f} MB" if v1 is not None else "-"
+            print(f"{i:>5} {len(turn.record.parts['client_request']) / 1000:7.0f} KB {size / MB:6.2f} MB"
+                  f" {size / i / 1000:7.1f} KB {content / MB:13.2f} MB {size / content:6.2f} {old:>14}")
+    stats = store.file_stats()
+    docs = store.db.execute("SELECT sum(length(doc)) FROM flows").fetchone()[0]
+    print(f"in the store: {stats['blobs']} blobs holding {stats['blob_bytes'] / MB:.2f} MB (compressed); flow docs "
+          f"(the JSON jq sees) {docs / MB:.2f} MB; distinct blocks {sum(map(len, distinct)) / MB:.2f} MB, "
+          f"answer bodies {answers / MB:.2f} MB")
+    last = slice(-50, None)
+    line = (f"write, CPU ms per flow (median): all turns {statistics.median(write_new):.2f}, last 50 turns "
+            f"{statistics.median(write_new[last]):.2f}")
+    if write_v1:
+        line += (f";  schema 1: all {statistics.median(write_v1):.2f}, last 50 "
+                 f"{statistics.median(write_v1[last]):.2f}")
+    print(line)
+    reads(path, kept, v1_path if v1 is not None else None)
+    store.close()
+    if v1 is not None:
+        v1.close()
+
+
+def reads(path: Path, turns: list[Turn], v1_path: Path | None) -> None:
+    with FlowStore(path) as store:
+        docs = statistics.median(cpu_ms(store.docs_bytes)[1] for _ in range(5))
+    with FlowStore(path) as store:  # a fresh connection: `flows show` of the last, biggest flow
+        cold = cpu_ms(lambda: store.parts(turns[-1].record.id))[1]
+    with FlowStore(path) as store:
+        every = cpu_ms(lambda: [store.parts(t.record.id) for t in turns])[1]
+    line = (f"read, wall ms: docs_bytes() {docs:.1f}; parts() of the last flow, fresh connection {cold:.1f}; "
+            f"parts() of all {len(turns)} flows in order {every:.0f} ({every / len(turns):.2f} per flow)")
+    if v1_path is not None:
+        v1 = V1Store(v1_path)
+        v1_cold = cpu_ms(lambda: v1.parts(turns[-1].record.id))[1]
+        v1_every = cpu_ms(lambda: [v1.parts(t.record.id) for t in turns])[1]
+        v1.close()
+        line += f";  schema 1: last flow {v1_cold:.1f}, all {v1_every:.0f} ({v1_every / len(turns):.2f} per flow)"
+    print(line)
+
+
+def many_sessions(count: int, turns: int, keep: int, with_v1: bool) -> None:
+    work = Path(tempfile.mkdtemp(prefix="ccproxy-bench-store-"))
+    path, v1_path = work / "flows.sqlite3", work / "v1.sqlite3"
+    store = FlowStore(path, create=True)
+    v1 = V1Store(v1_path) if with_v1 else None
+    spent = 0.0
+    for n in range(count):
+        for turn in session(turns, seed=100 + n, ts=1_700_000_000.0 + n * turns * 30.0):
+            spent += cpu_ms(lambda t=turn: store.put([t.record]))[0]
+            if v1 is not None:
+                v1.put([turn.record])
+    flows = store.count()
+    size = checkpointed(store.db, path)
+    print(f"\n{count} sessions x {turns} turns = {flows} flows in one store: {size / MB:.1f} MB "
+          f"({size / flows / 1000:.1f} KB/flow), written in {spent / 1000:.1f} s CPU ({spent / flows:.2f} ms/flow)")
+    removed = 0
+    t_ret = cpu_ms(lambda: removed_into(store, keep))[1]
+    removed = flows - store.count()
+    after = checkpointed(store.db, path)
+    print(f"retention to {keep} flows: removed {removed} in {t_ret:.0f} ms; file {size / MB:.1f} MB -> "
+          f"{after / MB:.1f} MB, free pages left {store.file_stats()['freelist_count']}")
+    store.close()
+    if v1 is None:
+        return
+    v1_size = checkpointed(v1.db, v1_path)
+    v1.apply_retention(keep)
+    v1_after = checkpointed(v1.db, v1_path)
+    print(f"schema 1, same flows: {v1_size / MB:.1f} MB ({v1_size / flows / 1000:.1f} KB/flow); "
+          f"retention to {keep}: {v1_size / MB:.1f} MB -> {v1_after / MB:.1f} MB")
+    v1.close()
+    wall = cpu_ms(lambda: FlowStore(v1_path).close())[1]
+    print(f"one-time upgrade of that schema-1 store ({keep} flows, {v1_after / MB:.1f} MB) on first open: "
+          f"{wall / 1000:.1f} s, {file_bytes(v1_path) / MB:.1f} MB after")
+
+
+def removed_into(store: FlowStore, keep: int) -> None:
+    """Retention as the writer process runs it: one call, then again after the next batch."""
+    store.apply_retention(keep, 36500, now=2_000_000_000.0)
+    store.apply_retention(keep, 36500, now=2_000_000_000.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=300, help="turns per session")
+    parser.add_argument("--sessions", type=int, default=10, help="sessions in part 2")
+    parser.add_argument("--keep", type=int, default=1000, help="flows kept by retention in part 2")
+    parser.add_argument("--no-v1", action="store_true", help="skip the schema-1 comparison")
+    args = parser.parse_args()
+    print(f"load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    one_session(args.turns, not args.no_v1)
+    many_sessions(args.sessions, args.turns, args.keep, not args.no_v1)
+    print(f"measured {time.strftime('%Y-%m-%d %H:%M')} on {ROOT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import zlib
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable
 
 from ccproxy.errors import FlowError
@@ -75,27 +75,56 @@ class BlobWriter:
 
     An agent's next turn references the same few hundred chunks again; asking SQLite for each by
     hash is most of a write's cost, so the writer keeps hash -> id for what it wrote or met, and
-    adds the references in one statement at the end. Ids are never reused (AUTOINCREMENT), and any
-    commit by another connection (`PRAGMA data_version`) clears the memory.
+    adds the references in one statement at the end. It also keeps the last few bodies it split:
+    the next turn starts with the same bytes, and the chunks inside that common prefix are neither
+    parsed nor hashed again. Ids are never reused (AUTOINCREMENT); a commit by another connection
+    (`PRAGMA data_version`) or a sweep clears what could be stale.
     """
 
-    def __init__(self, limit: int = 50_000) -> None:
+    def __init__(self, limit: int = 50_000, bodies: int = 4) -> None:
         self.limit = limit
         self.known: OrderedDict[bytes, int] = OrderedDict()
         self.pending: Counter[int] = Counter()
         self.version: int | None = None
+        self.recent: deque[tuple[bytes, list[chunks.Span], list[int]]] = deque(maxlen=bodies)
 
     def begin(self, db: sqlite3.Connection) -> None:
         """Call first inside each write transaction."""
         version = int(db.execute("PRAGMA data_version").fetchone()[0])
         if version != self.version:
             self.known.clear()
+            self.recent.clear()
             self.version = version
         self.pending.clear()
 
     def forget(self, digests: Iterable[bytes]) -> None:
         for digest in digests:
             self.known.pop(digest, None)
+        self.recent.clear()
+
+    def _split(self, db: sqlite3.Connection, data: bytes) -> tuple[list[chunks.Span], list[int]]:
+        """The chunks of `data` and their ids, reusing those of the recent body it shares most bytes with."""
+        best, shared = None, 0
+        for entry in self.recent:
+            if entry[0][:64] == data[:64]:
+                n = chunks.common_prefix(entry[0], data)
+                if n > shared:
+                    best, shared = entry, n
+        reuse: dict[int, tuple[int, int]] = {}
+        if best is not None:
+            reuse = {start: (end, bid) for (start, end), bid in zip(best[1], best[2], strict=True) if end <= shared}
+        spans = chunks.spans(data, {start: end for start, (end, _) in reuse.items()})
+        ids = []
+        for start, end in spans:
+            hit = reuse.get(start)
+            if hit is not None and hit[0] == end:
+                self.pending[hit[1]] += 1
+                ids.append(hit[1])
+            else:
+                ids.append(self.store(db, data[start:end], split=False))
+        if spans:
+            self.recent.append((data, spans, ids))
+        return spans, ids
 
     def store(self, db: sqlite3.Connection, data: bytes, split: bool = True) -> int:
         """The id of a blob holding `data`, with one more reference to it."""
@@ -109,9 +138,8 @@ class BlobWriter:
         if row is not None:
             bid = int(row[0])
         else:
-            spans = chunks.spans(data) if split and len(data) >= CHUNK_OVER else []
+            spans, ids = self._split(db, data) if split and len(data) >= CHUNK_OVER else ([], [])
             if spans:
-                ids = [self.store(db, data[start:end], split=False) for start, end in spans]
                 bid = _insert(db, digest, RECIPE, len(data), chunks.encode_recipe(data, spans, ids))
             else:
                 kind, packed = _packed(data)
@@ -127,17 +155,23 @@ class BlobWriter:
     def reset(self) -> None:
         """After a rollback: the ids of blobs written in it are unknown again (and may be reused)."""
         self.known.clear()
+        self.recent.clear()
         self.pending.clear()
         self.version = None
 
     def flush(self, db: sqlite3.Connection) -> None:
         """Add the remembered references; raises StaleIds if one of the blobs is gone."""
-        if not self.pending:
-            return
-        cur = db.executemany("UPDATE blobs SET refs = refs + ? WHERE id = ?",
-                             [(n, bid) for bid, n in self.pending.items()])
-        if cur.rowcount != len(self.pending):
-            self.known.clear()
+        by_count: dict[int, list[int]] = {}
+        for bid, n in self.pending.items():
+            by_count.setdefault(n, []).append(bid)
+        updated = 0
+        for n, ids in by_count.items():
+            for start in range(0, len(ids), 900):
+                batch = ids[start : start + 900]
+                updated += db.execute(f"UPDATE blobs SET refs = refs + ? WHERE id IN ({','.join('?' * len(batch))})",
+                                      (n, *batch)).rowcount
+        if updated != len(self.pending):
+            self.reset()
             raise StaleIds
         self.pending.clear()
 

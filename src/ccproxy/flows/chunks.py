@@ -26,6 +26,7 @@ MIN_CHUNK = 32
 MAX_DEPTH = 3
 
 _WS = re.compile(r"[ \t\n\r]*")
+_SEPARATOR = re.compile(r"[ \t\n\r]*([,\]])[ \t\n\r]*")
 # Parsing latin-1 text keeps one character per byte, so every index is a byte offset; UTF-8's
 # multi-byte sequences are all >= 0x80 and never look like JSON punctuation.
 _DECODER = json.JSONDecoder(strict=False)
@@ -38,28 +39,46 @@ class _Stop(Exception):
     """The bytes stop being JSON the scanner can follow; the spans found so far stay valid."""
 
 
-def spans(data: bytes) -> list[Span]:
-    """Byte ranges worth storing once: top-level array elements and large members, in order."""
+def spans(data: bytes, known: dict[int, int] | None = None) -> list[Span]:
+    """Byte ranges worth storing once: top-level array elements and large members, in order.
+
+    `known` maps the start of a value to its end where an earlier body had the same bytes up to
+    and including that value (see `common_prefix`): those values are not parsed again.
+    """
     text = data.decode("latin-1")
     idx = _WS.match(text, 0).end()  # type: ignore[union-attr]
     found: list[Span] = []
     if text[idx : idx + 1] != "{":
         return found
     with contextlib.suppress(_Stop, ValueError, IndexError, RecursionError):
-        _object(text, idx, 1, found)
+        _object(text, idx, 1, found, known or {})
     return found
+
+
+def common_prefix(a: bytes, b: bytes) -> int:
+    """Length of the longest common prefix, by bisection over C-speed comparisons."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a.startswith(b[lo:mid], lo):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def _skip(text: str, idx: int) -> int:
     return _WS.match(text, idx).end()  # type: ignore[union-attr]
 
 
-def _value_end(text: str, idx: int) -> int:
-    _, end = _DECODER.raw_decode(text, idx)
+def _value_end(text: str, idx: int, known: dict[int, int]) -> int:
+    end = known.get(idx)
+    if end is None:
+        _, end = _DECODER.raw_decode(text, idx)
     return int(end)
 
 
-def _object(text: str, idx: int, depth: int, found: list[Span]) -> int:
+def _object(text: str, idx: int, depth: int, found: list[Span], known: dict[int, int]) -> int:
     """Walk the members of the object at `idx`; returns the index after its `}`."""
     idx = _skip(text, idx + 1)
     if text[idx] == "}":
@@ -74,11 +93,11 @@ def _object(text: str, idx: int, depth: int, found: list[Span]) -> int:
         idx = _skip(text, idx + 1)
         first = text[idx]
         if first == "[":
-            idx = _array(text, idx, found)
+            idx = _array(text, idx, found, known)
         elif first == "{" and depth < MAX_DEPTH:
-            idx = _object(text, idx, depth + 1, found)
+            idx = _object(text, idx, depth + 1, found, known)
         else:
-            end = _value_end(text, idx)
+            end = _value_end(text, idx, known)
             if first in '{"' and end - idx >= MIN_CHUNK:
                 found.append((idx, end))
             idx = end
@@ -90,21 +109,24 @@ def _object(text: str, idx: int, depth: int, found: list[Span]) -> int:
         idx = _skip(text, idx + 1)
 
 
-def _array(text: str, idx: int, found: list[Span]) -> int:
+def _array(text: str, idx: int, found: list[Span], known: dict[int, int]) -> int:
     """Each object, array or string element of the array at `idx` is a span of its own."""
     idx = _skip(text, idx + 1)
     if text[idx] == "]":
         return idx + 1
+    get, separator = known.get, _SEPARATOR.match  # the loop runs once per message of a conversation
     while True:
-        end = _value_end(text, idx)
-        if text[idx] in '{["' and end - idx >= MIN_CHUNK:
+        end = get(idx)
+        if end is None:
+            end = _DECODER.raw_decode(text, idx)[1]
+        if end - idx >= MIN_CHUNK and text[idx] in '{["':
             found.append((idx, end))
-        idx = _skip(text, end)
-        if text[idx] == "]":
-            return idx + 1
-        if text[idx] != ",":
+        sep = separator(text, end)
+        if sep is None:
             raise _Stop
-        idx = _skip(text, idx + 1)
+        if sep.group(1) == "]":
+            return sep.start(1) + 1
+        idx = sep.end()
 
 
 # -- recipes --------------------------------------------------------------------------------------
@@ -114,18 +136,20 @@ def _array(text: str, idx: int, found: list[Span]) -> int:
 
 
 def encode_recipe(data: bytes, found: Sequence[Span], ids: Sequence[int]) -> bytes:
-    gaps, deltas, literals = [], [], []
-    pos, prev = 0, 0
-    for (start, end), blob_id in zip(found, ids, strict=True):
-        if not pos <= start < end <= len(data):
-            raise ValueError(f"span {start}:{end} out of order (after {pos})")
-        gaps.append(start - pos)
-        literals.append(data[pos:start])
-        deltas.append(blob_id - prev)
-        pos, prev = end, blob_id
-    literals.append(data[pos:])
+    if len(found) != len(ids):
+        raise ValueError(f"{len(found)} spans but {len(ids)} ids")
+    starts = [start for start, _ in found]
+    ends = [end for _, end in found]
+    before = [0, *ends[:-1]]  # where the literal before each span begins
+    gaps = [start - prev for start, prev in zip(starts, before, strict=True)]
+    if (gaps and min(gaps) < 0) or any(end <= start for start, end in found) or (ends and ends[-1] > len(data)):
+        raise ValueError("spans out of order or out of range")
+    literals = [data[prev:start] for prev, start in zip(before, starts, strict=True)]
+    tail = ends[-1] if ends else 0
+    literals.append(data[tail:])
+    deltas = [bid - prev for bid, prev in zip(ids, [0, *ids[:-1]], strict=True)]
     n = len(gaps)
-    head = struct.pack(f"<I{n}I{n}qI", n, *gaps, *deltas, len(data) - pos)
+    head = struct.pack(f"<I{n}I{n}qI", n, *gaps, *deltas, len(data) - tail)
     return zlib.compress(head + b"".join(literals), 1)
 
 

@@ -81,10 +81,10 @@ class Turn:
     answer: bytes
 
 
-def session(turns: int, seed: int = 0, ts: float = 1_700_000_000.0, tool_result_words: int = 120) -> Iterator[Turn]:
+def session(turns: int, seed: int = 0, ts: float = 1_700_000_000.0, tool_result_words: int = 116) -> Iterator[Turn]:
     """`turns` flows of one growing conversation, each a finished streamed flow through ccproxy."""
     rng = random.Random(seed)
-    system = [{"type": "text", "text": words(rng, 1300)},
+    system = [{"type": "text", "text": words(rng, 1100)},
               {"type": "text", "text": words(rng, 200), "cache_control": {"type": "ephemeral"}}]
     tools = [_tool(rng, i) for i in range(20)]
     messages: list[dict[str, Any]] = [{"role": "user", "content": words(rng, 30)}]

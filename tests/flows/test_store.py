@@ -206,3 +206,23 @@ def test_delete_and_clear_hand_the_freed_pages_back(store: FlowStore, tmp_path: 
     assert store.file_stats()["freelist_count"] <= 256
     store.delete_all()
     assert (tmp_path / "flows.sqlite3").stat().st_size < 100_000
+
+
+def test_a_writer_stays_right_when_another_process_deletes_what_it_remembers(store: FlowStore) -> None:
+    turns = [t.record for t in session(4, seed=5)]
+    store.put(turns[:2])
+    with FlowStore(store.path) as cli:  # `flows clear` in another process sweeps the shared chunks
+        cli.delete([turns[0].id, turns[1].id])
+    store.put(turns[2:3])
+    with FlowStore(store.path) as cli:
+        cli.delete_all()
+    store.put(turns[3:])
+    with FlowStore(store.path) as reader:
+        assert reader.ids() == [turns[3].id]
+        assert reader.parts(turns[3].id) == turns[3].parts
+
+
+def test_iter_docs_walks_every_doc_in_order(store: FlowStore) -> None:
+    recs = [make_record(ts=1000.0 + (i % 7), fid=f"{i:08d}-0000-0000-0000-000000000000") for i in range(23)]
+    store.put(recs)
+    assert [d["id"] for d in store.iter_docs(batch=5)] == store.ids()

@@ -76,7 +76,7 @@ def check_refcounts(store: FlowStore) -> None:
     """Every blob's count is exactly the part rows and recipe entries pointing at it; nothing dangles."""
     db = store.db
     expected: Counter[int] = Counter(bid for (bid,) in db.execute("SELECT blob FROM parts"))
-    for kind, data in db.execute("SELECT b.kind, d.data FROM blobs b JOIN blob_data d ON d.id = b.id"):
+    for kind, data in db.execute("SELECT kind, data FROM blob_data"):
         if kind == blobs.RECIPE:
             expected.update(chunks.decode_recipe(bytes(data))[0])
     actual = dict(db.execute("SELECT id, refs FROM blobs").fetchall())
@@ -148,6 +148,6 @@ def test_a_damaged_chunk_is_an_error_not_a_wrong_body(tmp_path: Path) -> None:
                                 (len(json.dumps(body["messages"][0])),)).fetchone()[0]
     store.db.execute("UPDATE blob_data SET data = ? WHERE id = ?",
                      (json.dumps({"role": "user", "content": "tell me nothing! " * 60}).encode(), chunk_id))
-    store.db.execute("UPDATE blobs SET kind = ? WHERE id = ?", (blobs.RAW, chunk_id))
+    store.db.execute("UPDATE blob_data SET kind = ? WHERE id = ?", (blobs.RAW, chunk_id))
     with pytest.raises(FlowError, match="does not match its sha256"):
         FlowStore(store.path).parts(rec.id)

@@ -60,7 +60,7 @@ def test_identical_phases_are_stored_once_and_large_bodies_compressed(store: Flo
     store.put([rec])
     rows = dict(store.db.execute("SELECT name, blob FROM parts WHERE flow_id = ?", (rec.id,)).fetchall())
     assert rows["client_request"] == rows["request"]
-    kinds = dict(store.db.execute("SELECT size, kind FROM blobs").fetchall())
+    kinds = dict(store.db.execute("SELECT b.size, d.kind FROM blobs b JOIN blob_data d USING (id)").fetchall())
     message = json.dumps(big["messages"][0]).encode()
     assert kinds[len(message)] == blobs.ZLIB, "the long message is a compressed chunk of its own"
     assert kinds[len(json.dumps(big))] == blobs.RECIPE

@@ -30,13 +30,12 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS blobs (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         hash BLOB NOT NULL UNIQUE,
-        kind INTEGER NOT NULL,
         size INTEGER NOT NULL,
         refs INTEGER NOT NULL
     )""",
     # The bytes apart from the counts: a turn bumps hundreds of counts, and those rows stay on a few
     # pages instead of dirtying every page a chunk's bytes sit on.
-    "CREATE TABLE IF NOT EXISTS blob_data (id INTEGER PRIMARY KEY, data BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS blob_data (id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, data BLOB NOT NULL)",
     "CREATE INDEX IF NOT EXISTS blobs_unused ON blobs (id) WHERE refs <= 0",
     """CREATE TABLE IF NOT EXISTS parts (
         flow_id TEXT NOT NULL REFERENCES flows (id) ON DELETE CASCADE,
@@ -52,9 +51,9 @@ SCHEMA = (
 
 
 def _insert(db: sqlite3.Connection, digest: bytes, kind: int, size: int, data: bytes) -> int:
-    bid = int(db.execute("INSERT INTO blobs (hash, kind, size, refs) VALUES (?, ?, ?, 1) RETURNING id",
-                         (digest, kind, size)).fetchone()[0])
-    db.execute("INSERT INTO blob_data VALUES (?, ?)", (bid, data))
+    bid = int(db.execute("INSERT INTO blobs (hash, size, refs) VALUES (?, ?, 1) RETURNING id",
+                         (digest, size)).fetchone()[0])
+    db.execute("INSERT INTO blob_data VALUES (?, ?, ?)", (bid, kind, data))
     return bid
 
 
@@ -176,16 +175,15 @@ class BlobWriter:
         self.pending.clear()
 
 
-def _rows(db: sqlite3.Connection, ids: Iterable[int]) -> dict[int, tuple[bytes, int, bytes]]:
+def _rows(db: sqlite3.Connection, ids: Iterable[int], verify: bool) -> dict[int, tuple[bytes, int, bytes]]:
+    """(sha256, kind, stored bytes) by id; the hash only where it will be checked."""
     out: dict[int, tuple[bytes, int, bytes]] = {}
     wanted = list(dict.fromkeys(ids))
+    query = ("SELECT d.id, b.hash, d.kind, d.data FROM blob_data d JOIN blobs b ON b.id = d.id WHERE d.id IN ({})"
+             if verify else "SELECT id, x'', kind, data FROM blob_data WHERE id IN ({})")
     for start in range(0, len(wanted), 900):
         batch = wanted[start : start + 900]
-        marks = ",".join("?" * len(batch))
-        for bid, digest, kind, data in db.execute(
-            f"SELECT b.id, b.hash, b.kind, d.data FROM blobs b JOIN blob_data d ON d.id = b.id "
-            f"WHERE b.id IN ({marks})", batch
-        ):
+        for bid, digest, kind, data in db.execute(query.format(",".join("?" * len(batch))), batch):
             out[bid] = (bytes(digest), kind, bytes(data))
     return out
 
@@ -220,7 +218,7 @@ def load(db: sqlite3.Connection, ids: Iterable[int], verify: bool = True,
          cache: ChunkCache | None = None) -> dict[int, bytes]:
     """The bytes of blobs `ids`, checked against their sha256 (a chunk is checked as part of the whole
     it is read for); read inside one transaction."""
-    rows = _rows(db, ids)
+    rows = _rows(db, ids, verify)
     recipes = {bid: chunks.decode_recipe(data) for bid, (_, kind, data) in rows.items() if kind == RECIPE}
     wanted = list(dict.fromkeys(cid for refs, _ in recipes.values() for cid in refs))
     inner = cache.get(wanted) if cache is not None else {}
@@ -254,7 +252,7 @@ def sweep(db: sqlite3.Connection, writer: BlobWriter | None = None) -> int:
     """Delete blobs nothing refers to, releasing what their recipes referenced; returns how many went."""
     removed = 0
     while True:
-        dead = db.execute("SELECT b.id, b.kind, d.data, b.hash FROM blobs b JOIN blob_data d ON d.id = b.id "
+        dead = db.execute("SELECT b.id, d.kind, d.data, b.hash FROM blobs b JOIN blob_data d ON d.id = b.id "
                           "WHERE b.refs <= 0").fetchall()
         if not dead:
             return removed

@@ -252,18 +252,21 @@ def sweep(db: sqlite3.Connection, writer: BlobWriter | None = None) -> int:
     """Delete blobs nothing refers to, releasing what their recipes referenced; returns how many went."""
     removed = 0
     while True:
-        dead = db.execute("SELECT b.id, d.kind, d.data, b.hash FROM blobs b JOIN blob_data d ON d.id = b.id "
-                          "WHERE b.refs <= 0").fetchall()
+        dead = db.execute(
+            f"SELECT b.id, b.hash, CASE WHEN d.kind = {RECIPE} THEN d.data END FROM blobs b "
+            "JOIN blob_data d ON d.id = b.id WHERE b.refs <= 0"
+        ).fetchall()
         if not dead:
             return removed
-        released: list[tuple[int]] = []
-        for _, kind, data, _ in dead:
-            if kind == RECIPE:
-                released.extend((cid,) for cid in chunks.decode_recipe(bytes(data))[0])
+        released: Counter[int] = Counter()
+        for _, _, recipe in dead:
+            if recipe is not None:
+                released.update(chunks.decode_recipe(bytes(recipe))[0])
         gone = [(row[0],) for row in dead]
         if writer is not None:
-            writer.forget(bytes(row[3]) for row in dead)
+            writer.forget(bytes(row[1]) for row in dead)
         db.executemany("DELETE FROM blobs WHERE id = ?", gone)
         db.executemany("DELETE FROM blob_data WHERE id = ?", gone)
-        db.executemany("UPDATE blobs SET refs = refs - 1 WHERE id = ?", released)
+        # A pruned session releases each of its chunks once per turn: one statement per chunk, not per turn.
+        db.executemany("UPDATE blobs SET refs = refs - ? WHERE id = ?", [(n, bid) for bid, n in released.items()])
         removed += len(dead)

@@ -10,6 +10,7 @@ import pytest
 
 from ccproxy.errors import FlowError
 from ccproxy.flows import blobs
+from ccproxy.flows import store as store_module
 from ccproxy.flows.record import FlowRecord
 from ccproxy.flows.store import FlowStore
 from tests.flows.factory import fixture_events, make_record
@@ -226,3 +227,15 @@ def test_iter_docs_walks_every_doc_in_order(store: FlowStore) -> None:
     recs = [make_record(ts=1000.0 + (i % 7), fid=f"{i:08d}-0000-0000-0000-000000000000") for i in range(23)]
     store.put(recs)
     assert [d["id"] for d in store.iter_docs(batch=5)] == store.ids()
+
+
+def test_a_large_prune_hands_pages_back_in_bounded_steps_across_calls(
+        store: FlowStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_module, "RECLAIM_BUDGET", 300)
+    monkeypatch.setattr(store_module, "RECLAIM_STEP", 100)
+    store.put([_noise_record(2_000_000_000.0 + i, size=100_000) for i in range(60)])
+    store.apply_retention(max_count=2, max_age_days=3650, now=2_000_000_100.0)
+    first = store.file_stats()["freelist_count"]
+    assert first > 256 + 600, "one call hands back at most its budget"
+    store.apply_retention(max_count=2, max_age_days=3650, now=2_000_000_100.0)
+    assert store.file_stats()["freelist_count"] == first - 300, "the next call goes on where it stopped"

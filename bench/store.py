@@ -21,6 +21,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -73,11 +74,12 @@ def one_session(turns: int, with_v1: bool) -> None:
         kept.append(turn)
         distinct.update(blocks(turn.body))
         answers += len(turn.answer)
-        if v1 is not None and i % 2:
-            write_v1.append(cpu_ms(lambda t=turn: v1.put([t.record]))[0])  # type: ignore[union-attr]
-        write_new.append(cpu_ms(lambda t=turn: store.put([t.record]))[0])
+        batch = [turn.record]
+        if v1 is not None and i % 2:  # alternate which store writes first
+            write_v1.append(cpu_ms(partial(v1.put, batch))[0])
+        write_new.append(cpu_ms(partial(store.put, batch))[0])
         if v1 is not None and not i % 2:
-            write_v1.append(cpu_ms(lambda t=turn: v1.put([t.record]))[0])  # type: ignore[union-attr]
+            write_v1.append(cpu_ms(partial(v1.put, batch))[0])
         if i % 50 == 0 or i == turns:
             size = checkpointed(store.db, path)
             content = sum(map(len, distinct)) + answers
@@ -128,13 +130,21 @@ def many_sessions(count: int, turns: int, keep: int, with_v1: bool) -> None:
     spent = 0.0
     for n in range(count):
         for turn in session(turns, seed=100 + n, ts=1_700_000_000.0 + n * turns * 30.0):
-            spent += cpu_ms(lambda t=turn: store.put([t.record]))[0]
+            spent += cpu_ms(partial(store.put, [turn.record]))[0]
             if v1 is not None:
                 v1.put([turn.record])
     flows = store.count()
     size = checkpointed(store.db, path)
     print(f"\n{count} sessions x {turns} turns = {flows} flows in one store: {size / MB:.1f} MB "
           f"({size / flows / 1000:.1f} KB/flow), written in {spent / 1000:.1f} s CPU ({spent / flows:.2f} ms/flow)")
+    docs = statistics.median(cpu_ms(store.docs_bytes)[0] for _ in range(5))
+    line = f"docs_bytes() over {flows} flows (compressed docs): {docs:.0f} ms CPU"
+    if v1 is not None:  # schema 1 kept docs as plain text: `flows list --json` only concatenated them
+        query = "SELECT CAST(doc AS BLOB) FROM flows ORDER BY ts, id"
+        plain = statistics.median(cpu_ms(lambda: b",\n".join(r[0] for r in v1.db.execute(query)))[0]
+                                  for _ in range(5))
+        line += f";  schema 1 (plain text docs): {plain:.0f} ms"
+    print(line)
     # As the writer runs it, in two timed pieces: the prune transaction (deletes, released chunks),
     # then the free pages handed back in steps of RECLAIM_STEP pages, each its own short transaction.
     budget, store_module.RECLAIM_BUDGET = store_module.RECLAIM_BUDGET, 0

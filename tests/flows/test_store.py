@@ -239,3 +239,13 @@ def test_a_large_prune_hands_pages_back_in_bounded_steps_across_calls(
     assert first > 256 + 600, "one call hands back at most its budget"
     store.apply_retention(max_count=2, max_age_days=3650, now=2_000_000_100.0)
     assert store.file_stats()["freelist_count"] == first - 300, "the next call goes on where it stopped"
+
+
+def test_summaries_page_through_the_summary_columns(store: FlowStore) -> None:
+    recs = [make_record(ts=1000.0 + i, status=200 if i % 2 else 500) for i in range(5)]
+    store.put(recs)
+    page = store.summaries(limit=2, offset=1)
+    assert [s["id"] for s in page] == [recs[1].id, recs[2].id]
+    assert [s["status"] for s in page] == [200, 500]
+    assert page[0]["provider"] == "anthropic" and page[0]["path"] == "/v1/messages"
+    assert len(store.summaries()) == 5

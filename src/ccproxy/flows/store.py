@@ -56,6 +56,7 @@ _FLOWS_SCHEMA = (
     "CREATE INDEX IF NOT EXISTS flows_ts ON flows (ts, id)",
 )
 _PART_ORDER = {name: i for i, name in enumerate(PARTS)}
+SUMMARY_COLUMNS = ("id", "ts", "method", "host", "path", "status", "model", "provider", "source", "conversation_id")
 
 
 def pack_doc(doc: dict[str, Any]) -> bytes:
@@ -310,6 +311,12 @@ class FlowStore:
             for _, _, doc in rows:
                 yield json.loads(doc_bytes(doc))
             last = (rows[-1][0], rows[-1][1])
+
+    def summaries(self, limit: int = -1, offset: int = 0) -> list[dict[str, Any]]:
+        """The summary columns of flows oldest first (`limit` -1: all), without touching a doc or a body."""
+        cur = self.db.execute(f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM flows ORDER BY ts, id LIMIT ? OFFSET ?",
+                              (limit, offset))
+        return [dict(zip(SUMMARY_COLUMNS, row, strict=True)) for row in cur]
 
     def parts(self, flow_id: str) -> dict[str, bytes]:
         """The stored bytes of each part of `flow_id`, exactly as captured (FlowError if they do not check out)."""

@@ -19,6 +19,7 @@ import re
 import struct
 import zlib
 from collections.abc import Sequence
+from itertools import accumulate
 
 #: Elements shorter than this stay literal: a reference and a blob row cost more than the bytes.
 MIN_CHUNK = 32
@@ -159,10 +160,7 @@ def decode_recipe(recipe: bytes) -> tuple[list[int], list[bytes]]:
     (n,) = struct.unpack_from("<I", raw)
     fields = struct.unpack_from(f"<{n}I{n}qI", raw, 4)
     gaps, deltas, tail = fields[:n], fields[n : 2 * n], fields[2 * n]
-    ids, total = [], 0
-    for delta in deltas:
-        total += delta
-        ids.append(total)
+    ids = list(accumulate(deltas))
     pos = 4 + struct.calcsize(f"<{n}I{n}qI")
     pieces = []
     for gap in (*gaps, tail):

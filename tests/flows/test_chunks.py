@@ -151,3 +151,16 @@ def test_a_damaged_chunk_is_an_error_not_a_wrong_body(tmp_path: Path) -> None:
     store.db.execute("UPDATE blob_data SET kind = ? WHERE id = ?", (blobs.RAW, chunk_id))
     with pytest.raises(FlowError, match="does not match its sha256"):
         FlowStore(store.path).parts(rec.id)
+
+
+def test_missing_or_garbled_blobs_are_errors(tmp_path: Path) -> None:
+    store = FlowStore(tmp_path / "flows.sqlite3", create=True)
+    rec = make_record(body={"model": "m", "messages": [{"role": "user", "content": "garble me " * 200}]})
+    store.put([rec])
+    recipe = store.db.execute("SELECT blob FROM parts WHERE flow_id = ? AND name = 'request'", (rec.id,)).fetchone()[0]
+    store.db.execute("UPDATE blob_data SET data = x'00ff' WHERE id = ?", (recipe,))
+    with pytest.raises(FlowError, match="could not be read"):
+        FlowStore(store.path).parts(rec.id)
+    store.db.execute("DELETE FROM blob_data WHERE id = ?", (recipe,))
+    with pytest.raises(FlowError, match="is missing"):
+        FlowStore(store.path).parts(rec.id)

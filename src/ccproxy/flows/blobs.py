@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import struct
 import zlib
 from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable
@@ -217,34 +218,38 @@ class ChunkCache:
 def load(db: sqlite3.Connection, ids: Iterable[int], verify: bool = True,
          cache: ChunkCache | None = None) -> dict[int, bytes]:
     """The bytes of blobs `ids`, checked against their sha256 (a chunk is checked as part of the whole
-    it is read for); read inside one transaction."""
-    rows = _rows(db, ids, verify)
-    recipes = {bid: chunks.decode_recipe(data) for bid, (_, kind, data) in rows.items() if kind == RECIPE}
-    wanted = list(dict.fromkeys(cid for refs, _ in recipes.values() for cid in refs))
-    inner = cache.get(wanted) if cache is not None else {}
-    missing = [cid for cid in wanted if cid not in inner]
-    if missing:
-        read = load(db, missing, verify=False, cache=cache)
-        if cache is not None:
-            cache.add(read)
-        inner.update(read)
-    out: dict[int, bytes] = {}
-    for bid, (digest, kind, data) in rows.items():
-        if bid in recipes:
-            refs, pieces = recipes[bid]
-            missing = [r for r in refs if r not in inner]
-            if missing:
-                raise FlowError(f"flow store blob {bid} refers to missing chunk {missing[0]}; {_DAMAGED}")
-            content = chunks.assemble(pieces, [inner[r] for r in refs])
-        elif kind == ZLIB:
-            content = zlib.decompress(data)
-        elif kind == RAW:
-            content = data
-        else:
-            raise FlowError(f"flow store blob {bid} has unknown kind {kind}; {_DAMAGED}")
-        if verify and hashlib.sha256(content).digest() != digest:
-            raise FlowError(f"flow store blob {bid} does not match its sha256; {_DAMAGED}")
-        out[bid] = content
+    it is read for); read inside one transaction. FlowError when the store cannot give them back."""
+    wanted = list(ids)
+    rows = _rows(db, wanted, verify)
+    lost = [bid for bid in wanted if bid not in rows]
+    if lost:
+        raise FlowError(f"flow store blob {lost[0]} is missing; {_DAMAGED}")
+    try:
+        recipes = {bid: chunks.decode_recipe(data) for bid, (_, kind, data) in rows.items() if kind == RECIPE}
+        inner_ids = list(dict.fromkeys(cid for refs, _ in recipes.values() for cid in refs))
+        inner = cache.get(inner_ids) if cache is not None else {}
+        unread = [cid for cid in inner_ids if cid not in inner]
+        if unread:
+            read = load(db, unread, verify=False, cache=cache)
+            if cache is not None:
+                cache.add(read)
+            inner.update(read)
+        out: dict[int, bytes] = {}
+        for bid, (digest, kind, data) in rows.items():
+            if bid in recipes:
+                refs, pieces = recipes[bid]
+                content = chunks.assemble(pieces, [inner[r] for r in refs])
+            elif kind == ZLIB:
+                content = zlib.decompress(data)
+            elif kind == RAW:
+                content = data
+            else:
+                raise FlowError(f"flow store blob {bid} has unknown kind {kind}; {_DAMAGED}")
+            if verify and hashlib.sha256(content).digest() != digest:
+                raise FlowError(f"flow store blob {bid} does not match its sha256; {_DAMAGED}")
+            out[bid] = content
+    except (zlib.error, struct.error, ValueError) as exc:
+        raise FlowError(f"flow store blob could not be read ({exc}); {_DAMAGED}") from exc
     return out
 
 

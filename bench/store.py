@@ -9,7 +9,9 @@ Run: uv run python bench/store.py [--turns 300] [--sessions 10] [--keep 1000] [-
    `tests/flows/v1store.py`), interleaved, for the "before" figures under the same load.
 2. `--sessions` sessions into one store (3,000 flows), retention down to `--keep` flows, and the file
    size before and after (the schema-1 store never shrank); then the one-time upgrade of the
-   schema-1 store. No assertions: figures to compare.
+   schema-1 store.
+3. Short SDK-style flows in batches, where there is little to share: write cost per flow.
+No assertions: figures to compare.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from common import ROOT
+from tests.flows.factory import make_record
 from tests.flows.session import Turn, session
 from tests.flows.v1store import V1Store
 
 from ccproxy.flows import store as store_module
+from ccproxy.flows.record import FlowRecord
 from ccproxy.flows.store import FlowStore
 
 MB = 1e6
@@ -172,6 +176,38 @@ def many_sessions(count: int, turns: int, keep: int, with_v1: bool) -> None:
           f"{wall / 1000:.1f} s, {file_bytes(v1_path) / MB:.1f} MB after")
 
 
+def write_batches(target: FlowStore | V1Store, records: list[FlowRecord]) -> None:
+    for k in range(0, len(records), 500):
+        target.put(records[k : k + 500])
+
+
+def small_flows(count: int = 3000) -> None:
+    """Short SDK-style flows (4 KB bodies, a 20-message window) written 500 per transaction, as
+    `bench/flows.py` fills its store: the per-flow cost the blob table adds where there is little to share."""
+    history: list[dict[str, str]] = [{"role": "user", "content": "Refactor the flow store for speed."}]
+    records = []
+    for i in range(count):
+        history = [*history[-20:], {"role": "assistant", "content": f"step {i} " * 20},
+                   {"role": "user", "content": f"continue {i}"}]
+        body = {"model": "claude-sonnet-4-5", "max_tokens": 4096, "system": "You are a careful engineer. " * 30,
+                "messages": history}
+        answer = {"type": "message", "content": [{"type": "text", "text": "ok " * 200}],
+                  "usage": {"input_tokens": 1200 + i, "output_tokens": 150}}
+        records.append(make_record(ts=1_700_000_000.0 + i, body=body, response_body=json.dumps(answer).encode()))
+    work = Path(tempfile.mkdtemp(prefix="ccproxy-bench-store-"))
+    results: dict[str, list[float]] = {"blob table": [], "schema 1": []}
+    sizes: dict[str, int] = {}
+    for rnd in range(3):  # alternate, so both see the same load
+        for name in results:
+            path = work / f"{name.replace(' ', '-')}-{rnd}.sqlite3"
+            target: FlowStore | V1Store = FlowStore(path, create=True) if name == "blob table" else V1Store(path)
+            results[name].append(cpu_ms(partial(write_batches, target, records))[0] / count)
+            sizes[name] = checkpointed(target.db, path)
+            target.close()
+    print(f"\n{count} short flows (~4 KB bodies) in batches of 500, CPU ms per flow (median of 3): " + ", ".join(
+        f"{name} {statistics.median(ms):.3f} ({sizes[name] / MB:.1f} MB)" for name, ms in results.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=300, help="turns per session")
@@ -182,6 +218,7 @@ def main() -> None:
     print(f"load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     one_session(args.turns, not args.no_v1)
     many_sessions(args.sessions, args.turns, args.keep, not args.no_v1)
+    small_flows()
     print(f"measured {time.strftime('%Y-%m-%d %H:%M')} on {ROOT}")
 
 

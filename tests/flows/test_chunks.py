@@ -111,7 +111,7 @@ def test_any_conversation_reads_back_byte_for_byte(tmp_path_factory: pytest.Temp
                                                    first: list[dict[str, object]], more: list[dict[str, object]],
                                                    hows: list[int], noise: bytes, drop: set[int]) -> None:
     store = FlowStore(tmp_path_factory.mktemp("s") / "flows.sqlite3", create=True)
-    system = "a system prompt that every turn repeats " * 30
+    system = "a system prompt that every turn repeats " * 220
     records: list[FlowRecord] = []
     history = list(first)
     for turn, how in enumerate(hows):
@@ -141,13 +141,13 @@ def test_any_conversation_reads_back_byte_for_byte(tmp_path_factory: pytest.Temp
 
 def test_a_damaged_chunk_is_an_error_not_a_wrong_body(tmp_path: Path) -> None:
     store = FlowStore(tmp_path / "flows.sqlite3", create=True)
-    body = {"model": "m", "messages": [{"role": "user", "content": "tell me everything " * 60}]}
+    body = {"model": "m", "messages": [{"role": "user", "content": "tell me everything " * 500}]}
     rec = make_record(body=body)
     store.put([rec])
     chunk_id = store.db.execute("SELECT id FROM blobs WHERE size = ?",
                                 (len(json.dumps(body["messages"][0])),)).fetchone()[0]
     store.db.execute("UPDATE blob_data SET data = ? WHERE id = ?",
-                     (json.dumps({"role": "user", "content": "tell me nothing! " * 60}).encode(), chunk_id))
+                     (json.dumps({"role": "user", "content": "tell me nothing! " * 500}).encode(), chunk_id))
     store.db.execute("UPDATE blob_data SET kind = ? WHERE id = ?", (blobs.RAW, chunk_id))
     with pytest.raises(FlowError, match="does not match its sha256"):
         FlowStore(store.path).parts(rec.id)
@@ -155,7 +155,7 @@ def test_a_damaged_chunk_is_an_error_not_a_wrong_body(tmp_path: Path) -> None:
 
 def test_missing_or_garbled_blobs_are_errors(tmp_path: Path) -> None:
     store = FlowStore(tmp_path / "flows.sqlite3", create=True)
-    rec = make_record(body={"model": "m", "messages": [{"role": "user", "content": "garble me " * 200}]})
+    rec = make_record(body={"model": "m", "messages": [{"role": "user", "content": "garble me " * 1000}]})
     store.put([rec])
     recipe = store.db.execute("SELECT blob FROM parts WHERE flow_id = ? AND name = 'request'", (rec.id,)).fetchone()[0]
     store.db.execute("UPDATE blob_data SET data = x'00ff' WHERE id = ?", (recipe,))

@@ -56,7 +56,7 @@ def test_records_round_trip_with_all_four_phases(store: FlowStore) -> None:
 
 
 def test_identical_phases_are_stored_once_and_large_bodies_compressed(store: FlowStore) -> None:
-    big = {"model": "m", "messages": [{"role": "user", "content": "lorem ipsum " * 500}]}
+    big = {"model": "m", "messages": [{"role": "user", "content": "lorem ipsum " * 800}]}
     rec = make_record(body=big)
     store.put([rec])
     rows = dict(store.db.execute("SELECT name, blob FROM parts WHERE flow_id = ?", (rec.id,)).fetchall())
@@ -121,7 +121,7 @@ def test_deleting_removes_the_bytes_from_the_file_and_wal(store: FlowStore, tmp_
     marker = "MARKER-7f3a9c-do-not-keep"
     secret = make_record(body={"model": "m", "messages": [{"role": "user", "content": marker}]},
                          fid="dead0000-0000-0000-0000-000000000000")
-    big_message = {"role": "user", "content": marker * 300}
+    big_message = {"role": "user", "content": marker * 400}
     big = make_record(body={"model": "m", "messages": [big_message]})
     keep = make_record(body={"model": "m", "messages": [{"role": "user", "content": "keep me"}]})
     store.put([secret, big, keep])

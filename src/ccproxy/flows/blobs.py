@@ -22,7 +22,7 @@ from ccproxy.flows import chunks
 
 RAW, ZLIB, RECIPE = 0, 1, 2
 COMPRESS_OVER = 256  # bytes; smaller blobs are not worth a zlib header
-CHUNK_OVER = 1024  # bodies smaller than this are stored whole
+CHUNK_OVER = 8192  # bodies smaller than this are stored whole: splitting them costs more CPU than it saves
 
 _DAMAGED = ("the store is damaged or from a newer ccproxy: export what still reads with `ccproxy flows dump`, "
             "then `ccproxy flows clear --all`")

@@ -111,10 +111,7 @@ def newest(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[str] = 
             total, docs = json.loads(jqf.run(chain, store.docs_text(), tail=f"[length, ({tail})]"))
             return int(total), list(docs)
         total = store.count()
-        rows = store.db.execute(
-            "SELECT doc FROM flows ORDER BY ts DESC, id DESC LIMIT ?", (limit if limit > 0 else -1,)
-        ).fetchall()
-        return total, [json.loads(r[0]) for r in reversed(rows)]
+        return total, store.newest_docs(limit if limit > 0 else -1)
 
 
 def empty_reason(config: CCProxyConfig, config_dir: Path, jq_filters: Sequence[str] = ()) -> str:

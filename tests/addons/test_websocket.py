@@ -13,12 +13,13 @@ from mitmproxy import http
 from mitmproxy.test import taddons, tflow
 from mitmproxy.websocket import WebSocketData, WebSocketMessage
 
-from ccproxy.addons.recorder import Recorder, load_recent, to_http_flow
+from ccproxy.addons.recorder import Recorder
 from ccproxy.addons.router import Router
 from ccproxy.addons.websocket import WebSocketLog, is_upgrade
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flows.api import store_path
 from ccproxy.flows.meta import get_meta
+from ccproxy.flows.restore import load_recent, to_http_flow
 from tests.addons.test_auth import rejected_flow, run_headers
 from tests.addons.test_auth import setup as auth_setup
 from tests.addons.test_recorder import recent
@@ -140,9 +141,10 @@ def test_the_recorder_stores_the_socket_at_101_and_again_at_its_end_and_restores
         recorder.websocket_end(f)  # both records may reach the writer in one batch
         recorder.done()
     assert get_meta(f).usage == {"input_tokens": 3, "output_tokens": 1}  # the live flow got the final facts
-    [stored] = load_recent(store_path(config, tmp_path), 10)
-    assert stored.ccproxy["websocket"]["messages"] == 3 and stored.ccproxy["websocket"]["close_code"] == 1011
-    restored = to_http_flow(stored).websocket
+    path = store_path(config, tmp_path)
+    [stored] = load_recent(path, 10)
+    assert stored["ccproxy"]["websocket"]["messages"] == 3 and stored["ccproxy"]["websocket"]["close_code"] == 1011
+    restored = to_http_flow(stored, path).websocket
     assert restored is not None and restored.close_code == 1011 and restored.closed_by_client is False
     assert [(m.from_client, m.is_text, m.content, m.timestamp) for m in restored.messages] == [
         (True, True, CREATE, 1.0), (False, True, DONE, 1.5), (False, False, b"\x00\x01", 2.0)]

@@ -45,13 +45,21 @@ async def run_command(provider: str, source: CommandAuth) -> str:
 
     Killing only the shell is not enough: a child it started (`sleep`, a credential helper) keeps
     the output pipes open, and waiting for them made a 1 s timeout last as long as that child."""
-    proc = await asyncio.create_subprocess_shell(
+    starting = asyncio.ensure_future(asyncio.create_subprocess_shell(
         source.command,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
-    )
+    ))
+    try:
+        proc = await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        # Given up while the process was being set up: asyncio would kill only the shell, and a child
+        # it already started would outlive us. Let the start finish, then kill the whole group.
+        proc = await starting
+        await asyncio.shield(_kill_group(proc))
+        raise
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout=source.timeout)
     except BaseException as exc:  # the timeout, or the caller gave up (client gone, daemon stopping)

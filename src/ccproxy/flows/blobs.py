@@ -191,9 +191,10 @@ def _rows(db: sqlite3.Connection, ids: Iterable[int], verify: bool) -> dict[int,
 
 class ChunkCache:
     """Chunks already read, by id (ids are never reused): reading a session's flows one after the
-    other decompresses each re-sent message once, not once per turn."""
+    other decompresses each re-sent message once, not once per turn. 4 MiB holds a long session's
+    distinct messages yet keeps a streaming dump's memory flat (one-off bodies pass through)."""
 
-    def __init__(self, max_bytes: int = 32 << 20) -> None:
+    def __init__(self, max_bytes: int = 4 << 20) -> None:
         self.max_bytes, self.size = max_bytes, 0
         self.items: OrderedDict[int, bytes] = OrderedDict()
 

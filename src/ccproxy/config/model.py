@@ -147,8 +147,21 @@ class TransformRule(_Model):
         return self
 
 
+class ForwardConfig(_Model):
+    """`ccproxy run --proxy`: a regular (HTTP CONNECT) proxy listener on loopback, behind a per-daemon credential."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: Port = 0
+    intercept_hosts: list[str] = Field(
+        default_factory=list,
+        description="hosts decrypted besides the providers' (`*.example.com` matches subdomains); others are tunnelled",
+    )
+
+
 class InspectorConfig(_Model):
     port: Port = 8083
+    forward: ForwardConfig = Field(default_factory=ForwardConfig)
     transforms: list[TransformRule] = Field(default_factory=list)
     upstream_ca: str | None = None
     wireguard_port: Port = 0
@@ -259,6 +272,8 @@ def listener_ports(config: CCProxyConfig) -> list[tuple[str, int]]:
     ]
     if config.mcp.http.enabled:
         ports.append(("mcp.http.port", config.mcp.http.port))
+    if config.inspector.forward.enabled:
+        ports.append(("inspector.forward.port", config.inspector.forward.port))
     return ports
 
 

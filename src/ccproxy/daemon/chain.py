@@ -8,6 +8,7 @@ from typing import Any
 from ccproxy.addons.auth import AuthRefresh
 from ccproxy.addons.contentview import ContentViews
 from ccproxy.addons.fingerprint import Fingerprint
+from ccproxy.addons.forward import ForwardProxy
 from ccproxy.addons.health import Health
 from ccproxy.addons.inspector import Inspector
 from ccproxy.addons.recorder import Recorder
@@ -42,6 +43,8 @@ def build_chain(
     return [
         # Response side only, so it comes first there: a 401 is replayed before any addon below sees it.
         AuthRefresh(config, services),  # 401 -> re-resolve credential -> replay once
+        # Forward listener only: 407 without the proxy credential; non-LLM CONNECT targets tunnelled.
+        ForwardProxy(config, services.get("forward_credential")),
         Inspector(),  # source + client-request snapshot; on response, the upstream snapshot
         Fingerprint(),  # the client's wire fingerprint (jailed flows)
         Health(listeners),  # GET /health on the reverse listener

@@ -12,6 +12,7 @@ config knows becomes an ignored TCP layer (bytes tunnelled, no flow at all). mit
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import weakref
@@ -27,6 +28,8 @@ from ccproxy.forward.hosts import InterceptHosts
 log = logging.getLogger("ccproxy.forward")
 
 AUTH_HEADER = "Proxy-Authorization"
+#: A hidden flow leaves mitmweb's view once it is over: checked this often, at most this many times.
+HIDE_RETRY, HIDE_TRIES = 0.05, 200
 
 
 def is_forward(client: connection.Client) -> bool:
@@ -100,9 +103,19 @@ class ForwardProxy:
         self._hide(flow)
 
     def _hide(self, flow: http.HTTPFlow) -> None:
-        """Drop a passthrough or refused flow from mitmweb's view once it is done."""
-        if not get_meta(flow).extra.get("hidden"):
-            return
-        view = ctx.master.addons.get("view")
-        if view is not None and view.get_by_id(flow.id) is not None:
-            view.remove([flow])
+        """Drop a passthrough or refused flow from mitmweb's view once the flow is over.
+
+        The view's `remove` kills a live flow, so removal waits (bounded) until mitmproxy has sent the
+        response and marked the flow done.
+        """
+        if get_meta(flow).extra.get("hidden"):
+            asyncio.get_running_loop().call_soon(_remove_when_done, flow, HIDE_TRIES)
+
+
+def _remove_when_done(flow: http.HTTPFlow, tries: int) -> None:
+    if flow.live and tries > 0:
+        asyncio.get_running_loop().call_later(HIDE_RETRY, _remove_when_done, flow, tries - 1)
+        return
+    view = ctx.master.addons.get("view")
+    if view is not None and not flow.killable and view.get_by_id(flow.id) is not None:
+        view.remove([flow])

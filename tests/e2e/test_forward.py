@@ -276,3 +276,46 @@ def test_forward_listener_can_be_turned_off(tmp_path: Path, hosts: Hosts) -> Non
         assert done.returncode == 1 and "inspector.forward.enabled" in done.stderr
     finally:
         daemon.stop()
+
+
+def mitmweb_urls(daemon: RunningDaemon) -> list[str]:
+    import urllib.request
+
+    req = urllib.request.Request(
+        daemon.inspector_url + "/flows", headers={"authorization": f"Bearer {daemon.state['web_token']}"}
+    )
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return [f"{f['request']['host']}:{f['request']['port']}{f['request']['path']}" for f in json.load(resp)]
+
+
+def test_plain_http_to_other_hosts_is_forwarded_unrecorded_and_never_gets_a_credential(
+    fwd_daemon: RunningDaemon, fake_provider: FakeProvider
+) -> None:
+    """`http://` through the proxy (curl --noproxy '' ignores NO_PROXY, so 127.0.0.1 goes via the proxy)."""
+    marker = uuid.uuid4().hex
+    url = f"{fake_provider.url}/v1/models?m={marker}"
+    code, out, err = run_proxied(fwd_daemon, "curl", "-sS", "--max-time", "20", "--noproxy", "", url)
+    assert code == 0, err
+    assert json.loads(out)["object"] == "list"
+    seen = fake_provider.requests[-1]
+    assert seen.path.endswith(marker) and "proxy-authorization" not in seen.headers
+    # A sentinel to a host that is no provider is refused, not swapped for a real credential.
+    code, out, err = run_proxied(
+        fwd_daemon, "curl", "-sS", "--max-time", "20", "--noproxy", "", f"{url}&s=1",
+        "-H", "authorization: Bearer sk-ant-oat-ccproxy-openai",
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["error"]["type"] == "ccproxy_sentinel_error"
+    assert not any(r.path.endswith(f"{marker}&s=1") for r in fake_provider.requests)
+    wait_for(lambda: not any(marker in u for u in mitmweb_urls(fwd_daemon)), 20, 0.1, "mitmweb to drop the flows")
+    later = uuid.uuid4().hex
+    run_proxied(
+        fwd_daemon, "curl", "-sS", "--max-time", "20", f"https://{hosts_provider(fwd_daemon)}/v1/chat/completions?m={later}",
+        "-H", "authorization: Bearer sk-ant-oat-ccproxy-openai", "-d", chat_body(later),
+    )  # fmt: skip
+    flow_with(fwd_daemon, later)
+    assert marker not in json.dumps(flows_json(fwd_daemon))
+
+
+def hosts_provider(daemon: RunningDaemon) -> str:
+    return str(daemon.config["ccproxy"]["providers"]["openai"]["host"])

@@ -93,7 +93,8 @@ class Daemon:
         self.mcp = McpService(config, config_dir, self.started_at) if config.mcp.http.enabled else None
         fwd = config.inspector.forward
         self.forward_credential = ProxyCredential.generate() if fwd.enabled else None
-        self.forward_port = fwd.port
+        # Resolved here like mitmweb's: mitmproxy refuses two listeners on the same "host:0".
+        self.forward_port = (fwd.port or free_port(fwd.host)) if fwd.enabled else 0
 
     def preflight(self) -> None:
         c = self.config
@@ -160,7 +161,7 @@ class Daemon:
             updates["ssl_verify_upstream_trusted_ca"] = upstream_bundle(self.config_dir, c.inspector.upstream_ca)
         updates["mode"].append(self.wireguard.prepare())
         if self.forward_credential is not None:
-            updates["mode"].append(f"regular@{c.inspector.forward.host}:{c.inspector.forward.port}")
+            updates["mode"].append(f"regular@{c.inspector.forward.host}:{self.forward_port}")
         self.tls_keylog = install_tls_keylog(self.config_dir)
         master.options.update(**updates)
         authview.install(master, c, services["resolver"])

@@ -220,6 +220,29 @@ class NamespaceConfig(_Model):
     stop_timeout: float = Field(default=10.0, gt=0)
 
 
+class OtlpConfig(_Model):
+    """Where finished flows go as OpenTelemetry spans (OTLP over HTTP/protobuf); no endpoint, no export."""
+
+    endpoint: str | None = Field(
+        default=None, description="collector URL, e.g. http://127.0.0.1:4318 (`/v1/traces` is added when no path is given)"
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="sent with every export (e.g. an API key)")
+    timeout: float = Field(default=10.0, gt=0, description="seconds one export may take, retries included")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL; give the collector's OTLP/HTTP address, e.g. http://127.0.0.1:4318")
+        return value
+
+
+class TelemetryConfig(_Model):
+    otlp: OtlpConfig = Field(default_factory=OtlpConfig)
+    capture_content: bool = Field(default=False, description="put prompts and completions into the spans")
+    service_name: str = "ccproxy"
+
+
 class CCProxyConfig(_Model):
     """Everything under the top-level `ccproxy:` mapping."""
 
@@ -234,6 +257,7 @@ class CCProxyConfig(_Model):
     flows: FlowsConfig = Field(default_factory=FlowsConfig)
     namespace: NamespaceConfig = Field(default_factory=NamespaceConfig)
     shaping: ShapingConfig = Field(default_factory=ShapingConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
     @field_validator("log_level", mode="before")
     @classmethod

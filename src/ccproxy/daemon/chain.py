@@ -16,6 +16,7 @@ from ccproxy.addons.router import Router
 from ccproxy.addons.sanitizer import EgressSanitizer
 from ccproxy.addons.stage import HookStage
 from ccproxy.addons.stream import StreamTap
+from ccproxy.addons.telemetry import Telemetry
 from ccproxy.addons.timeouts import UpstreamTimeouts
 from ccproxy.addons.viewlimit import ViewLimit
 from ccproxy.config.model import CCProxyConfig
@@ -40,7 +41,7 @@ def build_chain(
     """mitmproxy calls each event (request, responseheaders, response, error) on these in this order."""
     inbound, outbound = build_stages(config)
     services.setdefault("shapes", ShapeRuntime(config, config_dir))  # shaping profiles load (and fail) now
-    return [
+    chain: list[Any] = [
         # Response side only, so it comes first there: a 401 is replayed before any addon below sees it.
         AuthRefresh(config, services),  # 401 -> re-resolve credential -> replay once
         # Forward listener only: 407 without the proxy credential; non-LLM CONNECT targets tunnelled.
@@ -60,3 +61,7 @@ def build_chain(
         ViewLimit(config.inspector.view_limit),  # mitmweb keeps only the newest flows in memory
         ContentViews(),  # mitmweb views: "Client Request", "Provider Response"
     ]
+    if config.telemetry.otlp.endpoint:
+        # Right after the recorder: the same finished flow, as an OTLP span (batched, off the event loop).
+        chain.insert(chain.index(next(a for a in chain if isinstance(a, Recorder))) + 1, Telemetry(config))
+    return chain

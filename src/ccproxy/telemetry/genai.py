@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccproxy.flows.conversation import model_of, parse_json
+from ccproxy.flows.conversation import conversation_id, model_of, parse_json
 from ccproxy.flows.meta import SSEEvent
 from ccproxy.flows.record import read_answer
 
@@ -95,7 +95,8 @@ def span_spec(facts: FlowFacts, capture_content: bool = False) -> SpanSpec:
         "ccproxy.provider": facts.provider,
         "ccproxy.route.action": facts.route_action,
         "ccproxy.session_id": facts.session_id,
-        "ccproxy.conversation_id": facts.conversation_id,
+        # The recorder derives it on its own thread; the same pure function, here on ours.
+        "ccproxy.conversation_id": facts.conversation_id or conversation_id(request_doc),
     }
     if facts.first_byte is not None:
         optional["ccproxy.ttfb_ms"] = round(max(0.0, facts.first_byte - facts.start) * 1000, 3)

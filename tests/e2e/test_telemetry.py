@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from tests.daemon import RunningDaemon, free_port, wait_for
-from tests.fakes.otlp import OtlpReceiver, ReceivedSpan
+from tests.fakes.otlp import OtlpGrpcReceiver, OtlpReceiver, ReceivedSpan
 from tests.fakes.provider import FakeProvider
 
 #: Export every few milliseconds instead of the SDK's 5 s default, so waits stay short.
@@ -126,3 +126,16 @@ def test_a_down_collector_costs_only_a_counted_warning(
     assert "WARNING" in line and "not exported" in line
     assert "team-secret-1" not in daemon.log_text()
     assert len(daemon.cli("flows", "list", "--json").stdout) > 2  # flows are recorded as ever
+
+
+def test_grpc_protocol(daemon_factory: Callable[..., RunningDaemon], fake_provider: FakeProvider) -> None:
+    receiver = OtlpGrpcReceiver().start()
+    try:
+        daemon = telemetry_daemon(daemon_factory, receiver.url, otlp={"protocol": "grpc", "headers": {"X-Team-Key": "g1"}})
+        client = anthropic.Anthropic(base_url=daemon.proxy_url, api_key="sk-ant-oat-ccproxy-anthropic")
+        msg = client.messages.create(model="claude-grpc", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+        span = span_with(receiver, "gen_ai.response.id", msg.id)
+        assert span.name == "chat claude-grpc" and span.attributes["gen_ai.usage.output_tokens"] > 0
+        assert receiver.headers[-1]["x-team-key"] == "g1"
+    finally:
+        receiver.stop()

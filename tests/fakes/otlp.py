@@ -1,4 +1,4 @@
-"""A real OTLP/HTTP traces receiver: decodes `ExportTraceServiceRequest` protobufs with `opentelemetry-proto`."""
+"""Real OTLP traces receivers (HTTP/protobuf and gRPC), decoding `ExportTraceServiceRequest` with `opentelemetry-proto`."""
 
 from __future__ import annotations
 
@@ -63,6 +63,9 @@ class OtlpReceiver:
     def take(self, body: bytes, headers: dict[str, str]) -> None:
         request = ExportTraceServiceRequest()
         request.ParseFromString(body)
+        self.take_request(request, headers)
+
+    def take_request(self, request: ExportTraceServiceRequest, headers: dict[str, str]) -> None:
         spans = []
         for rs in request.resource_spans:
             resource = {kv.key: plain(kv.value) for kv in rs.resource.attributes}
@@ -104,3 +107,38 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(out)))
         self.end_headers()
         self.wfile.write(out)
+
+
+class OtlpGrpcReceiver(OtlpReceiver):
+    """The same, as the OTLP gRPC `TraceService` on 127.0.0.1 (grpcio server)."""
+
+    def __init__(self) -> None:
+        from concurrent import futures
+
+        import grpc
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+        self.spans = []
+        self.headers = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Servicer(trace_service_pb2_grpc.TraceServiceServicer):
+            def Export(self, request: ExportTraceServiceRequest, context: Any) -> ExportTraceServiceResponse:
+                receiver.take_request(request, {k: v for k, v in context.invocation_metadata()})
+                return ExportTraceServiceResponse()
+
+        self.grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Servicer(), self.grpc_server)
+        self.port = self.grpc_server.add_insecure_port("127.0.0.1:0")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> OtlpGrpcReceiver:
+        self.grpc_server.start()
+        return self
+
+    def stop(self) -> None:
+        self.grpc_server.stop(grace=None)

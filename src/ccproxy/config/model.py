@@ -224,8 +224,11 @@ class OtlpConfig(_Model):
     """Where finished flows go as OpenTelemetry spans (OTLP over HTTP/protobuf); no endpoint, no export."""
 
     endpoint: str | None = Field(
-        default=None, description="collector URL, e.g. http://127.0.0.1:4318 (`/v1/traces` is added when no path is given)"
+        default=None,
+        description="collector URL: http://127.0.0.1:4318 for http/protobuf (`/v1/traces` is added when no path "
+        "is given), http://127.0.0.1:4317 for grpc (https:// for TLS)",
     )
+    protocol: Literal["http/protobuf", "grpc"] = "http/protobuf"
     headers: dict[str, str] = Field(default_factory=dict, description="sent with every export (e.g. an API key)")
     timeout: float = Field(default=10.0, gt=0, description="seconds one export may take, retries included")
 

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ccproxy import __version__
-from ccproxy.config.model import TelemetryConfig
+from ccproxy.config.model import OtlpConfig, TelemetryConfig
 from ccproxy.telemetry.genai import FlowFacts, span_spec
 
 log = logging.getLogger("ccproxy.telemetry")
@@ -32,6 +32,23 @@ def traces_url(endpoint: str) -> str:
     """A bare collector address gets OTLP/HTTP's traces path; a URL with a path is used as given."""
     parts = urlsplit(endpoint)
     return endpoint if parts.path not in ("", "/") else endpoint.rstrip("/") + "/v1/traces"
+
+
+def make_exporter(otlp: OtlpConfig, endpoint: str) -> Any:
+    """The official OTLP exporter for the configured protocol (imported only now)."""
+    if otlp.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+        parts = urlsplit(endpoint)
+        return GrpcExporter(
+            endpoint=parts.netloc or endpoint,
+            insecure=parts.scheme != "https",
+            headers={k.lower(): v for k, v in otlp.headers.items()},  # gRPC metadata keys are lowercase
+            timeout=otlp.timeout,
+        )
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(endpoint=endpoint, headers=dict(otlp.headers), timeout=otlp.timeout)
 
 
 class FailureCounter:
@@ -106,7 +123,8 @@ class SpanExport:
     def __init__(self, config: TelemetryConfig) -> None:
         assert config.otlp.endpoint is not None
         self.config = config
-        self.endpoint = traces_url(config.otlp.endpoint)
+        grpc = config.otlp.protocol == "grpc"
+        self.endpoint = config.otlp.endpoint if grpc else traces_url(config.otlp.endpoint)
         self.counter = FailureCounter(self.endpoint)
         self.queue: queue.Queue[FlowFacts | None] = queue.Queue(QUEUE_SIZE)
         self.exported = 0
@@ -115,7 +133,6 @@ class SpanExport:
         self.thread = threading.Thread(target=self._work, name="ccproxy-otlp", daemon=True)
 
     def start(self) -> SpanExport:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -123,15 +140,16 @@ class SpanExport:
         for name in QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.CRITICAL)
         otlp = self.config.otlp
-        inner = OTLPSpanExporter(endpoint=self.endpoint, headers=dict(otlp.headers), timeout=otlp.timeout)
+        inner = make_exporter(otlp, self.endpoint)
         resource = Resource.create({"service.name": self.config.service_name, "service.version": __version__})
         self.provider = TracerProvider(resource=resource)
         self.provider.add_span_processor(BatchSpanProcessor(counting_exporter(inner, self.counter)))
         self.tracer = self.provider.get_tracer("ccproxy", __version__)
         self.thread.start()
         log.info(
-            "telemetry: exporting finished flows as OTLP spans to %s (headers: %s; content: %s)",
+            "telemetry: exporting finished flows as OTLP spans to %s over %s (headers: %s; content: %s)",
             self.endpoint,
+            otlp.protocol,
             ", ".join(header_names(otlp.headers)) or "none",
             "yes" if self.config.capture_content else "no",
         )

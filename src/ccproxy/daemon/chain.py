@@ -63,5 +63,6 @@ def build_chain(
     ]
     if config.telemetry.otlp.endpoint:
         # Right after the recorder: the same finished flow, as an OTLP span (batched, off the event loop).
-        chain.insert(chain.index(next(a for a in chain if isinstance(a, Recorder))) + 1, Telemetry(config))
+        recorder = next(i for i, addon in enumerate(chain) if isinstance(addon, Recorder))
+        chain.insert(recorder + 1, Telemetry(config))
     return chain

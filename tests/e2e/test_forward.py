@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.daemon import SECRETS, RunningDaemon, make_daemon, wait_for
+from tests.fakes.otlp import OtlpReceiver
 from tests.fakes.provider import FakeProvider
 from tests.namespace.certs import ScratchCA
 from tests.namespace.fixtures import flows_json
@@ -39,6 +40,7 @@ class Hosts:
     fake: FakeProvider
     other: Upstream
     other_port: int
+    otlp: OtlpReceiver
 
     @property
     def provider_host(self) -> str:
@@ -68,7 +70,9 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
     sock = socket.socket()
     sock.bind((OTHER_IP, 0))
     other = Upstream(sock, cert, key)
-    yield Hosts(ca, fake, other, int(sock.getsockname()[1]))
+    otlp = OtlpReceiver().start()
+    yield Hosts(ca, fake, other, int(sock.getsockname()[1]), otlp)
+    otlp.stop()
     other.close()
     fake.stop()
 
@@ -82,8 +86,13 @@ def https_providers(host: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def fwd_daemon(tmp_path_factory: pytest.TempPathFactory, hosts: Hosts) -> Iterator[RunningDaemon]:
-    config = {"inspector": {"upstream_ca": str(hosts.ca.pem_path)}, "providers": https_providers(hosts.provider_host)}
-    daemon = make_daemon(tmp_path_factory.mktemp("forward"), None, config).start()
+    config = {
+        "inspector": {"upstream_ca": str(hosts.ca.pem_path)},
+        "providers": https_providers(hosts.provider_host),
+        "telemetry": {"otlp": {"endpoint": hosts.otlp.url}},
+    }
+    env = {"OTEL_BSP_SCHEDULE_DELAY": "50"}
+    daemon = make_daemon(tmp_path_factory.mktemp("forward"), None, config, env).start()
     yield daemon
     daemon.stop()
 
@@ -136,6 +145,12 @@ def test_curl_through_the_proxy_is_decrypted_routed_and_stamped_forward(
     assert flow["ccproxy"]["provider"] == "openai"
     assert flow["request"]["scheme"] == "https" and flow["request"]["host"] == PROVIDER_IP
     assert flow["ccproxy"]["fingerprint"]["tls"]["sni"] is None  # an IP literal: no SNI, but a ClientHello
+    span = wait_for(
+        lambda: next((s for s in hosts.otlp.spans if s.attributes.get("ccproxy.flow_id") == flow["id"]), None),
+        20, 0.05, "the flow's span",
+    )  # fmt: skip
+    assert span.attributes["ccproxy.source"] == "forward" and span.attributes["gen_ai.system"] == "openai"
+    assert span.attributes["server.address"] == PROVIDER_IP
 
 
 def test_openai_sdk_with_https_proxy_is_translated_to_anthropic(
@@ -185,9 +200,12 @@ def test_non_llm_host_is_tunnelled_untouched_and_not_recorded(
         "-H", "authorization: Bearer sk-ant-oat-ccproxy-openai", "-d", chat_body(later),
     )  # fmt: skip
     assert code == 0, err
-    flow_with(fwd_daemon, later)
+    later_id = flow_with(fwd_daemon, later)["id"]
     everything = json.dumps(flows_json(fwd_daemon))
     assert marker not in everything and OTHER_IP not in everything
+    # Nor is it exported: the provider call after it has its span, the tunnel has none.
+    wait_for(lambda: any(s.attributes.get("ccproxy.flow_id") == later_id for s in hosts.otlp.spans), 20, 0.05, "a span")
+    assert not any(OTHER_IP in str(s.attributes) for s in hosts.otlp.spans)
 
 
 def raw_proxy(port: int, request: bytes) -> bytes:

@@ -25,7 +25,7 @@ class Fingerprint:
 
     def tls_clienthello(self, data: tls.ClientHelloData) -> None:
         client = data.context.client
-        if getattr(client.proxy_mode, "type_name", "") != "wireguard":
+        if getattr(client.proxy_mode, "type_name", "") not in ("wireguard", "regular"):
             return
         try:
             self.hellos[client.id] = tls_fingerprint(data.client_hello.raw_bytes(wrap_in_record=False))
@@ -37,7 +37,7 @@ class Fingerprint:
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         meta = get_meta(flow)
-        if meta.source != "wireguard":
+        if meta.source not in ("wireguard", "forward"):
             return
         client = flow.client_conn
         doc: dict[str, Any] = {"tls": None}

@@ -12,6 +12,8 @@ from ccproxy.flows.meta import ClientRequest, UpstreamResponse, get_meta
 def source_of(flow: http.HTTPFlow) -> str:
     mode = getattr(flow.client_conn, "proxy_mode", None)
     kind = getattr(mode, "type_name", "")
+    if kind == "regular":
+        return "forward"  # `run --proxy`: the forward (HTTP CONNECT) listener
     return kind if kind in ("reverse", "wireguard") else "unknown"
 
 
@@ -28,7 +30,7 @@ def client_url(flow: http.HTTPFlow, source: str) -> str:
 
 
 class Inspector:
-    """Accept reverse and WireGuard flows; everything later relies on `.ccproxy.source` and the snapshot."""
+    """Accept reverse, WireGuard and forward-proxy flows; everything later relies on `.ccproxy.source` and the snapshot."""
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         meta = get_meta(flow)

@@ -8,11 +8,18 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from ccproxy.cli.common import resolve_dir
 from ccproxy.daemon.state import RuntimeState, require_state
-from ccproxy.errors import UsageError
+from ccproxy.errors import DaemonError, NamespaceError, UsageError
+
+#: Appended to a failed `--inspect` set-up: the forward proxy needs neither namespaces nor TUN.
+PROXY_HINT = (
+    "\n  Without the jail, `ccproxy run --proxy -- CMD` captures clients that honor HTTPS_PROXY "
+    "(most SDKs and agent CLIs) through the daemon's forward proxy."
+)
 
 
 def register(sub: Any) -> None:
@@ -21,9 +28,16 @@ def register(sub: Any) -> None:
         help="run a command with SDK base URLs pointing at ccproxy (--inspect: capture everything)",
         description="Run CMD with ANTHROPIC_BASE_URL, OPENAI_BASE_URL, OPENAI_API_BASE and "
         "GOOGLE_GEMINI_BASE_URL pointing at the running daemon. With --inspect, CMD runs in a rootless "
-        "network namespace whose only route is a WireGuard tunnel into ccproxy.",
+        "network namespace whose only route is a WireGuard tunnel into ccproxy. With --proxy, CMD gets "
+        "HTTPS_PROXY/HTTP_PROXY/ALL_PROXY pointing at the daemon's forward proxy and trusts its CA.",
     )
-    p.add_argument("--inspect", action="store_true", help="transparent capture through the namespace jail")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--inspect", action="store_true", help="transparent capture through the namespace jail")
+    mode.add_argument(
+        "--proxy",
+        action="store_true",
+        help="capture through the daemon's forward proxy (HTTPS_PROXY and CA variables; no namespaces needed)",
+    )
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS", help="the command to run")
     p.set_defaults(func=run)
 
@@ -36,6 +50,22 @@ def base_url_env(state: RuntimeState) -> dict[str, str]:
         "OPENAI_API_BASE": f"{url}/v1",
         "GOOGLE_GEMINI_BASE_URL": url,
     }
+
+
+def forward_env(state: RuntimeState, config_dir: Path) -> dict[str, str]:
+    """Proxy URL with the daemon's credential (from the 0600 state file), loopback direct, CA trusted."""
+    from ccproxy.forward.credential import ProxyCredential
+    from ccproxy.forward.env import proxy_env, write_bundle
+
+    listener = state.listeners.get("forward")
+    secret = state.extra.get("forward_proxy")
+    if listener is None or not isinstance(secret, dict):
+        raise DaemonError(
+            f"the daemon for {config_dir} runs no forward proxy; set ccproxy.inspector.forward.enabled: true "
+            "in ccproxy.yaml and restart it (`ccproxy stop`, `ccproxy start`)"
+        )
+    credential = ProxyCredential(str(secret["username"]), str(secret["password"]))
+    return proxy_env(credential.url(listener.host, listener.port), write_bundle(config_dir))
 
 
 def run_child(cmd: list[str], env: dict[str, str]) -> int:
@@ -81,12 +111,17 @@ def run(args: argparse.Namespace) -> int:
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
     if not cmd:
-        raise UsageError("nothing to run; usage: ccproxy run [--inspect] -- CMD [ARGS...]")
+        raise UsageError("nothing to run; usage: ccproxy run [--inspect | --proxy] -- CMD [ARGS...]")
     directory = resolve_dir(args)
     state = require_state(directory)
     if args.inspect:
         from ccproxy.namespace.jail import run_inspect
 
-        return run_inspect(state, directory, cmd)
+        try:
+            return run_inspect(state, directory, cmd)
+        except NamespaceError as exc:
+            raise NamespaceError(f"{exc}{PROXY_HINT}") from None
+    if getattr(args, "proxy", False):
+        return run_child(cmd, {**os.environ, **forward_env(state, directory)})
     env = {**os.environ, **base_url_env(state)}
     return run_child(cmd, env)

@@ -217,6 +217,8 @@ def render(doc: dict[str, Any]) -> None:
         table.add_row(name, doc[name]["url"], up[bool(doc[name].get("up"))])
     if "wireguard" in doc:  # `run --inspect`'s tunnel; UDP, so no health probe: listed while the daemon runs
         table.add_row("wireguard", doc["wireguard"]["url"], "[green]listening[/green]")
+    if "forward" in doc:  # `run --proxy`'s forward proxy (its credential is only in the state file)
+        table.add_row("forward", doc["forward"]["url"], "[green]listening[/green]")
     console.print(table)
     if doc["running"]:
         console.print(f"pid {doc['pid']}, version {doc['version']}, up {doc['uptime_s']}s")

@@ -147,8 +147,21 @@ class TransformRule(_Model):
         return self
 
 
+class ForwardConfig(_Model):
+    """`ccproxy run --proxy`: a regular (HTTP CONNECT) proxy listener on loopback, behind a per-daemon credential."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: Port = 0
+    intercept_hosts: list[str] = Field(
+        default_factory=list,
+        description="hosts decrypted besides the providers' (`*.example.com` matches subdomains); others are tunnelled",
+    )
+
+
 class InspectorConfig(_Model):
     port: Port = 8083
+    forward: ForwardConfig = Field(default_factory=ForwardConfig)
     transforms: list[TransformRule] = Field(default_factory=list)
     upstream_ca: str | None = None
     wireguard_port: Port = 0
@@ -208,6 +221,32 @@ class NamespaceConfig(_Model):
     stop_timeout: float = Field(default=10.0, gt=0)
 
 
+class OtlpConfig(_Model):
+    """Where finished flows go as OpenTelemetry spans (OTLP over HTTP/protobuf); no endpoint, no export."""
+
+    endpoint: str | None = Field(
+        default=None,
+        description="collector URL: http://127.0.0.1:4318 for http/protobuf (`/v1/traces` is added when no path "
+        "is given), http://127.0.0.1:4317 for grpc (https:// for TLS)",
+    )
+    protocol: Literal["http/protobuf", "grpc"] = "http/protobuf"
+    headers: dict[str, str] = Field(default_factory=dict, description="sent with every export (e.g. an API key)")
+    timeout: float = Field(default=10.0, gt=0, description="seconds one export may take, retries included")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL; give the collector's OTLP/HTTP address, e.g. http://127.0.0.1:4318")
+        return value
+
+
+class TelemetryConfig(_Model):
+    otlp: OtlpConfig = Field(default_factory=OtlpConfig)
+    capture_content: bool = Field(default=False, description="put prompts and completions into the spans")
+    service_name: str = "ccproxy"
+
+
 class CCProxyConfig(_Model):
     """Everything under the top-level `ccproxy:` mapping."""
 
@@ -224,6 +263,7 @@ class CCProxyConfig(_Model):
     flows: FlowsConfig = Field(default_factory=FlowsConfig)
     namespace: NamespaceConfig = Field(default_factory=NamespaceConfig)
     shaping: ShapingConfig = Field(default_factory=ShapingConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -262,6 +302,8 @@ def listener_ports(config: CCProxyConfig) -> list[tuple[str, int]]:
     ]
     if config.mcp.http.enabled:
         ports.append(("mcp.http.port", config.mcp.http.port))
+    if config.inspector.forward.enabled:
+        ports.append(("inspector.forward.port", config.inspector.forward.port))
     return ports
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from ccproxy.addons.auth import AuthRefresh
 from ccproxy.addons.contentview import ContentViews
 from ccproxy.addons.fingerprint import Fingerprint
+from ccproxy.addons.forward import ForwardProxy
 from ccproxy.addons.health import Health
 from ccproxy.addons.inspector import Inspector
 from ccproxy.addons.recorder import Recorder
@@ -15,6 +16,7 @@ from ccproxy.addons.router import Router
 from ccproxy.addons.sanitizer import EgressSanitizer
 from ccproxy.addons.stage import HookStage
 from ccproxy.addons.stream import StreamTap
+from ccproxy.addons.telemetry import Telemetry
 from ccproxy.addons.timeouts import UpstreamTimeouts
 from ccproxy.addons.viewlimit import ViewLimit
 from ccproxy.addons.websocket import WebSocketLog
@@ -40,9 +42,11 @@ def build_chain(
     """mitmproxy calls each event (request, responseheaders, response, error) on these in this order."""
     inbound, outbound = build_stages(config)
     services.setdefault("shapes", ShapeRuntime(config, config_dir))  # shaping profiles load (and fail) now
-    return [
+    chain: list[Any] = [
         # Response side only, so it comes first there: a 401 is replayed before any addon below sees it.
         AuthRefresh(config, services),  # 401 -> re-resolve credential -> replay once
+        # Forward listener only: 407 without the proxy credential; non-LLM CONNECT targets tunnelled.
+        ForwardProxy(config, services.get("forward_credential")),
         Inspector(),  # source + client-request snapshot; on response, the upstream snapshot
         Fingerprint(),  # the client's wire fingerprint (jailed flows)
         Health(listeners),  # GET /health on the reverse listener
@@ -59,3 +63,8 @@ def build_chain(
         ViewLimit(config.inspector.view_limit),  # mitmweb keeps only the newest flows in memory
         ContentViews(),  # mitmweb views: "Client Request", "Provider Response"
     ]
+    if config.telemetry.otlp.endpoint:
+        # Right after the recorder: the same finished flow, as an OTLP span (batched, off the event loop).
+        recorder = next(i for i, addon in enumerate(chain) if isinstance(addon, Recorder))
+        chain.insert(recorder + 1, Telemetry(config))
+    return chain

@@ -3,7 +3,8 @@
 `mitmproxy.addons` imports every default addon when it is first imported. Two of them serve nothing
 ccproxy runs: `onboarding` (the mitm.it certificate pages, built on Flask; `run --inspect` injects
 the CA itself) and `proxyauth` (authentication for regular and upstream proxy modes, built on
-ldap3; ccproxy listens in reverse and WireGuard mode only). Their imports took about a third of a
+ldap3, whose option applies to every listener; the forward listener's credential is checked by
+`addons/forward.py`). Their imports took about a third of a
 second of every start (bench/proxy.py). Empty addons stand in for them, so the master has no
 `onboarding*` or `proxyauth` options and mitm.it is not served.
 """

@@ -31,6 +31,7 @@ from ccproxy.daemon.state import (
     write_state,
 )
 from ccproxy.errors import DaemonError
+from ccproxy.forward.credential import ProxyCredential
 from ccproxy.mcp.service import McpService
 from ccproxy.namespace.listener import LISTEN_HOST, WireGuardListener, install_tls_keylog
 from ccproxy.namespace.upstream import upstream_bundle
@@ -90,6 +91,10 @@ class Daemon:
         wg_port = config.inspector.wireguard_port or free_port(LISTEN_HOST, socket.SOCK_DGRAM)
         self.wireguard = WireGuardListener(config_dir, wg_port)
         self.mcp = McpService(config, config_dir, self.started_at) if config.mcp.http.enabled else None
+        fwd = config.inspector.forward
+        self.forward_credential = ProxyCredential.generate() if fwd.enabled else None
+        # Resolved here like mitmweb's: mitmproxy refuses two listeners on the same "host:0".
+        self.forward_port = (fwd.port or free_port(fwd.host)) if fwd.enabled else 0
 
     def preflight(self) -> None:
         c = self.config
@@ -100,6 +105,9 @@ class Daemon:
         )
         if self.mcp is not None:
             check_port_free(c.mcp.http.host, c.mcp.http.port, "MCP server", "ccproxy.mcp.http.port")
+        if c.inspector.forward.enabled:
+            fwd = c.inspector.forward
+            check_port_free(fwd.host, fwd.port, "forward proxy", "ccproxy.inspector.forward.port")
 
     def listeners(self) -> dict[str, Listener]:
         c = self.config
@@ -108,7 +116,15 @@ class Daemon:
             "inspector": Listener(f"http://{c.host}:{self.web_port}", c.host, self.web_port),
             "wireguard": Listener(self.wireguard.url, LISTEN_HOST, self.wireguard.port),
             **self._mcp_listener(),
+            **self._forward_listener(),
         }
+
+    def _forward_listener(self) -> dict[str, Listener]:
+        """The URL here carries no credential: `status` prints listeners; `run --proxy` adds it from the state."""
+        if self.forward_credential is None:
+            return {}
+        host = self.config.inspector.forward.host
+        return {"forward": Listener(f"http://{host}:{self.forward_port}", host, self.forward_port)}
 
     def _mcp_listener(self) -> dict[str, Listener]:
         if self.mcp is None:
@@ -128,6 +144,7 @@ class Daemon:
         HookTable.install(master.addons)
         listeners = {k: v.url for k, v in self.listeners().items()}
         services: dict[str, Any] = {"resolver": CredentialResolver(c, self.config_dir), "daemon": self}
+        services["forward_credential"] = self.forward_credential
         if self.mcp is not None:
             services["mcp_notifications"] = self.mcp.notifications
         master.addons.add(*build_chain(c, self.config_dir, services, listeners), _Lifecycle(self))
@@ -146,6 +163,8 @@ class Daemon:
         if c.inspector.upstream_ca:
             updates["ssl_verify_upstream_trusted_ca"] = upstream_bundle(self.config_dir, c.inspector.upstream_ca)
         updates["mode"].append(self.wireguard.prepare())
+        if self.forward_credential is not None:
+            updates["mode"].append(f"regular@{c.inspector.forward.host}:{self.forward_port}")
         self.tls_keylog = install_tls_keylog(self.config_dir)
         master.options.update(**updates)
         authview.install(master, c, services["resolver"])
@@ -153,16 +172,18 @@ class Daemon:
         self.listener_urls = listeners
         return master
 
-    def bound_proxy_port(self) -> int:
-        """The port the reverse listener really bound (the configured one, unless that was 0)."""
+    def bound_proxy_port(self, kind: str = "reverse", configured: int | None = None) -> int:
+        """The port a listener really bound (the configured one, unless that was 0)."""
         proxyserver: Any = self.master.addons.get("proxyserver")
         for server in proxyserver.servers:
-            if server.mode.type_name == "reverse" and server.listen_addrs:
+            if server.mode.type_name == kind and server.listen_addrs:
                 return int(server.listen_addrs[0][1])
-        return self.config.port
+        return self.config.port if configured is None else configured
 
     def on_running(self) -> None:
         self.proxy_port = self.bound_proxy_port()
+        if self.forward_credential is not None:
+            self.forward_port = self.bound_proxy_port("regular", self.forward_port)
         self.listener_urls.update({k: v.url for k, v in self.listeners().items()})
         self.wireguard.started(self.master)
         if self.mcp is not None:
@@ -177,7 +198,7 @@ class Daemon:
             listeners=self.listeners(),
             web_token=self.web_token,
             mcp_token=self.mcp.token if self.mcp is not None else None,
-            extra=self.wireguard.state_extra(self.tls_keylog),
+            extra={**self.wireguard.state_extra(self.tls_keylog), **self._forward_extra()},
         )
         write_state(self.config_dir, state)
         for ca in self.config_dir.glob("mitmproxy-ca*.p*"):
@@ -190,6 +211,15 @@ class Daemon:
             self.config_dir,
         )
         log.info("WireGuard listener %s; keylogs: %s, %s", self.wireguard.url, self.tls_keylog, self.wireguard.keylog_path)
+        if "forward" in state.listeners:
+            log.info("forward proxy %s (`ccproxy run --proxy`; credential in the state file)", state.listeners["forward"].url)
+
+    def _forward_extra(self) -> dict[str, Any]:
+        """`run --proxy` reads the credential from the (0600) state file, never from the command line."""
+        cred = self.forward_credential
+        if cred is None:
+            return {}
+        return {"forward_proxy": {"username": cred.username, "password": cred.password}}
 
     async def run(self) -> None:
         self.preflight()

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 META_KEY = "ccproxy"
 
-Source = Literal["reverse", "wireguard", "unknown"]
+Source = Literal["reverse", "wireguard", "forward", "unknown"]
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""OpenTelemetry export: each finished flow becomes one span following the GenAI semantic conventions."""

@@ -22,6 +22,7 @@ from typing import Any
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import DaemonError
+from ccproxy.mcp import MCP_PATH
 from ccproxy.mcp.auth import resolve_token
 from ccproxy.mcp.notifications import NotificationBuffer
 from ccproxy.mcp.status import DaemonFacts
@@ -29,7 +30,6 @@ from ccproxy.mcp.status import DaemonFacts
 log = logging.getLogger("ccproxy.mcp")
 
 SHUTDOWN_GRACE = 2
-MCP_PATH = "/mcp"
 
 
 def uvicorn_server(app: Any) -> Any:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from ccproxy.daemon.error_pages import answer_with, error_page, json_error_response
+from ccproxy.addons.errors import answer_with, error_page, json_error_response
 
 
 def _parse(raw: bytes) -> tuple[int, dict[str, object]]:

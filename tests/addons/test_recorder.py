@@ -11,6 +11,7 @@ from mitmproxy.test import taddons, tflow
 from ccproxy.addons.contentview import ContentViews
 from ccproxy.addons.inspector import Inspector
 from ccproxy.addons.recorder import Recorder, capture
+from ccproxy.addons.view import FlowView
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flows.meta import get_meta
 from ccproxy.flows.store import FlowStore
@@ -118,12 +119,13 @@ def test_a_restarted_daemon_shows_the_newest_stored_flows_in_mitmweb(tmp_path: P
             first.response(flow)
         first.done()
 
-    again, view = Recorder(config, tmp_path), View()
-    with taddons.context(view, again) as tctx:
+    again, view, keeper = Recorder(config, tmp_path), View(), FlowView(config, tmp_path)
+    with taddons.context(view, again, keeper) as tctx:
         loop = tctx.master.event_loop
         loop.run_until_complete(again.running())
-        assert again.restoring is not None
-        loop.run_until_complete(again.restoring)
+        loop.run_until_complete(keeper.running())
+        assert keeper.restoring is not None
+        loop.run_until_complete(keeper.restoring)
         restored = list(view)
         ContentViews().load(None)
         text = contentviews.prettify_message(restored[-1].request, restored[-1], view_name="Client Request").text
@@ -156,12 +158,13 @@ def test_restored_flows_hold_no_bodies_until_mitmweb_opens_one(tmp_path: Path) -
         first.done()
 
     RECENT.items.clear()
-    again, view = Recorder(config, tmp_path), View()
-    with taddons.context(view, again) as tctx:
+    again, view, keeper = Recorder(config, tmp_path), View(), FlowView(config, tmp_path)
+    with taddons.context(view, again, keeper) as tctx:
         loop = tctx.master.event_loop
         loop.run_until_complete(again.running())
-        assert again.restoring is not None
-        loop.run_until_complete(again.restoring)
+        loop.run_until_complete(keeper.running())
+        assert keeper.restoring is not None
+        loop.run_until_complete(keeper.restoring)
         restored = list(view)
         again.done()
     assert [f.id for f in restored] == [f.id for f in big]

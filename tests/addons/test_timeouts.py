@@ -10,8 +10,8 @@ from mitmproxy.connection import ConnectionState
 from mitmproxy.flow import Error
 from mitmproxy.test import tflow
 
+from ccproxy.addons import errors as error_pages
 from ccproxy.addons.timeouts import TIMED_OUT, UpstreamTimeouts
-from ccproxy.daemon import error_pages
 from ccproxy.flows.meta import get_meta
 
 

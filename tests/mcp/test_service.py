@@ -7,16 +7,12 @@ from pathlib import Path
 import httpx
 import pytest
 from mitmproxy.addons.view import View
-from mitmproxy.test import tflow
+from mitmproxy.test import taddons, tflow
 
+from ccproxy.addons.view import FlowView
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import DaemonError
 from ccproxy.mcp.service import McpService, bind, forget_in_view
-
-
-class Master:
-    def __init__(self, view: View) -> None:
-        self.addons = {"view": view}
 
 
 def test_a_busy_port_names_the_setting() -> None:
@@ -43,16 +39,17 @@ def test_port_zero_gets_a_free_port_and_the_url_says_which(tmp_path: Path) -> No
     assert service.sock is None
 
 
-def test_forget_removes_finished_flows_from_the_view_only() -> None:
+def test_forget_removes_finished_flows_from_the_view_only(tmp_path: Path) -> None:
     view = View()
     done_a, done_b, live = tflow.tflow(resp=True), tflow.tflow(resp=True), tflow.tflow()
     done_a.live = done_b.live = False
     live.live = True
-    view.add([done_a, done_b, live])
-    forget_in_view(Master(view), [done_a.id, "not-there"], everything=False)
-    assert [f.id for f in view] == [done_b.id, live.id]
-    forget_in_view(Master(view), [], everything=True)
-    assert [f.id for f in view] == [live.id]
+    with taddons.context(view, FlowView(CCProxyConfig(), tmp_path)) as tctx:
+        view.add([done_a, done_b, live])
+        forget_in_view(tctx.master, [done_a.id, "not-there"], everything=False)
+        assert [f.id for f in view] == [done_b.id, live.id]
+        forget_in_view(tctx.master, [], everything=True)
+        assert [f.id for f in view] == [live.id]
     forget_in_view(None, [live.id], everything=True)
 
 

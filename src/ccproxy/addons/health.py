@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 from mitmproxy import http
 
 from ccproxy import __version__
+from ccproxy.addons import errors
 from ccproxy.flows.meta import get_meta
 
 HEALTH_PATH = "/health"
@@ -33,4 +33,4 @@ class Health:
             "uptime_s": round(time.time() - self.started, 3),
             "listeners": self.listeners,
         }
-        flow.response = http.Response.make(200, json.dumps(body), {"content-type": "application/json"})
+        errors.answer_json(flow, 200, body)

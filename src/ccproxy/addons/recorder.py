@@ -1,22 +1,21 @@
-"""Write every finished flow to the flow store, so flows survive restarts (and reappear in mitmweb)."""
+"""Write every finished flow to the flow store, so flows survive restarts (and reappear in mitmweb,
+which `addons/view.py` restores)."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import weakref
 from pathlib import Path
 from typing import Any
 
-from mitmproxy import ctx, http
+from mitmproxy import http
 from mitmproxy.websocket import WebSocketData
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flows.api import store_path
 from ccproxy.flows.meta import FlowMeta, get_meta
 from ccproxy.flows.record import Captured
-from ccproxy.flows.restore import load_recent, to_http_flow
 from ccproxy.flows.websocket import RawMessage
 from ccproxy.flows.writer import StoreWriter
 
@@ -77,7 +76,6 @@ class Recorder:
         self.writer: StoreWriter | None = None
         #: Live flows' metadata awaiting their derived facts; weak, so a flow that fails to build leaks nothing.
         self.metas: weakref.WeakValueDictionary[str, FlowMeta] = weakref.WeakValueDictionary()
-        self.restoring: asyncio.Task[None] | None = None
 
     def _writer(self) -> StoreWriter:
         if self.writer is None:
@@ -99,20 +97,6 @@ class Recorder:
 
     async def running(self) -> None:
         self._writer()
-        # mitmweb starts empty; show the newest stored flows again, without delaying readiness.
-        self.restoring = asyncio.get_running_loop().create_task(self._restore(self.config.inspector.view_limit))
-
-    async def _restore(self, limit: int) -> None:
-        """Summaries only: bodies stay in the store until mitmweb shows one (`ccproxy.flows.restore`)."""
-        try:
-            path = store_path(self.config, self.config_dir)
-            docs = await asyncio.to_thread(load_recent, path, limit)
-            view: Any = ctx.master.addons.get("view")
-            if docs and view is not None:
-                view.add([to_http_flow(d, path) for d in docs if view.get_by_id(d["id"]) is None])
-                log.info("mitmweb: %d stored flow(s) restored into the view (bodies load when opened)", len(docs))
-        except Exception:
-            log.exception("could not restore stored flows into the mitmweb view")
 
     def done(self) -> None:
         if self.writer is not None:

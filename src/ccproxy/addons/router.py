@@ -17,7 +17,7 @@ from typing import Any
 from mitmproxy import http
 from mitmproxy.net.http import status_codes
 
-from ccproxy.addons import client_stream, websocket
+from ccproxy.addons import client_stream, errors, websocket
 from ccproxy.addons.destination import (
     client_key,
     first_rule,
@@ -72,9 +72,7 @@ def match_provider(config: CCProxyConfig, path: str) -> str | None:
 
 def answer_error(flow: http.HTTPFlow, client_format: str | None, error: ApiError) -> None:
     """ccproxy answers the client itself, in the client's format (Anthropic's when unknown)."""
-    status, body = error_response(error, client_format or "anthropic")
-    get_meta(flow).error = error.message
-    flow.response = http.Response.make(status, json.dumps(body), {"content-type": "application/json"})
+    errors.answer_in_format(flow, client_format, error)
 
 
 def not_routed(flow: http.HTTPFlow) -> None:
@@ -84,9 +82,7 @@ def not_routed(flow: http.HTTPFlow) -> None:
         "(sk-ant-oat-ccproxy-<provider>) and no provider whose `path` matches. "
         "Send a sentinel key, add a provider with this path to ccproxy.yaml, or add an inspector.transforms rule."
     )
-    get_meta(flow).error = message
-    body = {"type": "error", "error": {"type": "ccproxy_not_routed", "message": message}}
-    flow.response = http.Response.make(501, json.dumps(body), {"content-type": "application/json"})
+    errors.answer(flow, 501, "ccproxy_not_routed", message)
 
 
 class Router:

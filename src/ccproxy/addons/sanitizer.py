@@ -9,12 +9,12 @@ conversation that ever quoted ccproxy's own docs or config.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 
 from mitmproxy import http
 
+from ccproxy.addons import errors
 from ccproxy.auth.sentinel import SENTINEL_PREFIX
 from ccproxy.flows.meta import get_meta
 
@@ -80,5 +80,4 @@ class EgressSanitizer:
                 "Check the sentinel name against `providers` in ccproxy.yaml."
             )
             log.warning("flow %s: %s", flow.id[:8], meta.error)
-            body = {"type": "error", "error": {"type": "ccproxy_sentinel_error", "message": meta.error}}
-            flow.response = http.Response.make(502, json.dumps(body), {"content-type": "application/json"})
+            errors.answer(flow, 502, "ccproxy_sentinel_error", meta.error)

@@ -26,7 +26,7 @@ from mitmproxy import ctx, http
 from mitmproxy.connection import ConnectionState
 from mitmproxy.flow import Error
 
-from ccproxy.daemon import error_pages
+from ccproxy.addons import errors
 from ccproxy.flows.meta import UpstreamResponse, get_meta
 
 log = logging.getLogger("ccproxy.timeouts")
@@ -162,10 +162,10 @@ class UpstreamTimeouts:
                 status_code=upstream.status_code, reason=upstream.reason,
                 headers=[(k, v) for k, v in upstream.headers.items(multi=True)], body=b"",
             )
-        page = error_pages.error_page(502, err.msg, timeout)
+        page = errors.error_page(502, err.msg, timeout)
         page.timestamp_start = page.timestamp_end = err.timestamp
         flow.response = page
-        error_pages.answer_with(page)
+        errors.answer_with(page)
 
     def done(self) -> None:
         for timer in self.timers.values():

@@ -12,11 +12,11 @@ failed stream and then end the turn.
 
 from __future__ import annotations
 
-import json
 import logging
 
 from mitmproxy import http
 
+from ccproxy.addons import errors
 from ccproxy.flows.meta import get_meta
 
 log = logging.getLogger("ccproxy.websocket")
@@ -47,10 +47,7 @@ def refuse_upgrade(flow: http.HTTPFlow, provider: str, client_format: str, dest_
         "from_format": client_format,
         "to_format": dest_format,
     }
-    body = {"type": "error", "error": {"type": ERROR_TYPE, "message": message}}
-    flow.response = http.Response.make(
-        REFUSED_STATUS, json.dumps(body), {"content-type": "application/json", "connection": "close"}
-    )
+    errors.answer(flow, REFUSED_STATUS, ERROR_TYPE, message, close=True)
     log.info("flow %s: WebSocket upgrade refused (%s, %s -> %s)", flow.id[:8], reason, client_format, dest_format)
 
 

@@ -213,24 +213,29 @@ def run_dump(args: argparse.Namespace) -> int:
     return 0
 
 
-def _web(base: str, token: str, method: str, path: str) -> tuple[int, bytes]:
-    """One call to mitmweb's REST API (bearer token; a synthetic XSRF cookie/header pair for writes)."""
+def run_command(base: str, token: str, name: str, *arguments: str) -> Any:
+    """Call a mitmproxy command in the running daemon (`POST /commands/<name>` on mitmweb's REST API).
+
+    Writes need mitmweb's XSRF check as well as the token: a synthetic cookie/header pair passes it."""
     import secrets
-    import urllib.error
     import urllib.request
 
+    from ccproxy.errors import DaemonError
+
     xsrf = secrets.token_hex(16)
-    headers = {"Authorization": f"Bearer {token}", "Cookie": f"_mitmproxy_xsrf={xsrf}", "X-XSRFToken": xsrf}
-    req = urllib.request.Request(base + path, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return int(resp.status), resp.read()
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), b""
+    headers = {"Authorization": f"Bearer {token}", "Cookie": f"_mitmproxy_xsrf={xsrf}", "X-XSRFToken": xsrf,
+               "Content-Type": "application/json"}
+    data = json.dumps({"arguments": list(arguments)}).encode()
+    req = urllib.request.Request(f"{base}/commands/{name}", data=data, method="POST", headers=headers)
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        answer = json.loads(resp.read() or b"{}")
+    if "error" in answer:
+        raise DaemonError(f"the daemon refused `{name}`: {answer['error']}; restart it with `ccproxy start`")
+    return answer.get("value")
 
 
 def forget(directory: Any, ids: list[str], everything: bool) -> str:
-    """Remove cleared flows from a running daemon's mitmweb view; says where they went."""
+    """Remove cleared flows from a running daemon's mitmweb view (`ccproxy.view.remove`); says where they went."""
     from ccproxy.daemon.state import read_state
     from ccproxy.errors import DaemonError
 
@@ -239,14 +244,7 @@ def forget(directory: Any, ids: list[str], everything: bool) -> str:
         return " (no daemon running)"
     base, token = state.listeners["inspector"].url, state.web_token
     try:
-        if everything:
-            _web(base, token, "POST", "/clear")
-            return " and the daemon"
-        status, body = _web(base, token, "GET", "/flows")
-        shown = {f.get("id") for f in json.loads(body or b"[]")} if status == 200 else set(ids)
-        for fid in ids:
-            if fid in shown:
-                _web(base, token, "DELETE", f"/flows/{fid}")
+        run_command(base, token, "ccproxy.view.remove", "*" if everything else ",".join(ids))
     except OSError as exc:
         raise DaemonError(
             f"flows were deleted from the store, but the daemon at {base} did not answer ({exc}); "

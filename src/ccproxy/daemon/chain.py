@@ -18,7 +18,7 @@ from ccproxy.addons.stage import HookStage
 from ccproxy.addons.stream import StreamTap
 from ccproxy.addons.telemetry import Telemetry
 from ccproxy.addons.timeouts import UpstreamTimeouts
-from ccproxy.addons.viewlimit import ViewLimit
+from ccproxy.addons.view import FlowView
 from ccproxy.addons.websocket import WebSocketLog
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.pipeline.executor import Stage
@@ -60,7 +60,7 @@ def build_chain(
         ),
         WebSocketLog(),  # a socket's open and close in the daemon log (its messages: the recorder)
         Recorder(config, config_dir),  # the finished flow goes to the flow store (a socket's: again at its end)
-        ViewLimit(config.inspector.view_limit),  # mitmweb keeps only the newest flows in memory
+        FlowView(config, config_dir),  # mitmweb's view: restored at start, only the newest flows, cleared on request
         ContentViews(),  # mitmweb views: "Client Request", "Provider Response"
     ]
     if config.telemetry.otlp.endpoint:

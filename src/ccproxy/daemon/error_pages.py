@@ -1,84 +1,15 @@
-"""Small, contained adjustments to mitmproxy: JSON error pages for SDK clients, no idle UI broadcasts,
+"""Small, contained adjustments to mitmproxy: JSON error pages for SDK clients (built by
+`addons/errors.py`), no idle UI broadcasts,
 flow files (mitmweb's "Save", `/flows/dump`) that can hold ccproxy's metadata and mask credentials."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import weakref
 from typing import Any
 
-_STATUS_TYPE = {
-    400: "invalid_request_error",
-    431: "request_header_fields_too_large",
-    502: "upstream_unreachable",
-    504: "upstream_timeout",
-}
+from ccproxy.addons.errors import error_json, json_error_response
 
 log = logging.getLogger("ccproxy.inspector")
-
-
-#: Error pages decided ahead, keyed by the task that will send them: `UpstreamTimeouts` builds the
-#: page from the error hook (so the flow records it), which runs in the same task just before.
-_PAGES: weakref.WeakKeyDictionary[asyncio.Task[Any], bytes] = weakref.WeakKeyDictionary()
-
-
-def _task() -> asyncio.Task[Any] | None:
-    try:
-        return asyncio.current_task()
-    except RuntimeError:  # no running loop
-        return None
-
-
-def error_page(status_code: int, message: str = "", timeout: str | None = None) -> Any:
-    """The JSON error answer (an `http.Response`) for a flow the upstream failed; `timeout` makes it a 504."""
-    from mitmproxy import http
-
-    if timeout is not None:
-        status_code = 504
-        text = f"ccproxy got no answer in time from the upstream: {timeout}; the flow records the error."
-    elif status_code == 431:
-        text = message
-    elif status_code < 500:
-        text = f"ccproxy could not read the request: {message or 'malformed HTTP'}. Check what the client sends."
-    else:
-        text = (
-            f"ccproxy could not get an answer from the upstream: {message or 'no detail'}. "
-            "Check that the provider's host/port in ccproxy.yaml is reachable; the flow records the error."
-        )
-    return http.Response.make(
-        status_code,
-        error_json(status_code, text),
-        http.Headers(content_type="application/json", connection="close"),
-    )
-
-
-def answer_with(response: Any) -> None:
-    """Make the error page the current task sends next exactly `response` (the one the flow records)."""
-    from mitmproxy.net.http import http1
-
-    task = _task()
-    if task is not None:
-        _PAGES[task] = http1.assemble_response(response)
-
-
-def json_error_response(status_code: int, message: str = "") -> bytes:
-    """Replacement for mitmproxy's HTML error page; same signature as `_http1.make_error_response`."""
-    from mitmproxy.net.http import http1
-
-    task = _task() if _PAGES else None
-    decided = _PAGES.pop(task, None) if task is not None else None
-    if decided is not None:
-        return decided
-    data: bytes = http1.assemble_response(error_page(status_code, message))
-    return data
-
-
-def error_json(status_code: int, text: str, kind: str | None = None) -> bytes:
-    """ccproxy's JSON error body (the Anthropic error shape, which every SDK reads)."""
-    body = {"type": "error", "error": {"type": kind or _STATUS_TYPE.get(status_code, "proxy_error"), "message": text}}
-    return json.dumps(body).encode()
 
 
 def install() -> None:

@@ -14,6 +14,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from ccproxy.flows.times import iso
+
 _GEMINI_MODEL = re.compile(r"/models/([^/:?]+)")
 
 
@@ -80,8 +82,6 @@ MAX_GROUP_IDS = 50
 
 def _started(doc: dict[str, Any]) -> str | None:
     """When the client sent the flow (else when it was forwarded), as ISO 8601 UTC."""
-    from ccproxy.flows.har import iso  # har -> stored -> record imports this module
-
     ccp, req = doc.get("ccproxy") or {}, doc.get("request") or {}
     started = (ccp.get("client_request") or {}).get("timestamp_start") or req.get("timestamp_start")
     return iso(started) if started else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ccproxy import __version__
 from ccproxy.flows.redact import MASK, redact_body, redact_url
 from ccproxy.flows.stored import StoredFlow, header
+from ccproxy.flows.times import iso
 from ccproxy.flows.websocket import PART as WS_PART
 from ccproxy.flows.websocket import har_messages
 
@@ -26,11 +27,6 @@ class Sink(Protocol):
     """Where a streamed HAR goes: stdout, a file, or a pager that keeps one page (`dump_har`)."""
 
     def write(self, text: str, /) -> int: ...
-
-
-def iso(ts: float | None) -> str:
-    stamp = datetime.fromtimestamp(ts or 0.0, tz=UTC)
-    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _http_date(value: str) -> str | None:

@@ -7,9 +7,9 @@ from typing import Any
 
 from ccproxy.flows.answer import Answer
 from ccproxy.flows.changes import compare_request, compare_response, side_text
-from ccproxy.flows.har import iso
 from ccproxy.flows.redact import redact_body, redact_raw
 from ccproxy.flows.stored import StoredFlow, pretty
+from ccproxy.flows.times import iso
 from ccproxy.flows.websocket import PART as WS_PART
 from ccproxy.flows.websocket import har_messages
 from ccproxy.flows.websocket import show_lines as websocket_lines

@@ -129,7 +129,7 @@ class StoreWriter:
 
     def _publish(self, force: bool = False) -> None:
         """Refresh the status file (at most once a second unless `force`); a full disk is not fatal here."""
-        from ccproxy.daemon.files import write_private_json
+        from ccproxy.fileio import write_private_json
 
         now = time.monotonic()
         if not force and now - self.stats_at < STATS_EVERY:

@@ -18,9 +18,9 @@ from ccproxy.errors import FlowError, UsageError
 from ccproxy.flows import api
 from ccproxy.flows.changes import compare as compare_one
 from ccproxy.flows.changes import comparison_text, diff_text
-from ccproxy.flows.har import iso
 from ccproxy.flows.redact import redact_body
 from ccproxy.flows.stored import StoredFlow, pretty
+from ccproxy.flows.times import iso
 from ccproxy.mcp.paging import DEFAULT_PREVIEW, clamp, cut, marker, page, shorten_fields
 
 REQUEST_PHASES = ("request", "client_request")

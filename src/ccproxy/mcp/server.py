@@ -11,16 +11,12 @@ marker that names the call returning the rest.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
-import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import Field, ValidationError
 from starlette.requests import Request
@@ -28,14 +24,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
 from ccproxy import __version__
-from ccproxy.errors import CCProxyError
+from ccproxy.mcp import MCP_PATH
 from ccproxy.mcp.auth import BearerGate
 from ccproxy.mcp.flowtools import FlowTools, filters
 from ccproxy.mcp.notifications import Notification, NotificationBuffer
-from ccproxy.mcp.offload import ToolProcess, answer
-from ccproxy.mcp.paging import DEFAULT_PAGE, DEFAULT_PREVIEW, MAX_PAGE
-from ccproxy.mcp.service import MCP_PATH
+from ccproxy.mcp.offload import ToolProcess
+from ccproxy.mcp.paging import DEFAULT_PREVIEW, MAX_PAGE
 from ccproxy.mcp.status import DaemonFacts, namespace_doc, status_doc
+from ccproxy.mcp.toolargs import FlowIdArg, JqArg, LimitArg, MaxCharsArg, OffsetArg, agent_tool
 
 log = logging.getLogger("ccproxy.mcp")
 
@@ -56,50 +52,8 @@ prompt cache missed, lint_streams checks recorded SSE streams, turn_diff diffs a
 capture_shape saves a provider's request shape from its newest 2xx flow; list_shapes shows the saved ones.
 """
 
-JqArg = Annotated[
-    list[str] | str | None,
-    Field(
-        description="jq filters over the JSON array of flows (oldest first), applied in order after the "
-        "configured flows.default_jq_filters; each must return an array. Examples: "
-        "'map(select(.response.status_code >= 400))', '.[-5:]', "
-        "'map(select(.ccproxy.model | test(\"claude\")))'."
-    ),
-]
-FlowIdArg = Annotated[
-    str | None, Field(description="flow id or any unique prefix of it; omitted: the newest flow in the set")
-]
-OffsetArg = Annotated[int, Field(ge=0, description="character offset of the page; take it from the truncation marker")]
-MaxCharsArg = Annotated[
-    int, Field(ge=0, le=MAX_PAGE, description=f"page size in characters (0: {DEFAULT_PAGE}, at most {MAX_PAGE})")
-]
-LimitArg = Annotated[int, Field(ge=0, le=1000, description="how many of the newest entries to return (0: 100)")]
-
 _READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 _DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
-
-
-def agent_tool[F: Callable[..., Any]](fn: F) -> F:
-    """Wrap a tool: off the event loop, answer capped, a CCProxyError's message reaches the agent (the SDK
-    hides unexpected exceptions' text). A coroutine tool awaits its own off-loop work (the worker process)."""
-    if inspect.iscoroutinefunction(fn):
-
-        @functools.wraps(fn)
-        async def run_async(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return answer(await fn(*args, **kwargs))
-            except CCProxyError as exc:
-                raise ToolError(str(exc)) from exc
-
-        return run_async  # type: ignore[return-value]
-
-    @functools.wraps(fn)
-    async def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return await anyio.to_thread.run_sync(lambda: answer(fn(*args, **kwargs)))
-        except CCProxyError as exc:
-            raise ToolError(str(exc)) from exc
-
-    return run  # type: ignore[return-value]
 
 
 def _register_flow_tools(server: MCPServer[Any], tools: FlowTools, work: ToolProcess, forget: Forget | None) -> None:
@@ -238,7 +192,7 @@ def build_server(facts: DaemonFacts, forget: Forget | None = None) -> MCPServer[
     work = ToolProcess(facts.config, facts.config_dir)
     _register_flow_tools(server, FlowTools(facts.config, facts.config_dir), work, forget)
     _register_shape_tools(server, work)
-    from ccproxy.mcp import sessiontools  # imports this module: JqArg, agent_tool
+    from ccproxy.mcp import sessiontools
 
     sessiontools.register(server, sessiontools.SessionTools(facts.config, facts.config_dir))
     _register_status(server, facts)

@@ -22,6 +22,7 @@ from typing import Any
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import DaemonError
+from ccproxy.mcp import MCP_PATH
 from ccproxy.mcp.auth import resolve_token
 from ccproxy.mcp.notifications import NotificationBuffer
 from ccproxy.mcp.status import DaemonFacts
@@ -29,7 +30,6 @@ from ccproxy.mcp.status import DaemonFacts
 log = logging.getLogger("ccproxy.mcp")
 
 SHUTDOWN_GRACE = 2
-MCP_PATH = "/mcp"
 
 
 def uvicorn_server(app: Any) -> Any:
@@ -66,17 +66,15 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+#: The mitmproxy command that owns removal from mitmweb's view (`addons/view.py`).
+VIEW_REMOVE = "ccproxy.view.remove"
+
+
 def forget_in_view(master: Any, ids: Sequence[str], everything: bool) -> None:
-    """Drop cleared flows from mitmweb's in-memory view (flows still in flight stay)."""
-    view: Any = master.addons.get("view") if master is not None else None
-    if view is None:
+    """Drop cleared flows from mitmweb's in-memory view through the view's command (flows in flight stay)."""
+    if master is None or VIEW_REMOVE not in master.commands.commands:
         return
-    if everything:
-        doomed = [f for f in list(view) if not f.live]
-    else:
-        doomed = [f for i in ids if (f := view.get_by_id(i)) is not None and not f.live]
-    if doomed:
-        view.remove(doomed)
+    master.commands.call(VIEW_REMOVE, ["*"] if everything else list(ids))
 
 
 class McpService:

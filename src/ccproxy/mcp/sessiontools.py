@@ -19,7 +19,7 @@ from ccproxy.flows import sessions_api
 from ccproxy.flows.session import walk
 from ccproxy.mcp.flowtools import filters
 from ccproxy.mcp.paging import page
-from ccproxy.mcp.server import JqArg, MaxCharsArg, OffsetArg, agent_tool
+from ccproxy.mcp.toolargs import JqArg, MaxCharsArg, OffsetArg, agent_tool
 
 DEFAULT_SESSIONS = 20
 MAX_SESSIONS = 500

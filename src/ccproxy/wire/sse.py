@@ -43,7 +43,7 @@ class SSEReader:
             self.partial += chunk
             return []
         self.partial += chunk
-        raw = self.partial.splitlines(keepends=True)
+        raw = bytes(self.partial).splitlines(keepends=True)
         self.partial = bytearray(raw.pop()) if not raw[-1].endswith((b"\n", b"\r")) else bytearray()
         events: list[SSE] = []
         for line in raw:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,8 +10,11 @@ import pytest
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import FlowError, UsageError
+from ccproxy.flows.api import store_path
 from ccproxy.flows.library import FlowLibrary
 from ccproxy.flows.record import FlowRecord
+from ccproxy.flows.session import walk
+from tests.flows.agent_session import records
 from tests.flows.factory import make_record
 
 Stored = Callable[..., list[FlowRecord]]
@@ -94,3 +98,50 @@ def test_newest_reads_only_the_tail_and_counts_the_set(tmp_path: Path, config: C
     assert FlowLibrary(config, tmp_path).newest((), 0)[1] == [r.doc for r in recs]
 
 
+
+
+def test_latest_is_the_newest_of_the_set_or_none(tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
+    lib = FlowLibrary(config, tmp_path)
+    assert lib.latest() is None
+    old, new = stored(make_record(ts=1.0, status=500), make_record(ts=2.0))
+    latest = lib.latest()
+    assert latest is not None and latest.id == new.id
+    newest_error = lib.latest(["map(select(.response.status_code == 500))"])
+    assert newest_error is not None and newest_error.id == old.id
+    assert lib.latest([".[:0]"]) is None
+
+
+def test_every_view_reads_the_same_resolved_set(tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
+    """Default filters apply to every method alike, so the CLI, MCP and the viewer never disagree on a set."""
+    recs = stored(*records())
+    lib = FlowLibrary(config, tmp_path)
+    config.flows.default_jq_filters = ['map(select(.id | startswith("a")))']
+    kept = [r.id for r in recs if r.id.startswith("a")]
+    assert lib.ids() == kept and [d["id"] for d in lib.docs()] == kept
+    assert [f.id for f in lib.load_set()] == kept and [f.id for f in lib.iter_flows(lib.ids(), chunk=2)] == kept
+    assert lib.newest() == (len(kept), lib.docs())
+    assert {t["flow_id"] for c in walk(lib.tree()) for t in c["turns"]} == set(kept)
+    assert {r["flow_id"] for r in lib.lint()} <= set(kept)
+    assert all(t["flow_id"] in kept for c in lib.cache() for t in c["turns"])
+    with pytest.raises(FlowError, match="leave it out"):
+        lib.turn_diff(next(r.id for r in recs if not r.id.startswith("a")))
+
+
+def test_session_views_and_their_errors(tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
+    stored(*records())
+    lib = FlowLibrary(config, tmp_path)
+    found = lib.turn_diff("a1")
+    assert found["flow_id"].startswith("a1") and found["against"].startswith("a0")
+    with pytest.raises(FlowError, match="first turn of its conversation"):
+        lib.turn_diff("a0")
+    assert [c["conversation"] for c in lib.cache(id_prefix="a3")] == [c["conversation"] for c in lib.cache()
+                                                                     if any(t["flow_id"].startswith("a3")
+                                                                            for t in c["turns"])]
+    with pytest.raises(FlowError, match="no flows in the set"):
+        lib.cache([".[:0]"])
+
+
+def test_the_library_crosses_into_a_worker_process_as_config_and_paths(tmp_path: Path, config: CCProxyConfig) -> None:
+    lib = pickle.loads(pickle.dumps(FlowLibrary(config, tmp_path)))
+    assert lib.store_path == store_path(config, tmp_path) and lib.config_dir == tmp_path
+    assert lib.ids() == [] and "no flow store in config dir" in lib.empty_reason()

@@ -93,3 +93,41 @@ def test_flush_after_a_pending_cr_keeps_the_event() -> None:
     reader = SSEReader()
     assert reader.feed(b"data: x\r") == []
     assert reader.flush() == [SSE(None, "x")]
+
+
+def test_the_lf_of_a_split_crlf_is_skipped_once_not_twice() -> None:
+    reader = SSEReader()
+    assert reader.feed(b"data: 1\r") == []
+    assert reader.feed(b"\n") == []
+    assert reader.feed(b"\n") == [SSE(None, "1")]  # CRLF, then an LF blank line
+
+
+def oracle(data: bytes) -> list[SSE]:
+    """The events of a whole stream, from `bytes.splitlines` (LF, CR and CRLF each end one line)."""
+    lines = data.splitlines()
+    if data and not data.endswith((b"\n", b"\r")):
+        lines.pop()  # a torn last line is not read until its line ends
+    events, block = [], []
+    for line in lines:
+        if line:
+            block.append(line)
+            continue
+        event = parse_block(b"\n".join(block).decode()) if block else None
+        block = []
+        if event is not None:
+            events.append(event)
+    return events
+
+
+_piece = st.sampled_from([b"data: a", b"data: b", b"event: e", b": c", b"id: 1", b"\r", b"\n", b"\r\n"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(_piece, max_size=24), cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=8))
+def test_mixed_line_endings_split_anywhere_read_like_the_whole_stream(pieces: list[bytes], cuts: list[int]) -> None:
+    data = b"".join(pieces)
+    reader, got, start = SSEReader(), [], 0
+    for cut in [*sorted({c for c in cuts if c <= len(data)}), len(data)]:
+        got += reader.feed(data[start:cut])
+        start = cut
+    assert got == oracle(data)

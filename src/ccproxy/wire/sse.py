@@ -34,8 +34,10 @@ class SSEReader:
     after_cr: bool = False
 
     def feed(self, chunk: bytes) -> list[SSE]:
-        if self.after_cr and chunk[:1] == b"\n":
-            chunk = chunk[1:]
+        if self.after_cr:
+            self.after_cr = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
         if not chunk:
             return []
         self.after_cr = chunk.endswith(b"\r")

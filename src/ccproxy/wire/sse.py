@@ -44,8 +44,7 @@ class SSEReader:
         if b"\n" not in chunk and b"\r" not in chunk:
             self.partial += chunk
             return []
-        self.partial += chunk
-        raw = bytes(self.partial).splitlines(keepends=True)
+        raw = (bytes(self.partial) + chunk if self.partial else chunk).splitlines(keepends=True)
         self.partial = bytearray(raw.pop()) if not raw[-1].endswith((b"\n", b"\r")) else bytearray()
         events: list[SSE] = []
         for line in raw:

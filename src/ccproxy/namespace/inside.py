@@ -120,7 +120,7 @@ class Helper:
                 os.kill(-1, signal.SIGKILL)
             return 1
         with contextlib.suppress(ChannelClosed):
-            await self.channel.send(Exit(int(self.status or 0)).to_json())
+            await self.channel.send(Exit(1 if self.status is None else self.status).to_json())
         control.cancel()
         for sock in itertools.chain.from_iterable(listeners):
             sock.close()

@@ -10,8 +10,8 @@ from mitmproxy.tls import ClientHello, ClientHelloData
 from ccproxy.addons.fingerprint import Fingerprint
 from ccproxy.addons.inspector import Inspector
 from ccproxy.flows.meta import get_meta
-from ccproxy.namespace.fingerprint import ja4, parse_client_hello
-from tests.namespace.test_fingerprint import chrome_hello
+from ccproxy.wire.fingerprint import ja4, parse_client_hello
+from tests.wire.test_fingerprint import chrome_hello
 
 
 def jailed_flow(mode: str = "wireguard") -> tflow.HTTPFlow:

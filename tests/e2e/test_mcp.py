@@ -22,7 +22,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR
 
 from ccproxy.config.loader import load_config
-from ccproxy.flows import api
+from ccproxy.flows.library import FlowLibrary
 from tests.daemon import SECRETS, RunningDaemon, free_port, wait_for
 from tests.fakes.provider import FakeProvider
 
@@ -76,7 +76,7 @@ def text(result: Any) -> str:
 
 
 def stored_count(daemon: RunningDaemon) -> int:
-    return len(api.resolve_ids(load_config(daemon.config_dir), daemon.config_dir))
+    return len(FlowLibrary(load_config(daemon.config_dir), daemon.config_dir).ids())
 
 
 def anthropic_client(daemon: RunningDaemon) -> anthropic.Anthropic:
@@ -348,7 +348,7 @@ def test_notifications_reach_the_next_request_of_their_session_only(daemon: Runn
     assert json.loads(msgs[2]["content"])["events"] == [{"status": "queued"}]
 
     wait_for(lambda: stored_count(daemon) == 4, 15, what="four flows in the store")
-    docs = api.resolve_set(load_config(daemon.config_dir), daemon.config_dir)
+    docs = FlowLibrary(load_config(daemon.config_dir), daemon.config_dir).docs()
     marks = [d["ccproxy"]["extra"].get("mcp_notifications") for d in docs]
     assert marks == [None, {"tasks": ["build-42"], "events": 2, "as": "tool"}, None,
                      {"tasks": ["deploy-9"], "events": 1, "as": "tool"}]
@@ -362,7 +362,7 @@ def test_capture_shape_saves_a_real_capture_and_list_shapes_shows_it(daemon: Run
     oai = openai.OpenAI(base_url=daemon.proxy_url + "/v1", api_key="sk-ant-oat-ccproxy-openai", max_retries=0)
     oai.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "not the anthropic one"}])
     wait_for(lambda: stored_count(daemon) == 2, 15, what="two flows in the store")
-    docs = api.resolve_set(load_config(daemon.config_dir), daemon.config_dir)
+    docs = FlowLibrary(load_config(daemon.config_dir), daemon.config_dir).docs()
     anthropic_id = next(d["id"] for d in docs if d["ccproxy"]["provider"] == "anthropic")
 
     async def scenario() -> dict[str, Any]:

@@ -105,6 +105,7 @@ def test_dumping_many_large_flows_holds_one_flow_at_a_time(tmp_path: Path) -> No
 
     from ccproxy.config.model import CCProxyConfig
     from ccproxy.flows import api
+    from ccproxy.flows.library import FlowLibrary
     from ccproxy.flows.store import FlowStore
 
     config = CCProxyConfig()
@@ -124,7 +125,7 @@ def test_dumping_many_large_flows_holds_one_flow_at_a_time(tmp_path: Path) -> No
     sink = Sink()
     tracemalloc.start()
     try:
-        written = api.write_har(config, tmp_path, sink)
+        written = FlowLibrary(config, tmp_path).write_har(sink)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

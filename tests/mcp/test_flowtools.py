@@ -8,6 +8,7 @@ import pytest
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import FlowError, UsageError
+from ccproxy.flows.library import FlowLibrary
 from ccproxy.flows.record import FlowRecord
 from ccproxy.mcp.flowtools import FlowTools, filters
 from tests.flows.factory import fixture_bytes, fixture_events, make_record
@@ -31,7 +32,7 @@ def test_filters_accept_a_list_a_string_or_nothing() -> None:
 
 def test_list_flows_rows_limit_and_jq(tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
     a, b, c = stored(make_record(ts=1.0), make_record(ts=2.0, status=500), make_record(ts=3.0))
-    tools = FlowTools(config, tmp_path)
+    tools = FlowTools(FlowLibrary(config, tmp_path))
     doc = tools.list_flows()
     assert doc["total"] == 3 and [r["id"] for r in doc["flows"]] == [a.id, b.id, c.id]
     row = doc["flows"][1]
@@ -54,7 +55,7 @@ def test_get_flow_has_phases_previews_answers_and_masks(tmp_path: Path, config: 
     (rec,) = stored(make_record(body=big, upstream_events=events,
                                 response_body=fixture_bytes("anthropic_stream_text.sse"),
                                 resp_headers=[["content-type", "text/event-stream"]]))
-    tools = FlowTools(config, tmp_path)
+    tools = FlowTools(FlowLibrary(config, tmp_path))
     doc = tools.get_flow(rec.id[:6])
     assert doc["flow"]["id"] == rec.id and doc["flow"]["ccproxy"]["provider"] == "anthropic"
     assert set(doc["bodies"]) == {"client_request", "request", "upstream_response", "response"}
@@ -71,7 +72,7 @@ def test_get_flow_has_phases_previews_answers_and_masks(tmp_path: Path, config: 
 def test_bodies_page_through_the_whole_text(tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
     body = {"model": "claude-x", "messages": [{"role": "user", "content": f"line {i}"} for i in range(800)]}
     (rec,) = stored(make_record(body=body, forwarded_body={**body, "model": "claude-y"}))
-    tools = FlowTools(config, tmp_path)
+    tools = FlowTools(FlowLibrary(config, tmp_path))
     first = tools.body(rec.id, "request", max_chars=5000)
     assert first.count("\n…[ccproxy: truncated at char 5000 of ") == 1
     whole = json.loads(tools.body(rec.id, "request", max_chars=100_000))
@@ -95,7 +96,7 @@ def test_bodies_page_through_the_whole_text(tmp_path: Path, config: CCProxyConfi
 
 def test_compare_diff_and_har(tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
     same, changed = stored(make_record(ts=1.0), make_record(ts=2.0, forwarded_body={"model": "claude-y", "messages": []}))
-    tools = FlowTools(config, tmp_path)
+    tools = FlowTools(FlowLibrary(config, tmp_path))
     text = tools.compare()
     assert f"=== flow {same.id[:8]}" in text and f"=== flow {changed.id[:8]}" in text
     assert '+  "model": "claude-y"' in text
@@ -115,7 +116,7 @@ def test_compare_diff_and_har(tmp_path: Path, config: CCProxyConfig, stored: Sto
 
 def test_clear_removes_only_the_set(tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
     ok, bad = stored(make_record(ts=1.0), make_record(ts=2.0, status=500))
-    tools = FlowTools(config, tmp_path)
+    tools = FlowTools(FlowLibrary(config, tmp_path))
     result = tools.clear(["map(select(.response.status_code >= 400))"])
     assert result == {"cleared": 1, "ids": [bad.id]}
     assert [r["id"] for r in tools.list_flows()["flows"]] == [ok.id]
@@ -130,7 +131,7 @@ def test_conversations_group_every_turn(tmp_path: Path, config: CCProxyConfig, s
     first = conversation("plan the trip", 3, 10.0)
     second = conversation("fix the bug", 2, 20.0, provider="openai")
     stored(*first, *second)
-    tools = FlowTools(config, tmp_path)
+    tools = FlowTools(FlowLibrary(config, tmp_path))
     doc = tools.conversations()
     assert doc["total"] == 2
     a, b = doc["conversations"]

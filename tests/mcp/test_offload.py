@@ -12,6 +12,7 @@ import pytest
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import UsageError
+from ccproxy.flows.library import FlowLibrary
 from ccproxy.flows.record import FlowRecord
 from ccproxy.mcp.flowtools import FlowTools
 from ccproxy.mcp.offload import ToolProcess, answer
@@ -23,7 +24,7 @@ Stored = Callable[..., list[FlowRecord]]
 def test_tools_run_in_another_process_with_the_same_answers_and_errors(
         tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
     a, b = stored(make_record(ts=1.0), make_record(ts=2.0, status=500))
-    work = ToolProcess(config, tmp_path)
+    work = ToolProcess(FlowLibrary(config, tmp_path))
 
     async def run() -> tuple[str, tuple[object, str], set[int]]:
         listed = await work.call("flows", "list_flows", [], 0)
@@ -40,4 +41,4 @@ def test_tools_run_in_another_process_with_the_same_answers_and_errors(
     assert [r["id"] for r in json.loads(listed)["flows"]] == [a.id, b.id]
     assert result == {"cleared": 1, "ids": [b.id]} and json.loads(text) == result
     assert pids and os.getpid() not in pids
-    assert json.loads(answer(FlowTools(config, tmp_path).list_flows()))["total"] == 1
+    assert json.loads(answer(FlowTools(FlowLibrary(config, tmp_path)).list_flows()))["total"] == 1

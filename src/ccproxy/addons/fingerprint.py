@@ -8,7 +8,7 @@ from typing import Any
 from mitmproxy import connection, http, tls
 
 from ccproxy.flows.meta import get_meta
-from ccproxy.namespace.fingerprint import ClientHelloError, http_fingerprint, tls_fingerprint
+from ccproxy.wire.fingerprint import ClientHelloError, http_fingerprint, tls_fingerprint
 
 log = logging.getLogger("ccproxy.fingerprint")
 

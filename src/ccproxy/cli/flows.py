@@ -1,4 +1,4 @@
-"""`ccproxy flows list|show|compare|diff|dump|clear`: thin wrappers over `ccproxy.flows.api`.
+"""`ccproxy flows list|show|compare|diff|dump|clear`: thin wrappers over `ccproxy.flows.library.FlowLibrary`.
 
 Every subcommand works on one resolved set: all stored flows -> `flows.default_jq_filters` ->
 each `--jq FILTER` in order. The store is read directly, so these work while the daemon is
@@ -11,9 +11,12 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ccproxy.cli.common import load
+
+if TYPE_CHECKING:
+    from ccproxy.flows.library import FlowLibrary
 
 LIST_LIMIT = 50  # rows of the `flows list` table unless --limit/--all: rendering 10,000 rows takes seconds
 JQ_HELP = (
@@ -103,31 +106,35 @@ def _tokens(usage: dict[str, int] | None) -> str:
     return f"{usage.get('input_tokens', '?')}/{usage.get('output_tokens', '?')}"
 
 
-def _empty(config: Any, directory: Any, jq: list[str]) -> int:
+def library(args: argparse.Namespace) -> FlowLibrary:
+    """The flow library of the config dir the command was given."""
+    from ccproxy.flows.library import FlowLibrary
+
+    directory, config = load(args)
+    return FlowLibrary(config, directory)
+
+
+def _empty(lib: FlowLibrary, jq: list[str]) -> int:
     """The one rule for an empty set, in every subcommand: it is an answer, not an error. Exit 0,
     the empty result on stdout (`[]`, a HAR without entries, nothing), and why on stderr."""
-    from ccproxy.flows import api
-
-    print(f"ccproxy: {api.empty_reason(config, directory, jq)}", file=sys.stderr)
+    print(f"ccproxy: {lib.empty_reason(jq)}", file=sys.stderr)
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from ccproxy.flows import api
-
-    directory, config = load(args)
+    lib = library(args)
     if args.json:
-        data = api.resolve_json_bytes(config, directory, args.jq)
+        data = lib.json_bytes(args.jq)
         sys.stdout.flush()
         sys.stdout.buffer.write(data + b"\n")
         sys.stdout.flush()
         if data.strip() == b"[]":
-            return _empty(config, directory, args.jq)
+            return _empty(lib, args.jq)
         return 0
     limit = 0 if args.all else (LIST_LIMIT if args.limit is None else max(0, args.limit))
-    total, flows = api.newest(config, directory, args.jq, limit)
+    total, flows = lib.newest(args.jq, limit)
     if not flows:
-        return _empty(config, directory, args.jq)
+        return _empty(lib, args.jq)
     from rich.console import Console
     from rich.table import Table
 
@@ -157,17 +164,16 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from ccproxy.flows import api
     from ccproxy.flows.show import dumps, show_json, show_text
 
-    directory, config = load(args)
+    lib = library(args)
     if args.id:
-        flow = api.get_flow(config, directory, args.id, args.jq)
+        flow = lib.get_flow(args.id, args.jq)
     else:
-        ids = api.resolve_ids(config, directory, args.jq)
-        if not ids:
-            return _empty(config, directory, args.jq)
-        flow = api.load(config, directory, ids[-1:])[0]
+        newest = lib.latest(args.jq)
+        if newest is None:
+            return _empty(lib, args.jq)
+        flow = newest
     if args.json:
         sys.stdout.write(dumps(show_json(flow)) + "\n")
     else:
@@ -176,13 +182,12 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from ccproxy.flows import api
     from ccproxy.flows.changes import comparison_text
 
-    directory, config = load(args)
-    comparisons = api.compare(config, directory, args.jq)
+    lib = library(args)
+    comparisons = lib.compare(args.jq)
     if not comparisons:
-        return _empty(config, directory, args.jq)
+        return _empty(lib, args.jq)
     if args.json:
         sys.stdout.write(json.dumps([c.to_json() for c in comparisons], indent=2) + "\n")
         return 0
@@ -191,25 +196,22 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from ccproxy.flows import api
     from ccproxy.flows.changes import diff_text
 
-    directory, config = load(args)
-    diffs = api.diff(config, directory, args.jq, phase="client_request" if args.client else "request")
+    lib = library(args)
+    diffs = lib.diff(args.jq, phase="client_request" if args.client else "request")
     if not diffs:
-        return _empty(config, directory, args.jq)
+        return _empty(lib, args.jq)
     sys.stdout.write(_color("".join(diff_text(d) for d in diffs)))
     return 0
 
 
 def run_dump(args: argparse.Namespace) -> int:
-    from ccproxy.flows import api
-
-    directory, config = load(args)
-    count = api.write_har(config, directory, sys.stdout, args.jq, redacted=not args.unredacted)
+    lib = library(args)
+    count = lib.write_har(sys.stdout, args.jq, redacted=not args.unredacted)
     sys.stdout.flush()
     if not count:
-        return _empty(config, directory, args.jq)  # the HAR written has no entries
+        return _empty(lib, args.jq)  # the HAR written has no entries
     return 0
 
 
@@ -254,13 +256,11 @@ def forget(directory: Any, ids: list[str], everything: bool) -> str:
 
 
 def run_clear(args: argparse.Namespace) -> int:
-    from ccproxy.flows import api
-
-    directory, config = load(args)
-    ids = api.clear(config, directory, args.jq, all_flows=args.all)
+    lib = library(args)
+    ids = lib.clear(args.jq, all_flows=args.all)
     if not ids:
         print("cleared 0 flow(s)")
-        return _empty(config, directory, [] if args.all else args.jq)
-    where = forget(directory, ids, everything=args.all)
+        return _empty(lib, [] if args.all else args.jq)
+    where = forget(lib.config_dir, ids, everything=args.all)
     print(f"cleared {len(ids)} flow(s) from the store{where}")
     return 0

@@ -1,4 +1,4 @@
-"""`ccproxy flows tree|cache|lint|turndiff|export`: the set read as agent sessions; thin over `flows.sessions_api`.
+"""`ccproxy flows tree|cache|lint|turndiff|export`: the set read as agent sessions; thin over `FlowLibrary`.
 
 Registered into the `flows` group by `cli/flows.py`; same set semantics (`--jq` after
 `flows.default_jq_filters`), same store read directly.
@@ -12,7 +12,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from ccproxy.cli.common import load
+from ccproxy.cli.flows import library
 
 JQ_HELP = "jq filter over the JSON array of flows; must return an array (repeatable, applied in order)"
 
@@ -75,10 +75,7 @@ def _add_conversation(node: Any, conv: dict[str, Any]) -> None:
 
 
 def run_tree(args: argparse.Namespace) -> int:
-    from ccproxy.flows import sessions_api
-
-    directory, config = load(args)
-    tree = sessions_api.tree(config, directory, args.jq)
+    tree = library(args).tree(args.jq)
     if args.json:
         sys.stdout.write(json.dumps(tree, indent=2, ensure_ascii=False) + "\n")
         return 0
@@ -101,11 +98,9 @@ def run_tree(args: argparse.Namespace) -> int:
 
 
 def run_cache(args: argparse.Namespace) -> int:
-    from ccproxy.flows import sessions_api
     from ccproxy.flows.cache import explain_text
 
-    directory, config = load(args)
-    report = sessions_api.cache(config, directory, args.jq, args.id)
+    report = library(args).cache(args.jq, args.id)
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         return 0
@@ -114,10 +109,7 @@ def run_cache(args: argparse.Namespace) -> int:
 
 
 def run_lint(args: argparse.Namespace) -> int:
-    from ccproxy.flows import sessions_api
-
-    directory, config = load(args)
-    report = sessions_api.lint(config, directory, args.jq)
+    report = library(args).lint(args.jq)
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     elif not report:
@@ -132,11 +124,9 @@ def run_lint(args: argparse.Namespace) -> int:
 
 
 def run_turndiff(args: argparse.Namespace) -> int:
-    from ccproxy.flows import sessions_api
     from ccproxy.flows.turndiff import diff_text
 
-    directory, config = load(args)
-    found = sessions_api.turn_diff(config, directory, args.id, args.jq)
+    found = library(args).turn_diff(args.id, args.jq)
     if args.json:
         sys.stdout.write(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
         return 0
@@ -149,16 +139,15 @@ def run_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ccproxy.daemon.state import read_state
-    from ccproxy.flows import sessions_api
     from ccproxy.viewer.data import viewer_data
     from ccproxy.viewer.page import write_html
 
-    directory, config = load(args)
-    flows = sessions_api.load_set(config, directory, args.jq)
+    lib = library(args)
+    flows = lib.load_set(args.jq)
     if not flows:
         print("warning: no flows in the set; the page is empty", file=sys.stderr)
     path = Path(args.html)
-    state = read_state(directory)  # a running daemon's mitmweb gets "open in mitmweb" links
+    state = read_state(lib.config_dir)  # a running daemon's mitmweb gets "open in mitmweb" links
     mitmweb = state.listeners["inspector"].url if state and "inspector" in state.listeners else None
     write_html(path, viewer_data(flows, redacted=not args.unredacted, mitmweb=mitmweb))
     print(f"wrote {path} ({len(flows)} flow(s){'' if args.unredacted else ', redacted'})")

@@ -1,7 +1,7 @@
 """What the flow tools answer: `ccproxy flows` semantics (same set resolution, same masking), sized for agents.
 
-Every function resolves its set like the CLI: all stored flows -> `flows.default_jq_filters` ->
-each of the caller's `jq` filters. The work is `ccproxy.flows.api`'s; this module only shapes the
+Every set is resolved by the same `FlowLibrary` the CLI uses: all stored flows ->
+`flows.default_jq_filters` -> each of the caller's `jq` filters. This module only shapes the
 answers (summary rows, body previews, pages) so none of them blows a context window.
 """
 
@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import FlowError, UsageError
-from ccproxy.flows import api
 from ccproxy.flows.changes import compare as compare_one
 from ccproxy.flows.changes import comparison_text, diff_text
+from ccproxy.flows.library import FlowLibrary
 from ccproxy.flows.redact import redact_body
 from ccproxy.flows.stored import StoredFlow, pretty
 from ccproxy.flows.times import iso
@@ -77,21 +75,20 @@ def _newest(rows: list[Any], limit: int) -> list[Any]:
 
 @dataclass
 class FlowTools:
-    """The flow tools over one config dir's store (read directly, as the CLI does)."""
+    """The flow tools over one config dir's flow library (the store read directly, as the CLI does)."""
 
-    config: CCProxyConfig
-    config_dir: Path
+    library: FlowLibrary
 
     def _flow(self, flow_id: str | None, jq: Sequence[str]) -> StoredFlow:
         if flow_id and flow_id.strip():
-            return api.get_flow(self.config, self.config_dir, flow_id, jq)
-        ids = api.resolve_ids(self.config, self.config_dir, jq)
-        if not ids:
+            return self.library.get_flow(flow_id, jq)
+        flow = self.library.latest(jq)
+        if flow is None:
             raise FlowError("no flows in the set; list_flows shows what is stored (check the jq filters)")
-        return api.load(self.config, self.config_dir, ids[-1:])[0]
+        return flow
 
     def list_flows(self, jq: Sequence[str] = (), limit: int = DEFAULT_ROWS) -> dict[str, Any]:
-        docs = api.resolve_set(self.config, self.config_dir, jq)
+        docs = self.library.docs(jq)
         rows = [summary_row(d) for d in _newest(docs, limit)]
         rows = shorten_fields(rows, "get_flow on the row's id has the flow")
         return {"total": len(docs), "shown": len(rows), "flows": rows}
@@ -137,9 +134,9 @@ class FlowTools:
     def compare(self, jq: Sequence[str] = (), flow_id: str | None = None, as_json: bool = False,
                 offset: int = 0, max_chars: int = 0) -> str:
         if flow_id and flow_id.strip():
-            comparisons = [compare_one(api.get_flow(self.config, self.config_dir, flow_id, jq))]
+            comparisons = [compare_one(self.library.get_flow(flow_id, jq))]
         else:
-            comparisons = api.compare(self.config, self.config_dir, jq)
+            comparisons = self.library.compare(jq)
         if not comparisons:
             raise FlowError("no flows in the set to compare; list_flows shows what is stored")
         if as_json:
@@ -150,22 +147,22 @@ class FlowTools:
 
     def diff(self, jq: Sequence[str] = (), client: bool = False, offset: int = 0, max_chars: int = 0) -> str:
         phase = "client_request" if client else "request"
-        text = "".join(diff_text(d) for d in api.diff(self.config, self.config_dir, jq, phase=phase))
+        text = "".join(diff_text(d) for d in self.library.diff(jq, phase=phase))
         return page(text, offset, max_chars, f"diff_flows(jq=<same>{', client=true' if client else ''}")
 
     def dump_har(self, jq: Sequence[str] = (), offset: int = 0, max_chars: int = 0) -> str:
         """The HAR streamed flow by flow; only the requested page is kept (a set of large agent flows
         would otherwise be built whole in memory for a 20,000-character answer)."""
         window = _Window(offset, clamp(max_chars))
-        api.write_har(self.config, self.config_dir, window, jq, redacted=True)
+        self.library.write_har(window, jq, redacted=True)
         return window.page("dump_har(jq=<same>")
 
     def clear(self, jq: Sequence[str] = (), all_flows: bool = False) -> dict[str, Any]:
-        ids = api.clear(self.config, self.config_dir, jq, all_flows=all_flows)
+        ids = self.library.clear(jq, all_flows=all_flows)
         return {"cleared": len(ids), "ids": ids[:MAX_ROWS]}
 
     def conversations(self, jq: Sequence[str] = (), limit: int = DEFAULT_ROWS) -> dict[str, Any]:
-        groups = api.conversations(self.config, self.config_dir, jq)
+        groups = self.library.conversations(jq)
         shown = shorten_fields(_newest(groups, limit), "list_flows with a jq filter on .ccproxy.conversation_id has them")
         return {"total": len(groups), "shown": len(shown), "conversations": shown}
 

@@ -19,11 +19,12 @@ import multiprocessing
 import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ccproxy.config.model import CCProxyConfig
 from ccproxy.mcp.paging import cap_answer
+
+if TYPE_CHECKING:
+    from ccproxy.flows.library import FlowLibrary
 
 WORKERS = 2  # one slow jq call does not hold up every other tool call
 
@@ -47,14 +48,14 @@ def _die_with_parent() -> None:
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _start(config: CCProxyConfig, config_dir: Path) -> None:
+def _start(library: FlowLibrary) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the daemon, which shuts the pool down
     _die_with_parent()
     from ccproxy.mcp.flowtools import FlowTools
     from ccproxy.mcp.shapetools import ShapeTools
 
-    _tools["flows"] = FlowTools(config, config_dir)
-    _tools["shapes"] = ShapeTools(config, config_dir)
+    _tools["flows"] = FlowTools(library)
+    _tools["shapes"] = ShapeTools(library.config, library.config_dir)
 
 
 def _run(kind: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any], raw: bool) -> tuple[Any, str]:
@@ -66,16 +67,15 @@ def _run(kind: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any], 
 class ToolProcess:
     """Calls `FlowTools` / `ShapeTools` methods in the worker pool; errors (CCProxyError) come back as raised."""
 
-    def __init__(self, config: CCProxyConfig, config_dir: Path) -> None:
-        self.config = config
-        self.config_dir = config_dir
+    def __init__(self, library: FlowLibrary) -> None:
+        self.library = library  # pickled once into each worker (config and paths only)
         self.pool: ProcessPoolExecutor | None = None
 
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
             self.pool = ProcessPoolExecutor(
                 max_workers=WORKERS, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start, initargs=(self.config, self.config_dir),
+                initializer=_start, initargs=(self.library,),
             )
         return self.pool
 

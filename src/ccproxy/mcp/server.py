@@ -2,7 +2,7 @@
 bearer gate.
 
 Built on the official SDK's `MCPServer` with its streamable-HTTP transport at `/mcp`. Tools are
-thin: they parse arguments, call `FlowTools` (which calls `ccproxy.flows.api`) or `ShapeTools`
+thin: they parse arguments, call `FlowTools` (over the daemon's `FlowLibrary`) or `ShapeTools`
 (`ccproxy.shapes.api`) in a worker process (`mcp/offload.py`: a thread still stalled the proxy's
 event loop on the GIL), and turn a `CCProxyError` into a tool error whose text tells the agent what
 to do. Every answer is capped (`paging.ANSWER_CAP`); long text is paged, long fields are cut with a
@@ -189,12 +189,15 @@ def build_server(facts: DaemonFacts, forget: Forget | None = None) -> MCPServer[
         "ccproxy", title="ccproxy flow inspector", version=__version__, instructions=INSTRUCTIONS,
         log_level="WARNING",
     )
-    work = ToolProcess(facts.config, facts.config_dir)
-    _register_flow_tools(server, FlowTools(facts.config, facts.config_dir), work, forget)
+    from ccproxy.flows.library import FlowLibrary
+
+    library = FlowLibrary(facts.config, facts.config_dir)
+    work = ToolProcess(library)
+    _register_flow_tools(server, FlowTools(library), work, forget)
     _register_shape_tools(server, work)
     from ccproxy.mcp import sessiontools
 
-    sessiontools.register(server, sessiontools.SessionTools(facts.config, facts.config_dir))
+    sessiontools.register(server, sessiontools.SessionTools(library))
     _register_status(server, facts)
     server.ccproxy_work = work  # type: ignore[attr-defined]  # build_app shuts its pool down with the app
     return server

@@ -1,5 +1,5 @@
 """MCP tools that read the flow set as agent sessions: `list_conversations`, `explain_cache`, `lint_streams`,
-`turn_diff`. Same semantics as `ccproxy flows tree|cache|lint|turndiff` (`ccproxy.flows.sessions_api`).
+`turn_diff`. Same semantics as `ccproxy flows tree|cache|lint|turndiff`: the same `FlowLibrary` answers.
 """
 
 from __future__ import annotations
@@ -7,15 +7,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
-from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows import sessions_api
+from ccproxy.flows.library import FlowLibrary
 from ccproxy.flows.session import walk
 from ccproxy.mcp.flowtools import filters
 from ccproxy.mcp.paging import page
@@ -39,18 +37,17 @@ def _compact(doc: Any) -> str:
 
 @dataclass
 class SessionTools:
-    config: CCProxyConfig
-    config_dir: Path
+    library: FlowLibrary
 
     def conversations(self, jq: Sequence[str] = (), limit: int = 0, offset: int = 0, max_chars: int = 0) -> str:
-        tree = sessions_api.tree(self.config, self.config_dir, jq)
+        tree = self.library.tree(jq)
         size = DEFAULT_SESSIONS if limit <= 0 else min(limit, MAX_SESSIONS)
         shown = tree[-size:]
         doc = {"total_sessions": len(tree), "shown": len(shown), "conversations": len(walk(tree)), "sessions": shown}
         return page(_compact(doc), offset, max_chars, f"list_conversations(jq=<same>, limit={limit}")
 
     def explain_cache(self, flow_id: str | None, jq: Sequence[str] = (), offset: int = 0, max_chars: int = 0) -> str:
-        report = sessions_api.cache(self.config, self.config_dir, jq, flow_id)
+        report = self.library.cache(jq, flow_id)
         if flow_id:
             doc: dict[str, Any] = {"conversations": report}
         else:
@@ -62,13 +59,13 @@ class SessionTools:
         return page(_compact(doc), offset, max_chars, call)
 
     def lint(self, jq: Sequence[str] = (), all_streams: bool = False) -> dict[str, Any]:
-        report = sessions_api.lint(self.config, self.config_dir, jq)
+        report = self.library.lint(jq)
         invalid = [r for r in report if not r["valid"]]
         shown = report if all_streams else invalid
         return {"streams": len(report), "invalid": len(invalid), "results": shown[-200:]}
 
     def turn_diff(self, flow_id: str, jq: Sequence[str] = ()) -> dict[str, Any]:
-        return sessions_api.turn_diff(self.config, self.config_dir, flow_id, jq)
+        return self.library.turn_diff(flow_id, jq)
 
 
 def register(server: MCPServer[Any], tools: SessionTools) -> None:

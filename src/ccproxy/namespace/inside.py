@@ -23,6 +23,21 @@ from ccproxy.namespace import mounts
 from ccproxy.namespace.control import Channel, ChannelClosed, recv_blocking, send_blocking
 from ccproxy.namespace.netsetup import WireGuardClient
 from ccproxy.namespace.ports import bind_loopback, listening_ports
+from ccproxy.namespace.protocol import (
+    Connect,
+    Connected,
+    Error,
+    Exit,
+    Hello,
+    Inbound,
+    Kill,
+    Listen,
+    Signal,
+    Spec,
+    Started,
+    Unlisten,
+    decode,
+)
 from ccproxy.namespace.sigrelay import RELAYED, default_dispositions
 from ccproxy.namespace.splice import splice
 from ccproxy.namespace.topology import TOPOLOGY
@@ -31,14 +46,14 @@ SPEC_TIMEOUT = 30.0
 PORT_POLL = 0.2
 
 
-def set_up(spec: dict[str, Any], log: IO[bytes]) -> WireGuardClient:
+def set_up(spec: Spec, log: IO[bytes]) -> WireGuardClient:
     """Network first (the command must never run without the tunnel), then the mounts."""
-    client = WireGuardClient(TOPOLOGY, spec["tools"], log)
-    client.create(allow_kernel=spec["allow_kernel"])
-    client.configure(spec["setconf"])
-    client.wait_handshake(spec["endpoint"])
+    client = WireGuardClient(TOPOLOGY, spec.tools, log)
+    client.create(allow_kernel=spec.allow_kernel)
+    client.configure(spec.setconf)
+    client.wait_handshake(spec.endpoint)
     mounts.make_private("/")
-    for source, target in spec["mounts"]:
+    for source, target in spec.mounts:
         try:
             mounts.bind(source, target)
         except OSError as exc:
@@ -48,19 +63,18 @@ def set_up(spec: dict[str, Any], log: IO[bytes]) -> WireGuardClient:
     return client
 
 
-def command_argv(spec: dict[str, Any]) -> list[str]:
+def command_argv(spec: Spec) -> list[str]:
     """The command, in a nested user namespace mapping the user's own ids: same uid, no capabilities."""
-    cmd: list[str] = spec["cmd"]
-    if not spec.get("map_user"):
-        return cmd
-    unshare = spec["tools"].get("unshare", "unshare")
-    return [unshare, "--user", f"--map-user={spec['uid']}", f"--map-group={spec['gid']}", "--", *cmd]
+    if not spec.map_user:
+        return spec.cmd
+    unshare = spec.tools.get("unshare", "unshare")
+    return [unshare, "--user", f"--map-user={spec.uid}", f"--map-group={spec.gid}", "--", *spec.cmd]
 
 
 class Helper:
     """The helper's event loop once the command runs."""
 
-    def __init__(self, channel: Channel, spec: dict[str, Any], child: subprocess.Popen[bytes]) -> None:
+    def __init__(self, channel: Channel, spec: Spec, child: subprocess.Popen[bytes]) -> None:
         self.channel = channel
         self.spec = spec
         self.child = child
@@ -68,7 +82,7 @@ class Helper:
         self.exited = asyncio.Event()
         self.pending: dict[int, asyncio.Future[int]] = {}
         self.ids = itertools.count(1)
-        self.own_ports: set[int] = set(spec["local_ports"])
+        self.own_ports: set[int] = set(spec.local_ports)
         self.tasks: set[asyncio.Task[None]] = set()
 
     def spawn(self, coro: Any) -> None:
@@ -96,7 +110,7 @@ class Helper:
         for sig in RELAYED:
             loop.add_signal_handler(sig, lambda: None)  # a terminal's signal reaches the command directly
         self.reap()
-        listeners = [await self.listen_local(port) for port in self.spec["local_ports"]]
+        listeners = [await self.listen_local(port) for port in self.spec.local_ports]
         self.spawn(self.watch_ports())
         control = asyncio.ensure_future(self.control())
         exited = asyncio.ensure_future(self.exited.wait())
@@ -106,7 +120,7 @@ class Helper:
                 os.kill(-1, signal.SIGKILL)
             return 1
         with contextlib.suppress(ChannelClosed):
-            await self.channel.send({"op": "exit", "returncode": self.status})
+            await self.channel.send(Exit(1 if self.status is None else self.status).to_json())
         control.cancel()
         for sock in itertools.chain.from_iterable(listeners):
             sock.close()
@@ -115,27 +129,27 @@ class Helper:
     async def control(self) -> None:
         while True:
             try:
-                message, fds = await self.channel.recv()
+                raw, fds = await self.channel.recv()
             except ChannelClosed:
                 return
-            op = message.get("op")
-            if op == "signal":
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.child.pid, int(message["sig"]))
-            elif op == "kill":
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(-1, signal.SIGKILL)
-            elif op == "connected":
-                future = self.pending.pop(int(message["id"]), None)
-                if future is not None and not future.done():
-                    future.set_result(fds[0] if fds else -1)
-                elif fds:
-                    os.close(fds[0])
-            elif op == "inbound" and fds:
-                self.spawn(self.inbound(int(message["port"]), fds[0]))
-            else:
-                for fd in fds:
-                    os.close(fd)
+            match decode(raw):
+                case Signal(sig=sig):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(self.child.pid, int(sig))
+                case Kill():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(-1, signal.SIGKILL)
+                case Connected(id=ident):
+                    future = self.pending.pop(int(ident), None)
+                    if future is not None and not future.done():
+                        future.set_result(fds[0] if fds else -1)
+                    elif fds:
+                        os.close(fds[0])
+                case Inbound(port=port) if fds:
+                    self.spawn(self.inbound(int(port), fds[0]))
+                case _:
+                    for fd in fds:
+                        os.close(fd)
 
     async def listen_local(self, port: int) -> list[socket.socket]:
         """ccproxy's own ports on the jail's loopback, each connection carried to the host's."""
@@ -158,7 +172,7 @@ class Helper:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.pending[ident] = future
         try:
-            await self.channel.send({"op": "connect", "port": port, "id": ident})
+            await self.channel.send(Connect(port, ident).to_json())
             fd = await asyncio.wait_for(future, 15)
         except (ChannelClosed, TimeoutError):
             conn.close()
@@ -189,22 +203,22 @@ class Helper:
         while not self.exited.is_set():
             now = set(listening_ports()) - self.own_ports
             for port in sorted(now - known):
-                await self.channel.send({"op": "listen", "port": port})
+                await self.channel.send(Listen(port).to_json())
             for port in sorted(known - now):
-                await self.channel.send({"op": "unlisten", "port": port})
+                await self.channel.send(Unlisten(port).to_json())
             known = now
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.exited.wait(), PORT_POLL)
 
 
-def start_command(spec: dict[str, Any]) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **spec["env"]}
+def start_command(spec: Spec) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **spec.env}
     return subprocess.Popen(
-        command_argv(spec), env=env, cwd=spec.get("cwd") or None, preexec_fn=default_dispositions
+        command_argv(spec), env=env, cwd=spec.cwd or None, preexec_fn=default_dispositions
     )
 
 
-async def serve(sock: socket.socket, spec: dict[str, Any], child: subprocess.Popen[bytes]) -> int:
+async def serve(sock: socket.socket, spec: Spec, child: subprocess.Popen[bytes]) -> int:
     helper = Helper(Channel(sock), spec, child)
     return await helper.serve()
 
@@ -213,18 +227,20 @@ def main(argv: list[str]) -> int:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])  # ccproxy blocks the signals it relays; we must not
     sock = socket.socket(fileno=int(argv[1]))
     try:
-        send_blocking(sock, {"op": "hello"})
-        spec = recv_blocking(sock, SPEC_TIMEOUT)
-        with open(spec["log"], "ab", buffering=0) as log:
+        send_blocking(sock, Hello().to_json())
+        spec = decode(recv_blocking(sock, SPEC_TIMEOUT))
+        if not isinstance(spec, Spec):
+            raise NamespaceError("jail protocol: ccproxy sent no spec; reinstall ccproxy")
+        with open(spec.log, "ab", buffering=0) as log:
             set_up(spec, log)
             child = start_command(spec)
     except ChannelClosed:
         return 1
     except (CCProxyError, OSError) as exc:
         with contextlib.suppress(OSError):
-            send_blocking(sock, {"op": "error", "message": str(exc)})
+            send_blocking(sock, Error(str(exc)).to_json())
         return 1
-    send_blocking(sock, {"op": "started", "pid": child.pid})
+    send_blocking(sock, Started(child.pid).to_json())
     return asyncio.run(serve(sock, spec, child))
 
 

@@ -24,6 +24,21 @@ from ccproxy.errors import DaemonError, NamespaceError
 from ccproxy.namespace.cabundle import plan_trust, read_ca
 from ccproxy.namespace.control import Channel, ChannelClosed
 from ccproxy.namespace.hostside import HostPorts, Slirp, connect_loopback
+from ccproxy.namespace.protocol import (
+    Connect,
+    Connected,
+    Error,
+    Exit,
+    Inbound,
+    Kill,
+    Listen,
+    Message,
+    Signal,
+    Spec,
+    Started,
+    Unlisten,
+    decode,
+)
 from ccproxy.namespace.resolver import plan_resolver
 from ccproxy.namespace.sigrelay import SignalRelay
 from ccproxy.namespace.tools import check_prerequisites, kernel_wireguard
@@ -120,7 +135,7 @@ class Supervisor:
     """One jail's lifetime on the host side."""
 
     def __init__(
-        self, spec: dict[str, Any], tools: dict[str, str], options: JailOptions, log_fd: int
+        self, spec: Spec, tools: dict[str, str], options: JailOptions, log_fd: int
     ) -> None:
         self.spec = spec
         self.tools = tools
@@ -145,19 +160,19 @@ class Supervisor:
             return
         if from_terminal:
             return  # the terminal sent it to the whole foreground group, the command included
-        self.send_soon({"op": "signal", "sig": signo})
+        self.send_soon(Signal(signo))
         if signo in STOP_SIGNALS and self.escalation is None:
             loop = asyncio.get_running_loop()
-            self.escalation = loop.call_later(self.options.stop_timeout, self.send_soon, {"op": "kill"})
+            self.escalation = loop.call_later(self.options.stop_timeout, self.send_soon, Kill())
 
-    def send_soon(self, message: dict[str, Any]) -> None:
+    def send_soon(self, message: Message) -> None:
         if self.channel is not None and not self.channel.closed:
             self.spawn(self._send(message))
 
-    async def _send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
+    async def _send(self, message: Message, fds: list[int] | None = None) -> None:
         if self.channel is not None:
             with contextlib.suppress(ChannelClosed):
-                await self.channel.send(message, fds)
+                await self.channel.send(message.to_json(), fds)
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -166,15 +181,15 @@ class Supervisor:
 
     async def deliver_inbound(self, port: int, conn: socket.socket) -> None:
         with conn:
-            await self._send({"op": "inbound", "port": port}, [conn.fileno()])
+            await self._send(Inbound(port), [conn.fileno()])
 
     async def connect_for(self, port: int, ident: int) -> None:
         sock = await connect_loopback(port)
         if sock is None:
-            await self._send({"op": "connected", "id": ident})
+            await self._send(Connected(ident))
             return
         with sock:
-            await self._send({"op": "connected", "id": ident}, [sock.fileno()])
+            await self._send(Connected(ident), [sock.fileno()])
 
     async def run(self, stdout: IO[Any] | int | None) -> int:
         relay = SignalRelay(asyncio.get_running_loop(), self.on_signal)
@@ -224,26 +239,26 @@ class Supervisor:
                 "check that unprivileged user namespaces are allowed (`ccproxy namespace status`)"
             ) from None
         await self.slirp.start(self.helper.pid, self.tools["slirp4netns"], self.log_fd)
-        await self.channel.send({"op": "spec", **self.spec})
+        await self.channel.send(self.spec.to_json())
         while True:
             try:
-                message, fds = await self.channel.recv()
+                raw, fds = await self.channel.recv()
             except ChannelClosed:
                 return
-            op = message.get("op")
-            if op == "started":
-                self.started = True
-            elif op == "error":
-                raise NamespaceError(f"setting up the jail failed: {message.get('message')}")
-            elif op == "exit":
-                self.returncode = int(message["returncode"])
-                return
-            elif op == "connect":
-                self.spawn(self.connect_for(int(message["port"]), int(message["id"])))
-            elif op == "listen":
-                self.ports.open(int(message["port"]))
-            elif op == "unlisten":
-                self.ports.close(int(message["port"]))
+            match decode(raw):
+                case Started():
+                    self.started = True
+                case Error(message=text):
+                    raise NamespaceError(f"setting up the jail failed: {text}")
+                case Exit(returncode=code):
+                    self.returncode = int(code)
+                    return
+                case Connect(port=port, id=ident):
+                    self.spawn(self.connect_for(int(port), int(ident)))
+                case Listen(port=port):
+                    self.ports.open(int(port))
+                case Unlisten(port=port):
+                    self.ports.close(int(port))
             for fd in fds:
                 os.close(fd)
 
@@ -274,28 +289,27 @@ def build_spec(
     options: JailOptions,
     private: Path,
     tools: dict[str, str],
-) -> dict[str, Any]:
+) -> Spec:
     """Everything the helper needs, computed on the host; the private key only travels over the channel."""
     client_conf, port = wireguard_info(state)
     endpoint = f"{TOPOLOGY.gateway}:{port}"
     trust = plan_trust(private, read_ca(config_dir))
     mounts = [*trust.mounts, *plan_resolver(private, options.nameservers)]
-    return {
-        "op": "spec",
-        "setconf": setconf_text(client_conf, endpoint, TOPOLOGY.fwmark),
-        "endpoint": endpoint,
-        "allow_kernel": kernel_wireguard(),
-        "mounts": mounts,
-        "local_ports": local_ports(state),
-        "cmd": cmd,
-        "env": trust.env,
-        "uid": os.getuid(),
-        "gid": os.getgid(),
-        "map_user": unshare_maps_users(tools["unshare"]),
-        "cwd": os.getcwd(),
-        "log": str(private / "jail.log"),
-        "tools": tools,
-    }
+    return Spec(
+        setconf=setconf_text(client_conf, endpoint, TOPOLOGY.fwmark),
+        endpoint=endpoint,
+        allow_kernel=kernel_wireguard(),
+        mounts=mounts,
+        local_ports=local_ports(state),
+        cmd=cmd,
+        env=trust.env,
+        uid=os.getuid(),
+        gid=os.getgid(),
+        map_user=unshare_maps_users(tools["unshare"]),
+        cwd=os.getcwd(),
+        log=str(private / "jail.log"),
+        tools=tools,
+    )
 
 
 def run_in_jail(

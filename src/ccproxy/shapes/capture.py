@@ -98,10 +98,11 @@ def build(flow: StoredFlow, profile: Profile) -> Shape:
 
 def capture(config: CCProxyConfig, config_dir: Path, profile: Profile, jq_filters: Sequence[str] = ()) -> Shape:
     """Resolve the flow set the way every `flows` command does, then build the newest match's shape."""
-    from ccproxy.flows import api
+    from ccproxy.flows.library import FlowLibrary
 
-    doc = pick(api.resolve_set(config, config_dir, jq_filters), profile)
-    flows = api.load(config, config_dir, [str(doc["id"])])
+    library = FlowLibrary(config, config_dir)
+    doc = pick(library.docs(jq_filters), profile)
+    flows = library.load([str(doc["id"])])
     if not flows:
         raise ShapeError(f"flow {str(doc['id'])[:8]} was removed while it was being read; try again")
     return build(flows[0], profile)

@@ -21,6 +21,7 @@ from ccproxy.viewer.page import render
 
 if TYPE_CHECKING:
     from ccproxy.config.model import CCProxyConfig
+    from ccproxy.flows.library import FlowLibrary
 
 PATH = "/ccproxy/"
 #: The live page shows the newest flows of the set; `flows export --html --jq` reaches further back.
@@ -30,21 +31,20 @@ LIVE_LIMIT = 500
 class LiveData:
     """The light blob of the newest flows, rebuilt only when the set changed (the page polls every 3 s)."""
 
-    def __init__(self, config: CCProxyConfig, config_dir: Path) -> None:
-        self.config, self.config_dir = config, config_dir
+    def __init__(self, library: FlowLibrary) -> None:
+        self.library = library
         self.key: tuple[str, ...] = ()
         self.body = b""
         self.lock = threading.Lock()
         self.memo = Memo()
 
     def get(self) -> bytes:
-        from ccproxy.flows import api
         from ccproxy.viewer.data import viewer_data
 
         with self.lock:
-            ids = tuple(api.resolve_ids(self.config, self.config_dir)[-LIVE_LIMIT:])
+            ids = tuple(self.library.ids()[-LIVE_LIMIT:])
             if ids != self.key or not self.body:
-                flows = api.load(self.config, self.config_dir, ids)
+                flows = self.library.load(ids)
                 data = viewer_data(flows, redacted=True, details=False, memo=self.memo)
                 self.memo.keep(set(ids))
                 self.body = json.dumps(data, ensure_ascii=False, default=str).encode()
@@ -52,10 +52,9 @@ class LiveData:
             return self.body
 
     def flow(self, flow_id: str) -> bytes | None:
-        from ccproxy.flows import api
         from ccproxy.viewer.data import flow_detail
 
-        flows = api.load(self.config, self.config_dir, [flow_id])
+        flows = self.library.load([flow_id])
         if not flows:
             return None
         return json.dumps(flow_detail(flows[0], redacted=True), ensure_ascii=False, default=str).encode()
@@ -101,7 +100,9 @@ class ViewerFlow(_Base):
 
 def install(app: Any, config: CCProxyConfig, config_dir: Path) -> None:
     """Add the viewer's routes to mitmweb's tornado application (before its own, any host)."""
-    args = {"live": LiveData(config, config_dir)}
+    from ccproxy.flows.library import FlowLibrary
+
+    args = {"live": LiveData(FlowLibrary(config, config_dir))}
     app.add_handlers(r".*", [
         (r"/ccproxy", ViewerRedirect, args),
         (r"/ccproxy/", ViewerPage, args),

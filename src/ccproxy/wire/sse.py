@@ -1,4 +1,8 @@
-"""Server-sent events on the wire: an incremental reader and a writer, nothing format-specific."""
+"""Server-sent events on the wire: one incremental reader and a writer, nothing format-specific.
+
+The reader is the only SSE parser in ccproxy: the stream translators and the flow recorder both
+use it, so a stream is framed the same way whether it is translated or recorded.
+"""
 
 from __future__ import annotations
 
@@ -18,40 +22,54 @@ class SSE:
 
 @dataclass
 class SSEReader:
-    """Feed byte chunks as they arrive; each call returns the events those bytes completed."""
+    """Feed byte chunks as they arrive; each call returns the events those bytes completed.
 
-    buffer: bytearray = field(default_factory=bytearray)
+    Lines end in LF, CRLF or a lone CR (the SSE spec allows all three); a blank line ends an event.
+    A CR at the end of a chunk may be the first half of a CRLF: the LF that may start the next chunk
+    is then not a second line ending, so a CRLF split across chunks never ends an event early.
+    """
+
+    partial: bytearray = field(default_factory=bytearray)
+    lines: list[bytes] = field(default_factory=list)
+    after_cr: bool = False
 
     def feed(self, chunk: bytes) -> list[SSE]:
-        self.buffer += chunk
+        if self.after_cr:
+            self.after_cr = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if not chunk:
+            return []
+        self.after_cr = chunk.endswith(b"\r")
+        if b"\n" not in chunk and b"\r" not in chunk:
+            self.partial += chunk
+            return []
+        raw = (bytes(self.partial) + chunk if self.partial else chunk).splitlines(keepends=True)
+        self.partial = bytearray(raw.pop()) if not raw[-1].endswith((b"\n", b"\r")) else bytearray()
         events: list[SSE] = []
-        while True:
-            end, skip = _boundary(self.buffer)
-            if end < 0:
-                return events
-            block = bytes(self.buffer[:end])
-            del self.buffer[: end + skip]
-            event = parse_block(block.decode("utf-8", "replace"))
-            if event is not None:
-                events.append(event)
+        for line in raw:
+            text = line.rstrip(b"\r\n")
+            if text:
+                self.lines.append(text)
+            elif self.lines:
+                event = self._dispatch()
+                if event is not None:
+                    events.append(event)
+        return events
 
     def flush(self) -> list[SSE]:
         """The stream ended: a last event missing only its blank line counts; a torn line does not."""
-        block, self.buffer = bytes(self.buffer), bytearray()
-        if not block.strip() or not block.endswith((b"\n", b"\r")):
+        torn = bool(self.partial)
+        self.partial, self.after_cr = bytearray(), False
+        if torn:
+            self.lines = []
             return []
-        event = parse_block(block.decode("utf-8", "replace"))
+        event = self._dispatch() if self.lines else None
         return [event] if event is not None else []
 
-
-def _boundary(buffer: bytearray) -> tuple[int, int]:
-    """Where the first event ends (a blank line, whatever the line endings) and how long the separator is."""
-    best, skip = -1, 0
-    for sep in (b"\n\n", b"\r\n\r\n", b"\r\r"):
-        at = buffer.find(sep)
-        if at != -1 and (best == -1 or at < best):
-            best, skip = at, len(sep)
-    return best, skip
+    def _dispatch(self) -> SSE | None:
+        block, self.lines = b"\n".join(self.lines), []
+        return parse_block(block.decode("utf-8", "replace"))
 
 
 def parse_block(block: str) -> SSE | None:

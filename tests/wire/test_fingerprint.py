@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from ccproxy.namespace.fingerprint import (
+from ccproxy.wire.fingerprint import (
     ClientHelloError,
     http_fingerprint,
     is_grease,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ccproxy.config.model import CCProxyConfig
+    from ccproxy.flows.library import FlowLibrary
 
 
 def resolve_dir(args: argparse.Namespace) -> Path:
@@ -29,3 +30,11 @@ def load(args: argparse.Namespace) -> tuple[Path, CCProxyConfig]:
         "mcp.http.port": getattr(args, "mcp_port", None),
     }
     return directory, load_config(directory, port_overrides(os.environ, flags))
+
+
+def library(args: argparse.Namespace) -> FlowLibrary:
+    """The flow library of the config dir the command was given."""
+    from ccproxy.flows.library import FlowLibrary
+
+    directory, config = load(args)
+    return FlowLibrary(config, directory)

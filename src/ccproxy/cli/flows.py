@@ -13,7 +13,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from ccproxy.cli.common import load
+from ccproxy.cli.common import library
 
 if TYPE_CHECKING:
     from ccproxy.flows.library import FlowLibrary
@@ -104,14 +104,6 @@ def _tokens(usage: dict[str, int] | None) -> str:
     if not usage:
         return "-"
     return f"{usage.get('input_tokens', '?')}/{usage.get('output_tokens', '?')}"
-
-
-def library(args: argparse.Namespace) -> FlowLibrary:
-    """The flow library of the config dir the command was given."""
-    from ccproxy.flows.library import FlowLibrary
-
-    directory, config = load(args)
-    return FlowLibrary(config, directory)
 
 
 def _empty(lib: FlowLibrary, jq: list[str]) -> int:

@@ -12,7 +12,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from ccproxy.cli.flows import library
+from ccproxy.cli.common import library
 
 JQ_HELP = "jq filter over the JSON array of flows; must return an array (repeatable, applied in order)"
 

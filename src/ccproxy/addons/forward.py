@@ -13,13 +13,13 @@ config knows becomes an ignored TCP layer (bytes tunnelled, no flow at all). mit
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import weakref
 
 from mitmproxy import connection, ctx, http
 from mitmproxy.proxy import layer, layers
 
+from ccproxy.addons import errors
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flows.meta import get_meta
 from ccproxy.forward.credential import REALM, ProxyCredential
@@ -41,10 +41,9 @@ def auth_required() -> http.Response:
         "ccproxy forward proxy: missing or wrong proxy credential; start the client with "
         "`ccproxy run --proxy -- CMD`, which hands it the proxy URL with the daemon's credential"
     )
-    body = {"type": "error", "error": {"type": "ccproxy_proxy_auth_required", "message": message}}
     return http.Response.make(
         407,
-        json.dumps(body),
+        errors.error_json(407, message, "ccproxy_proxy_auth_required"),
         {"content-type": "application/json", "proxy-authenticate": f'Basic realm="{REALM}"'},
     )
 

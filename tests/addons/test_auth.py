@@ -9,8 +9,8 @@ from mitmproxy import http
 from mitmproxy.test import tflow
 
 from ccproxy.addons.auth import AuthRefresh, ReplayBody, drain, sent_credential
-from ccproxy.auth.resolver import CredentialResolver
 from ccproxy.config.model import CCProxyConfig
+from ccproxy.daemon.chain import build_services
 from ccproxy.flows.meta import get_meta
 from tests.fakes.provider import FakeProvider
 
@@ -25,7 +25,7 @@ def setup(tmp_path: Path, fake: FakeProvider, key: str = "key-new") -> tuple[Aut
             }
         }
     })
-    return AuthRefresh(config, {"resolver": CredentialResolver(config, tmp_path)}), config
+    return AuthRefresh(config, build_services(config, tmp_path)), config
 
 
 def rejected_flow(fake: FakeProvider, stream: bool = False, status: int = 401) -> http.HTTPFlow:

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from mitmproxy.test import tflow
 
 from ccproxy.config.model import CCProxyConfig
+from ccproxy.daemon.chain import build_services
 from ccproxy.flows.meta import get_meta
 from ccproxy.hooks.inject_mcp_notifications import Params, inject_mcp_notifications
 from ccproxy.mcp.notifications import Notification, NotificationBuffer
@@ -45,7 +47,7 @@ def flow_for(fmt: str, body: dict[str, Any], session: str | None = "sess-1") -> 
 
 
 def run(flow: Any, buffer: NotificationBuffer | None, params: Params | None = None) -> None:
-    services = {"mcp_notifications": buffer} if buffer is not None else {}
+    services = build_services(CCProxyConfig(), Path("."), buffer)
     ctx = HookContext(flow=flow, config=CCProxyConfig(), stage="outbound", params=params or Params(), services=services)
     inject_mcp_notifications(ctx)
 

@@ -27,6 +27,7 @@ from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import AuthError
 from ccproxy.flows.meta import FlowMeta, get_meta
 from ccproxy.flows.redact import MASK
+from ccproxy.pipeline.services import Services
 
 if TYPE_CHECKING:
     import httpx
@@ -82,7 +83,7 @@ class ReplayBody:
 class AuthRefresh:
     """First addon to see a response; the client sees only the final answer."""
 
-    def __init__(self, config: CCProxyConfig, services: dict[str, Any]) -> None:
+    def __init__(self, config: CCProxyConfig, services: Services) -> None:
         self.config = config
         self.services = services
         self._client: httpx.AsyncClient | None = None
@@ -91,8 +92,7 @@ class AuthRefresh:
 
     @property
     def resolver(self) -> CredentialResolver:
-        resolver: CredentialResolver = self.services["resolver"]
-        return resolver
+        return self.services.resolver
 
     def running(self) -> None:
         """Refresh OAuth tokens that are already near expiry, without holding up start-up."""

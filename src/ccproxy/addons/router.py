@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict
-from typing import Any
 
 from mitmproxy import http
 from mitmproxy.net.http import status_codes
@@ -30,6 +29,7 @@ from ccproxy.auth.apply import set_credential, strip_client_keys
 from ccproxy.config.model import CCProxyConfig, ProviderConfig, TransformRule
 from ccproxy.errors import AuthError
 from ccproxy.flows.meta import FlowMeta, TransformInfo, get_meta
+from ccproxy.pipeline.services import Services
 from ccproxy.wire.endpoints import Endpoint, main_endpoint, path_matches, provider_path
 from ccproxy.wire.neutral import ApiError, ClientOptions
 from ccproxy.wire.translate import (
@@ -92,9 +92,9 @@ def not_routed(flow: http.HTTPFlow) -> None:
 class Router:
     """Between the inbound and outbound DAGs; the response side translates answers back."""
 
-    def __init__(self, config: CCProxyConfig, services: dict[str, Any] | None = None) -> None:
+    def __init__(self, config: CCProxyConfig, services: Services) -> None:
         self.config = config
-        self.services = services or {}
+        self.services = services
 
     async def request(self, flow: http.HTTPFlow) -> None:
         meta = get_meta(flow)
@@ -186,11 +186,8 @@ class Router:
                     f"provider {name!r} has no auth; the sentinel provider's credential was not sent"
                 )
             return True
-        resolver = self.services.get("resolver")
-        if resolver is None:
-            return True
         try:
-            set_credential(req.headers, provider.auth_header, await resolver.resolve(name))
+            set_credential(req.headers, provider.auth_header, await self.services.resolver.resolve(name))
         except AuthError as exc:
             answer_error(
                 flow,

@@ -8,7 +8,6 @@ import logging
 from mitmproxy import http
 
 from ccproxy.auth.apply import set_credential, strip_client_keys
-from ccproxy.auth.resolver import CredentialResolver
 from ccproxy.auth.sentinel import find_sentinel
 from ccproxy.errors import AuthError
 from ccproxy.pipeline.context import HookContext
@@ -35,7 +34,7 @@ async def inject_auth(ctx: HookContext) -> None:
     hit = find_sentinel(req.headers, query)
     if hit is None:
         return
-    resolver: CredentialResolver = ctx.services["resolver"]
+    resolver = ctx.daemon_services().resolver
     ctx.meta.provider = hit.provider
     try:
         provider = resolver.provider(hit.provider)

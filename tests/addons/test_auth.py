@@ -8,7 +8,8 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import tflow
 
-from ccproxy.addons.auth import AuthRefresh, ReplayBody, drain, sent_credential
+from ccproxy.addons.auth import AuthRefresh, ReplayBody, drain
+from ccproxy.auth.apply import sent_credential
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.daemon.chain import build_services
 from ccproxy.flows.meta import get_meta

@@ -25,7 +25,7 @@ from ccproxy.addons.destination import (
     retarget_headers,
     set_body_model,
 )
-from ccproxy.auth.apply import set_credential, strip_client_keys
+from ccproxy.auth.apply import apply_credential, strip_client_keys
 from ccproxy.config.model import CCProxyConfig, ProviderConfig, TransformRule
 from ccproxy.errors import AuthError
 from ccproxy.flows.meta import FlowMeta, TransformInfo, get_meta
@@ -174,20 +174,18 @@ class Router:
         if provider is None or name is None or (meta.auth_injected and meta.provider == name):
             return True
         req = flow.request
-        path, _, query = req.path.partition("?")
         own = None if meta.auth_injected else client_key(req.headers)
-        cleaned = strip_client_keys(req.headers, query)
-        req.path = f"{path}?{cleaned}" if cleaned else path
+        strip_client_keys(req)  # the first provider's credential never reaches this one, even on an error
         if provider.auth is None:
             if own:
-                set_credential(req.headers, provider.auth_header, own)
+                apply_credential(req, provider.auth_header, own)
             elif meta.auth_injected:
                 meta.warnings.append(
                     f"provider {name!r} has no auth; the sentinel provider's credential was not sent"
                 )
             return True
         try:
-            set_credential(req.headers, provider.auth_header, await self.services.resolver.resolve(name))
+            apply_credential(req, provider.auth_header, await self.services.resolver.resolve(name))
         except AuthError as exc:
             answer_error(
                 flow,

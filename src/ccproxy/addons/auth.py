@@ -129,7 +129,7 @@ class AuthRefresh:
         header = self.config.providers[name].auth_header
         rejected = sent_credential(flow.request.headers, header) or ""
         story: dict[str, Any] = {"status": 401}
-        meta.extra["auth"] = story
+        meta.auth_recovery = story
         log.info("flow %s: provider %r answered 401; re-resolving its credential", short, name)
         try:
             renewal = await self.resolver.renew(name, rejected)

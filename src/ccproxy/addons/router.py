@@ -98,7 +98,7 @@ class Router:
 
     async def request(self, flow: http.HTTPFlow) -> None:
         meta = get_meta(flow)
-        if flow.response is not None or meta.extra.get("internal") or meta.transform is not None:
+        if flow.response is not None or meta.internal or meta.transform is not None:
             return  # answered already, ccproxy's own endpoint, or a replay that was routed once
         endpoint = main_endpoint(flow.request.path)
         index = first_rule(flow, self.config.inspector.transforms, endpoint)

@@ -24,7 +24,7 @@ class HookStage:
         return f"{self.stage.name}_hooks"
 
     async def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response is not None or get_meta(flow).extra.get("internal"):
+        if flow.response is not None or get_meta(flow).internal:
             return
         ctx = HookContext(flow=flow, config=self.config, stage=self.stage.name, services=self.services)
         await self.stage.run(ctx)

@@ -174,6 +174,6 @@ def inject_mcp_notifications(ctx: HookContext) -> None:
     how = INJECTORS[endpoint.format](body, drained, tool)
     ctx.flow.request.content = json.dumps(body, ensure_ascii=False).encode()
     count = sum(len(d.events) for d in drained)
-    ctx.meta.extra["mcp_notifications"] = {"tasks": [d.task_id for d in drained], "events": count, "as": how}
+    ctx.meta.mcp_notifications = {"tasks": [d.task_id for d in drained], "events": count, "as": how}
     ctx.log.info("flow %s: injected %d MCP notification(s) of %d task(s) for session %s",
                  ctx.flow.id[:8], count, len(drained), session)

@@ -8,9 +8,10 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import tflow
 
-from ccproxy.addons.auth import AuthRefresh, ReplayBody, drain, sent_credential
-from ccproxy.auth.resolver import CredentialResolver
+from ccproxy.addons.auth import AuthRefresh, ReplayBody, drain
+from ccproxy.auth.apply import sent_credential
 from ccproxy.config.model import CCProxyConfig
+from ccproxy.daemon.chain import build_services
 from ccproxy.flows.meta import get_meta
 from tests.fakes.provider import FakeProvider
 
@@ -25,7 +26,7 @@ def setup(tmp_path: Path, fake: FakeProvider, key: str = "key-new") -> tuple[Aut
             }
         }
     })
-    return AuthRefresh(config, {"resolver": CredentialResolver(config, tmp_path)}), config
+    return AuthRefresh(config, build_services(config, tmp_path)), config
 
 
 def rejected_flow(fake: FakeProvider, stream: bool = False, status: int = 401) -> http.HTTPFlow:
@@ -69,7 +70,7 @@ def test_401_with_a_renewed_credential_is_replayed_once(tmp_path: Path, fake_pro
     assert flow.response.headers["content-length"] == str(len(flow.response.raw_content or b""))
     meta = get_meta(flow)
     assert (meta.auth_refreshed, meta.auth_replayed) == (True, True)
-    assert meta.extra["auth"] == {"status": 401, "renewed": "reread", "replay_status": 200}
+    assert meta.auth_recovery == {"status": 401, "renewed": "reread", "replay_status": 200}
     assert flow.request.headers["x-api-key"] == "[REDACTED]"
 
 
@@ -165,6 +166,6 @@ def test_a_replay_that_is_refused_too_reaches_the_client_once(tmp_path: Path, fa
     assert flow.response is not None and flow.response.status_code == 401
     assert [r.credential() for r in fake_provider.requests] == ["key-new"]
     meta = get_meta(flow)
-    assert meta.auth_replayed and meta.extra["auth"]["replay_status"] == 401
+    assert meta.auth_replayed and meta.auth_recovery["replay_status"] == 401
     run_headers(addon, flow)  # a second 401 event on the same flow never replays again
     assert len(fake_provider.requests) == 1

@@ -77,7 +77,7 @@ def test_failed_flows_are_stored_and_internal_ones_are_not(tmp_path: Path) -> No
         Inspector().request(failed)
         recorder.error(failed)
         health = recent(tflow.tflow(resp=True))
-        get_meta(health).extra["internal"] = True
+        get_meta(health).internal = True
         recorder.response(health)
         recorder.done()
     docs = stored_docs(tmp_path / "flows.sqlite3")
@@ -137,7 +137,7 @@ def test_a_restarted_daemon_shows_the_newest_stored_flows_in_mitmweb(tmp_path: P
     assert flow.response is not None and flow.response.status_code == 200
     assert not flow.live
     meta = get_meta(flow)
-    assert meta.extra["restored"] is True
+    assert meta.restored is True
     assert meta.client_request is not None and meta.client_request.body == originals[2].request.content
     assert meta.usage == {"input_tokens": 11, "output_tokens": 2}
     assert "x-api-key: sk-ant-oat-ccproxy-anthropic" in text

@@ -13,8 +13,8 @@ from mitmproxy.test import tflow
 
 from ccproxy.addons.destination import parse_dest_host
 from ccproxy.addons.router import Router
-from ccproxy.auth.resolver import CredentialResolver
 from ccproxy.config.model import CCProxyConfig
+from ccproxy.daemon.chain import build_services
 from ccproxy.flows.meta import get_meta
 from ccproxy.wire.neutral import ClientOptions
 from ccproxy.wire.translate import StreamTranslator
@@ -54,7 +54,7 @@ def _keys(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def router(transforms: list[dict[str, Any]] | None = None) -> Router:
     config = make_config(transforms)
-    return Router(config, {"resolver": CredentialResolver(config, Path("."))})
+    return Router(config, build_services(config, Path(".")))
 
 
 def flow(
@@ -110,7 +110,7 @@ def test_unrouted_main_endpoint_keeps_the_daemon_501() -> None:
     config.providers.pop("openai")
     config.providers.pop("broken")
     f = flow("/v1/chat/completions", CHAT)
-    asyncio.run(Router(config, {}).request(f))
+    asyncio.run(Router(config, build_services(config, Path("."))).request(f))
     assert f.response is not None and f.response.status_code == 501
     error = json.loads(f.response.content or b"")["error"]
     assert error["type"] == "ccproxy_not_routed" and "inspector.transforms" in error["message"]

@@ -11,7 +11,7 @@ from mitmproxy.flow import Error
 from mitmproxy.test import tflow
 
 from ccproxy.addons import errors as error_pages
-from ccproxy.addons.timeouts import TIMED_OUT, UpstreamTimeouts
+from ccproxy.addons.timeouts import UpstreamTimeouts
 from ccproxy.flows.meta import get_meta
 
 
@@ -47,7 +47,7 @@ def test_a_body_cut_records_the_502_page_the_client_gets() -> None:
 
 def test_a_body_timeout_records_the_504() -> None:
     flow = failed_flow()
-    get_meta(flow).extra[TIMED_OUT] = "the response body was silent for 2 s (ccproxy.inspector.stream_idle_timeout)"
+    get_meta(flow).timed_out = "the response body was silent for 2 s (ccproxy.inspector.stream_idle_timeout)"
     assert run_error(flow).status_code == 504
     assert flow.error is not None and flow.error.msg.startswith("the response body was silent")
 

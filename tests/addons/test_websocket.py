@@ -80,7 +80,7 @@ def test_a_translating_route_refuses_with_a_json_426(rules: list[dict[str, Any]]
     body = json.loads(f.response.content or b"")
     assert body["type"] == "error" and body["error"]["type"] == "ccproxy_websocket_unsupported"
     meta = get_meta(f)
-    assert meta.extra["websocket"] == {"refused": 426, "reason": reason, "provider": provider if not rules else dest,
+    assert meta.websocket_refusal == {"refused": 426, "reason": reason, "provider": provider if not rules else dest,
                                        "from_format": "openai_responses", "to_format": dest}
     assert meta.transform is None  # nothing to translate back: the router's response side leaves the 426 alone
     r.response(f)
@@ -119,7 +119,7 @@ def test_a_401_handshake_renews_the_credential_but_is_not_replayed(tmp_path: Pat
     assert fake_provider.requests == []  # nothing replayed
     meta = get_meta(f)
     assert (meta.auth_refreshed, meta.auth_replayed) == (True, False)
-    assert "not replayed" in meta.extra["auth"]["error"]
+    assert "not replayed" in meta.auth_recovery["error"]
     assert asyncio.run(addon.resolver.resolve("anth")) == "key-new"
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from mitmproxy.test import tflow
 
-from ccproxy.auth.resolver import CredentialResolver
 from ccproxy.auth.sentinel import find_sentinel
 from ccproxy.config.model import CCProxyConfig, ProviderConfig
+from ccproxy.daemon.chain import build_services
 from ccproxy.flows.meta import get_meta
 from ccproxy.hooks.extract_session_id import extract_session_id, session_from_user_id
 from ccproxy.hooks.inject_auth import inject_auth
@@ -28,7 +28,7 @@ def config() -> CCProxyConfig:
 
 def run(flow: object, tmp_path: Path) -> None:
     cfg = config()
-    ctx = HookContext(flow=flow, config=cfg, services={"resolver": CredentialResolver(cfg, tmp_path)})  # type: ignore[arg-type]
+    ctx = HookContext(flow=flow, config=cfg, services=build_services(cfg, tmp_path))  # type: ignore[arg-type]
     asyncio.run(inject_auth(ctx))  # type: ignore[arg-type]
 
 

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from mitmproxy.test import tflow
 
 from ccproxy.config.model import CCProxyConfig
+from ccproxy.daemon.chain import build_services
 from ccproxy.flows.meta import get_meta
 from ccproxy.hooks.inject_mcp_notifications import Params, inject_mcp_notifications
 from ccproxy.mcp.notifications import Notification, NotificationBuffer
@@ -45,7 +47,7 @@ def flow_for(fmt: str, body: dict[str, Any], session: str | None = "sess-1") -> 
 
 
 def run(flow: Any, buffer: NotificationBuffer | None, params: Params | None = None) -> None:
-    services = {"mcp_notifications": buffer} if buffer is not None else {}
+    services = build_services(CCProxyConfig(), Path("."), buffer)
     ctx = HookContext(flow=flow, config=CCProxyConfig(), stage="outbound", params=params or Params(), services=services)
     inject_mcp_notifications(ctx)
 
@@ -80,7 +82,7 @@ def test_events_become_a_call_and_result_pair_the_format_parser_accepts(fmt: str
         {"status": "done", "exit": 0}, {"status": "uploaded"}]
     assert docs[1]["events"] == [{"status": "failed"}]
     assert buf.stats() == {"tasks": 0, "events": 0}
-    assert get_meta(flow).extra["mcp_notifications"] == {"tasks": ["build-7", "test-2"], "events": 3, "as": "tool"}
+    assert get_meta(flow).mcp_notifications == {"tasks": ["build-7", "test-2"], "events": 3, "as": "tool"}
 
 
 def test_other_sessions_and_an_empty_buffer_change_nothing() -> None:
@@ -89,7 +91,7 @@ def test_other_sessions_and_an_empty_buffer_change_nothing() -> None:
         flow = flow_for("anthropic", BODIES["anthropic"], session)
         before = flow.request.content
         run(flow, buf)
-        assert flow.request.content == before and "mcp_notifications" not in get_meta(flow).extra
+        assert flow.request.content == before and get_meta(flow).mcp_notifications is None
     assert buf.stats() == {"tasks": 1, "events": 1}, "the other session's events wait for it"
     flow = flow_for("anthropic", BODIES["anthropic"])
     before = flow.request.content
@@ -137,7 +139,7 @@ def test_anthropic_with_thinking_gets_the_events_as_text_in_the_last_user_turn()
     assert blocks[1]["text"].startswith('<mcp_notifications tool="tasks_get">')
     assert json.loads(blocks[1]["text"].split(">", 1)[1].rsplit("<", 1)[0]) == [
         {"taskId": "t", "events": [{"state": "green"}]}]
-    assert get_meta(flow).extra["mcp_notifications"]["as"] == "text"
+    assert get_meta(flow).mcp_notifications["as"] == "text"
 
 
 def test_it_loads_as_an_outbound_hook_with_params() -> None:

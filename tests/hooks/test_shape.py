@@ -12,11 +12,13 @@ from mitmproxy import http
 from mitmproxy.test import tflow
 
 from ccproxy.config.model import CCProxyConfig
+from ccproxy.daemon.chain import build_services
 from ccproxy.errors import ConfigError
 from ccproxy.flows.meta import TransformInfo, get_meta
 from ccproxy.pipeline.context import HookContext
 from ccproxy.pipeline.executor import Stage
 from ccproxy.pipeline.loader import load_stage
+from ccproxy.pipeline.services import Services
 from ccproxy.shapes.replay import ShapeRuntime
 from ccproxy.shapes.store import ShapeStore
 from tests.shapes.conftest import envelope_shape, make_config
@@ -54,15 +56,15 @@ def outgoing(source: str = "reverse", mode: str = "transform", injected: bool = 
     return flow
 
 
-def setup(tmp_path: Path, profile: dict[str, Any] | None = None, form: str = "json") -> tuple[CCProxyConfig, Stage, dict[str, Any]]:
+def setup(tmp_path: Path, profile: dict[str, Any] | None = None, form: str = "json") -> tuple[CCProxyConfig, Stage, Services]:
     config = make_config({"providers": {"anthropic": profile or {"merge_strategies": {"system": "prepend_shape:1"}}}},
                          hooks={"outbound": ["ccproxy.hooks.shape"]})
     ShapeStore(tmp_path / "shapes").save(envelope_shape(), form, "https", "a.test", 443)  # type: ignore[arg-type]
-    services = {"shapes": ShapeRuntime(config, tmp_path)}
+    services = build_services(config, tmp_path)
     return config, Stage("outbound", load_stage(config.hooks.outbound, "outbound")), services
 
 
-def run(flow: http.HTTPFlow, config: CCProxyConfig, stage: Stage, services: dict[str, Any]) -> dict[str, Any]:
+def run(flow: http.HTTPFlow, config: CCProxyConfig, stage: Stage, services: Services | None) -> dict[str, Any]:
     asyncio.run(stage.run(HookContext(flow=flow, config=config, stage="outbound", services=services)))
     shape = get_meta(flow).shape
     assert shape is not None
@@ -204,8 +206,8 @@ def test_a_bad_shape_hook_entry_stops_the_runtime_at_start(tmp_path: Path) -> No
 def test_without_a_runtime_the_hook_says_so(tmp_path: Path) -> None:
     config, stage, _ = setup(tmp_path)
     flow = outgoing()
-    record = run(flow, config, stage, {})
-    assert record == {"applied": False, "reason": "the daemon has no shape runtime (services['shapes'])"}
+    record = run(flow, config, stage, None)
+    assert record == {"applied": False, "reason": "run outside the daemon: no shape runtime (ctx.services)"}
 
 
 def test_a_flow_is_shaped_once_even_when_it_passes_the_stage_again(tmp_path: Path) -> None:

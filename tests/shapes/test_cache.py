@@ -16,7 +16,7 @@ from ccproxy.shapes.cache import (
     cache_strip,
 )
 from ccproxy.shapes.profile import resolve
-from ccproxy.shapes.work import WORK_KEY, ShapeWork
+from ccproxy.shapes.work import ShapeWork
 from tests.shapes.conftest import envelope_shape, make_config
 
 CC = {"type": "ephemeral"}
@@ -25,7 +25,7 @@ CC = {"type": "ephemeral"}
 def ctx_for(body: dict[str, Any], params: Any) -> HookContext:
     flow = tflow.tflow()
     work = ShapeWork(envelope_shape(), resolve(make_config(), "anthropic"), body, flow)
-    return HookContext(flow=flow, config=make_config(), stage="shape", params=params, services={WORK_KEY: work})
+    return HookContext(flow=flow, config=make_config(), stage="shape", params=params, work=work)
 
 
 def merged_system() -> dict[str, Any]:

@@ -10,7 +10,7 @@ from ccproxy.flows.meta import get_meta
 from ccproxy.pipeline.context import HookContext
 from ccproxy.shapes.ids import RegenerateIds, format_like, regenerate_ids
 from ccproxy.shapes.profile import resolve
-from ccproxy.shapes.work import WORK_KEY, ShapeWork
+from ccproxy.shapes.work import ShapeWork
 from tests.shapes.conftest import envelope_shape, make_config
 
 OLD_SESSION = "0b6f5c2e-1d2a-4e8f-9a3b-5c6d7e8f9a0b"
@@ -33,7 +33,7 @@ def run(body: dict[str, Any], session: str | None, params: RegenerateIds | None 
     get_meta(flow).session_id = session
     shape = envelope_shape()
     work = ShapeWork(shape, resolve(make_config(), "anthropic"), body, flow)
-    ctx = HookContext(flow=flow, config=make_config(), stage="shape", params=params, services={WORK_KEY: work})
+    ctx = HookContext(flow=flow, config=make_config(), stage="shape", params=params, work=work)
     regenerate_ids(ctx)
     return work.body, flow.request.headers
 

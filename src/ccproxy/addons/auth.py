@@ -20,13 +20,14 @@ from mitmproxy import http
 
 from ccproxy.addons import websocket
 from ccproxy.addons.stream import _Tap
-from ccproxy.auth.apply import set_credential
+from ccproxy.auth.apply import apply_credential, mask_credential, sent_credential
 from ccproxy.auth.replay import Replayed, client_headers, make_client, resend
 from ccproxy.auth.resolver import CredentialResolver
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import AuthError
 from ccproxy.flows.meta import FlowMeta, get_meta
 from ccproxy.flows.redact import MASK
+from ccproxy.pipeline.services import Services
 
 if TYPE_CHECKING:
     import httpx
@@ -36,18 +37,9 @@ log = logging.getLogger("ccproxy.auth")
 RENEWED = {"refreshed": "refreshed at the token endpoint", "reread": "changed at its source", "unchanged": "unchanged"}
 
 
-def sent_credential(headers: Any, header: str) -> str | None:
-    """The credential as it went out in `header` (without the `Bearer ` prefix)."""
-    value = headers.get(header)
-    if value is None:
-        return None
-    return str(value[7:] if header == "authorization" and value[:7].lower() == "bearer " else value)
-
-
 def hide_credential(flow: http.HTTPFlow, header: str) -> None:
     """Mask the injected credential: the request has left, and the flow must keep no secret."""
-    if header in flow.request.headers:
-        set_credential(flow.request.headers, header, MASK)
+    mask_credential(flow.request, header, MASK)
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -82,7 +74,7 @@ class ReplayBody:
 class AuthRefresh:
     """First addon to see a response; the client sees only the final answer."""
 
-    def __init__(self, config: CCProxyConfig, services: dict[str, Any]) -> None:
+    def __init__(self, config: CCProxyConfig, services: Services) -> None:
         self.config = config
         self.services = services
         self._client: httpx.AsyncClient | None = None
@@ -91,8 +83,7 @@ class AuthRefresh:
 
     @property
     def resolver(self) -> CredentialResolver:
-        resolver: CredentialResolver = self.services["resolver"]
-        return resolver
+        return self.services.resolver
 
     def running(self) -> None:
         """Refresh OAuth tokens that are already near expiry, without holding up start-up."""
@@ -138,7 +129,7 @@ class AuthRefresh:
         header = self.config.providers[name].auth_header
         rejected = sent_credential(flow.request.headers, header) or ""
         story: dict[str, Any] = {"status": 401}
-        meta.extra["auth"] = story
+        meta.auth_recovery = story
         log.info("flow %s: provider %r answered 401; re-resolving its credential", short, name)
         try:
             renewal = await self.resolver.renew(name, rejected)
@@ -156,7 +147,7 @@ class AuthRefresh:
             )
             return
         meta.auth_refreshed = True
-        set_credential(flow.request.headers, header, renewal.token)
+        apply_credential(flow.request, header, renewal.token)
         if websocket.is_upgrade(flow.request):
             # A replayed handshake could not become the client's socket; its reconnect gets the new credential.
             story["error"] = "a WebSocket handshake is not replayed: the client's next one carries the new credential"

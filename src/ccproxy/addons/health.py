@@ -26,7 +26,7 @@ class Health:
             return
         if flow.request.method not in ("GET", "HEAD"):
             return
-        meta.extra["internal"] = True
+        meta.internal = True
         body = {
             "status": "ok",
             "version": __version__,

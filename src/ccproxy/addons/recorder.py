@@ -115,7 +115,7 @@ class Recorder:
 
     def _finish(self, flow: http.HTTPFlow) -> None:
         meta = get_meta(flow)
-        if meta.extra.get("internal"):
+        if meta.internal:
             return  # ccproxy's own endpoints (/health) are not traffic
         try:
             captured = capture(flow)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict
-from typing import Any
 
 from mitmproxy import http
 from mitmproxy.net.http import status_codes
@@ -26,10 +25,11 @@ from ccproxy.addons.destination import (
     retarget_headers,
     set_body_model,
 )
-from ccproxy.auth.apply import set_credential, strip_client_keys
+from ccproxy.auth.apply import apply_credential, strip_client_keys
 from ccproxy.config.model import CCProxyConfig, ProviderConfig, TransformRule
 from ccproxy.errors import AuthError
 from ccproxy.flows.meta import FlowMeta, TransformInfo, get_meta
+from ccproxy.pipeline.services import Services
 from ccproxy.wire.endpoints import Endpoint, main_endpoint, path_matches, provider_path
 from ccproxy.wire.neutral import ApiError, ClientOptions
 from ccproxy.wire.translate import (
@@ -88,13 +88,13 @@ def not_routed(flow: http.HTTPFlow) -> None:
 class Router:
     """Between the inbound and outbound DAGs; the response side translates answers back."""
 
-    def __init__(self, config: CCProxyConfig, services: dict[str, Any] | None = None) -> None:
+    def __init__(self, config: CCProxyConfig, services: Services) -> None:
         self.config = config
-        self.services = services or {}
+        self.services = services
 
     async def request(self, flow: http.HTTPFlow) -> None:
         meta = get_meta(flow)
-        if flow.response is not None or meta.extra.get("internal") or meta.transform is not None:
+        if flow.response is not None or meta.internal or meta.transform is not None:
             return  # answered already, ccproxy's own endpoint, or a replay that was routed once
         endpoint = main_endpoint(flow.request.path)
         index = first_rule(flow, self.config.inspector.transforms, endpoint)
@@ -170,23 +170,18 @@ class Router:
         if provider is None or name is None or (meta.auth_injected and meta.provider == name):
             return True
         req = flow.request
-        path, _, query = req.path.partition("?")
         own = None if meta.auth_injected else client_key(req.headers)
-        cleaned = strip_client_keys(req.headers, query)
-        req.path = f"{path}?{cleaned}" if cleaned else path
+        strip_client_keys(req)  # the first provider's credential never reaches this one, even on an error
         if provider.auth is None:
             if own:
-                set_credential(req.headers, provider.auth_header, own)
+                apply_credential(req, provider.auth_header, own)
             elif meta.auth_injected:
                 meta.warnings.append(
                     f"provider {name!r} has no auth; the sentinel provider's credential was not sent"
                 )
             return True
-        resolver = self.services.get("resolver")
-        if resolver is None:
-            return True
         try:
-            set_credential(req.headers, provider.auth_header, await resolver.resolve(name))
+            apply_credential(req, provider.auth_header, await self.services.resolver.resolve(name))
         except AuthError as exc:
             answer_error(
                 flow,

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from mitmproxy import http
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flows.meta import get_meta
 from ccproxy.pipeline.context import HookContext
 from ccproxy.pipeline.executor import Stage
+from ccproxy.pipeline.services import Services
 
 
 class HookStage:
     """Runs its Stage on every accepted request that no earlier addon answered."""
 
-    def __init__(self, stage: Stage, config: CCProxyConfig, services: dict[str, Any]) -> None:
+    def __init__(self, stage: Stage, config: CCProxyConfig, services: Services) -> None:
         self.stage = stage
         self.config = config
         self.services = services
@@ -25,7 +24,7 @@ class HookStage:
         return f"{self.stage.name}_hooks"
 
     async def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response is not None or get_meta(flow).extra.get("internal"):
+        if flow.response is not None or get_meta(flow).internal:
             return
         ctx = HookContext(flow=flow, config=self.config, stage=self.stage.name, services=self.services)
         await self.stage.run(ctx)

@@ -65,4 +65,4 @@ class StreamTap:
             response.stream = _Tap(get_meta(flow))
         elif _large_and_untouched(flow, response):
             response.stream = True
-            get_meta(flow).extra["body_streamed"] = True
+            get_meta(flow).body_streamed = True

@@ -31,8 +31,6 @@ from ccproxy.flows.meta import UpstreamResponse, get_meta
 
 log = logging.getLogger("ccproxy.timeouts")
 
-TIMED_OUT = "upstream_timeout"  # key in `.ccproxy.extra` while a flow's timeout is being reported
-
 #: Live flows (by id) whose response body is being read, and what to call when a chunk arrives.
 _BODY_WATCH: dict[str, Callable[[], None]] = {}
 
@@ -103,7 +101,7 @@ class UpstreamTimeouts:
         if server_task is None:
             log.warning("flow %s: %s, but its upstream connection is already gone", flow.id[:8], reason)
             return
-        get_meta(flow).extra[TIMED_OUT] = reason
+        get_meta(flow).timed_out = reason  # reported by `error`
         log.warning("flow %s: %s; closing the upstream connection", flow.id[:8], reason)
         server_task.cancel(f"ccproxy: {reason}")
 
@@ -137,7 +135,7 @@ class UpstreamTimeouts:
     def error(self, flow: http.HTTPFlow) -> None:
         self._disarm(flow)
         meta = get_meta(flow)
-        reason = meta.extra.pop(TIMED_OUT, None)
+        reason, meta.timed_out = meta.timed_out, None
         if reason is not None:
             meta.error = reason
             if flow.error is not None:

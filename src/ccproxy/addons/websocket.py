@@ -40,7 +40,7 @@ def refuse_upgrade(flow: http.HTTPFlow, provider: str, client_format: str, dest_
         "itself). To keep the WebSocket, route it to a provider with `provider: openai_responses`."
     )
     meta.error = message
-    meta.extra["websocket"] = {
+    meta.websocket_refusal = {
         "refused": REFUSED_STATUS,
         "reason": reason,
         "provider": provider,

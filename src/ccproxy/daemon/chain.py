@@ -20,9 +20,13 @@ from ccproxy.addons.telemetry import Telemetry
 from ccproxy.addons.timeouts import UpstreamTimeouts
 from ccproxy.addons.view import FlowView
 from ccproxy.addons.websocket import WebSocketLog
+from ccproxy.auth.resolver import CredentialResolver
 from ccproxy.config.model import CCProxyConfig
+from ccproxy.forward.credential import ProxyCredential
+from ccproxy.mcp.notifications import NotificationBuffer
 from ccproxy.pipeline.executor import Stage
 from ccproxy.pipeline.loader import load_stage
+from ccproxy.pipeline.services import Services
 from ccproxy.shapes.replay import ShapeRuntime
 
 
@@ -33,20 +37,31 @@ def build_stages(config: CCProxyConfig) -> tuple[Stage, Stage]:
     return inbound, outbound
 
 
+def build_services(
+    config: CCProxyConfig, config_dir: Path, notifications: NotificationBuffer | None = None
+) -> Services:
+    """The daemon's shared objects; shaping profiles load (and fail) now, at start."""
+    return Services(
+        resolver=CredentialResolver(config, config_dir),
+        shapes=ShapeRuntime(config, config_dir),
+        notifications=notifications,
+    )
+
+
 def build_chain(
     config: CCProxyConfig,
     config_dir: Path,
-    services: dict[str, Any],
+    services: Services,
     listeners: dict[str, str],
+    forward_credential: ProxyCredential | None = None,
 ) -> list[Any]:
     """mitmproxy calls each event (request, responseheaders, response, error) on these in this order."""
     inbound, outbound = build_stages(config)
-    services.setdefault("shapes", ShapeRuntime(config, config_dir))  # shaping profiles load (and fail) now
     chain: list[Any] = [
         # Response side only, so it comes first there: a 401 is replayed before any addon below sees it.
         AuthRefresh(config, services),  # 401 -> re-resolve credential -> replay once
         # Forward listener only: 407 without the proxy credential; non-LLM CONNECT targets tunnelled.
-        ForwardProxy(config, services.get("forward_credential")),
+        ForwardProxy(config, forward_credential),
         Inspector(),  # source + client-request snapshot; on response, the upstream snapshot
         Fingerprint(),  # the client's wire fingerprint (jailed flows)
         Health(listeners),  # GET /health on the reverse listener

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ccproxy import __version__
-from ccproxy.auth.resolver import CredentialResolver
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.daemon import authview, error_pages, headerlimit
-from ccproxy.daemon.chain import build_chain
+from ccproxy.daemon.chain import build_chain, build_services
 from ccproxy.daemon.dispatch import HookTable
 from ccproxy.daemon.lean import skip_unused_addons
 from ccproxy.daemon.logs import log_path, setup_logging
@@ -143,11 +142,8 @@ class Daemon:
         install_viewer(master.app, c, self.config_dir)  # the session viewer at /ccproxy/ (same token)
         HookTable.install(master.addons)
         listeners = {k: v.url for k, v in self.listeners().items()}
-        services: dict[str, Any] = {"resolver": CredentialResolver(c, self.config_dir), "daemon": self}
-        services["forward_credential"] = self.forward_credential
-        if self.mcp is not None:
-            services["mcp_notifications"] = self.mcp.notifications
-        master.addons.add(*build_chain(c, self.config_dir, services, listeners), _Lifecycle(self))
+        services = build_services(c, self.config_dir, self.mcp.notifications if self.mcp is not None else None)
+        master.addons.add(*build_chain(c, self.config_dir, services, listeners, self.forward_credential), _Lifecycle(self))
         updates: dict[str, Any] = {
             "mode": [f"reverse:{UNROUTED_TARGET}@{c.host}:{c.port}"],
             "confdir": str(self.config_dir),
@@ -167,7 +163,7 @@ class Daemon:
             updates["mode"].append(f"regular@{c.inspector.forward.host}:{self.forward_port}")
         self.tls_keylog = install_tls_keylog(self.config_dir)
         master.options.update(**updates)
-        authview.install(master, c, services["resolver"])
+        authview.install(master, c, services.resolver)
         self.services = services
         self.listener_urls = listeners
         return master

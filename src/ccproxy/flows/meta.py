@@ -107,6 +107,22 @@ class FlowMeta:
     fingerprint: dict[str, Any] | None = None
     shape: dict[str, Any] | None = None
     timestamp_first_byte: float | None = None
+    # Facts addons record on some flows; in the flow JSON under `.ccproxy.extra` (see IN_EXTRA).
+    #: ccproxy's own endpoint (`GET /health`): no hooks, no routing, not recorded.
+    internal: bool = False
+    #: Rebuilt from the flow store by a restarted daemon, not live traffic.
+    restored: bool = False
+    #: The response body went to the client as it arrived (a large body nothing rewrites).
+    body_streamed: bool = False
+    #: The router's 426 answer to a WebSocket handshake it would have to translate.
+    websocket_refusal: dict[str, Any] | None = None
+    #: The 401 recovery: `status`, `renewed`, `replay_status`, `error` (ccproxy.addons.auth).
+    auth_recovery: dict[str, Any] | None = None
+    #: Which upstream limit ran out, while the flow's timeout is being reported (ccproxy.addons.timeouts).
+    timed_out: str | None = None
+    #: What inject_mcp_notifications put into the request: `tasks`, `events`, `as`.
+    mcp_notifications: dict[str, Any] | None = None
+    #: Free keys for user hooks; ccproxy's own facts are the typed fields above.
     extra: dict[str, Any] = field(default_factory=dict)
     #: Raw bytes of a streamed upstream response, as they arrived (before any stream filter).
     upstream_raw: bytearray = field(default_factory=bytearray)
@@ -121,7 +137,10 @@ class FlowMeta:
         doc: dict[str, Any] = {}
         for f in fields(self):
             name = f.name
-            if name in _NOT_IN_JSON:
+            if name in _NOT_IN_JSON or name in IN_EXTRA:
+                continue
+            if name == "extra":
+                doc[name] = self.json_extra()
                 continue
             if name == "client_request":
                 doc[name] = self.client_request.to_json() if self.client_request else None
@@ -141,6 +160,37 @@ class FlowMeta:
                 doc[name] = _plain(getattr(self, name))
         return doc
 
+
+    def json_extra(self) -> dict[str, Any]:
+        """`.ccproxy.extra`: the free keys, and each typed fact under its key when it is set."""
+        doc: dict[str, Any] = _plain(self.extra)
+        for name, key in IN_EXTRA.items():
+            value = getattr(self, name)
+            if value is not None and value is not False:
+                doc[key] = _plain(value)
+        return doc
+
+    def load_extra(self, extra: dict[str, Any]) -> None:
+        """`.ccproxy.extra` read back (a stored flow): typed facts to their fields, the rest to `extra`."""
+        fields_by_key = {key: name for name, key in IN_EXTRA.items()}
+        for key, value in extra.items():
+            if key in fields_by_key:
+                setattr(self, fields_by_key[key], value)
+            else:
+                self.extra[key] = value
+
+
+#: FlowMeta field -> its key in `.ccproxy.extra`. These facts were free `extra` keys before they
+#: became fields; docs, tests and users' jq filters read them there, so the JSON keeps them there.
+IN_EXTRA: dict[str, str] = {
+    "internal": "internal",
+    "restored": "restored",
+    "body_streamed": "body_streamed",
+    "websocket_refusal": "websocket",
+    "auth_recovery": "auth",
+    "timed_out": "upstream_timeout",
+    "mcp_notifications": "mcp_notifications",
+}
 
 _NOT_IN_JSON = frozenset(
     {"upstream_events", "client_events", "timestamp_first_byte", "upstream_raw", "stream_filters"}

@@ -129,8 +129,9 @@ class StoredFlow:
             warnings=list(ccp.get("warnings") or []),
             upstream_events=self.events("upstream"),
             client_events=self.events("client"),
-            extra={**(ccp.get("extra") or {}), "restored": True},
         )
+        meta.load_extra(ccp.get("extra") or {})
+        meta.restored = True
         if ccp.get("transform"):
             known = {f.name for f in fields(TransformInfo)}
             meta.transform = TransformInfo(**{k: v for k, v in ccp["transform"].items() if k in known})

@@ -7,8 +7,7 @@ import logging
 
 from mitmproxy import http
 
-from ccproxy.auth.apply import set_credential, strip_client_keys
-from ccproxy.auth.resolver import CredentialResolver
+from ccproxy.auth.apply import apply_credential
 from ccproxy.auth.sentinel import find_sentinel
 from ccproxy.errors import AuthError
 from ccproxy.pipeline.context import HookContext
@@ -31,11 +30,10 @@ def _auth_error(ctx: HookContext, message: str) -> None:
 async def inject_auth(ctx: HookContext) -> None:
     """sk-ant-oat-ccproxy-{name} -> providers[name]'s credential in that provider's header."""
     req = ctx.flow.request
-    path, _, query = req.path.partition("?")
-    hit = find_sentinel(req.headers, query)
+    hit = find_sentinel(req.headers, req.path.partition("?")[2])
     if hit is None:
         return
-    resolver: CredentialResolver = ctx.services["resolver"]
+    resolver = ctx.daemon_services().resolver
     ctx.meta.provider = hit.provider
     try:
         provider = resolver.provider(hit.provider)
@@ -43,7 +41,5 @@ async def inject_auth(ctx: HookContext) -> None:
     except AuthError as exc:
         _auth_error(ctx, str(exc))
         return
-    cleaned = strip_client_keys(req.headers, query)
-    req.path = f"{path}?{cleaned}" if cleaned else path
-    set_credential(req.headers, provider.auth_header, token)
+    apply_credential(req, provider.auth_header, token)
     ctx.meta.auth_injected = True

@@ -30,7 +30,6 @@ from ccproxy.wire.endpoints import main_endpoint
 if TYPE_CHECKING:
     from ccproxy.mcp.notifications import Drained, NotificationBuffer
 
-SERVICE = "mcp_notifications"
 #: Gemini 3 wants a thought signature on every function call; this is Google's documented value for injected ones.
 GEMINI_SKIP_SIGNATURE = "skip_thought_signature_validator"
 
@@ -155,7 +154,7 @@ INJECTORS = {
 @hook(reads=["request.body", "metadata.session_id"], writes=["request.body"], stage="outbound", params=Params)
 def inject_mcp_notifications(ctx: HookContext) -> None:
     """Buffered /mcp/notify events of this flow's session -> a tool call + result at the conversation tail."""
-    buffer: NotificationBuffer | None = ctx.services.get(SERVICE)
+    buffer: NotificationBuffer | None = ctx.services.notifications if ctx.services else None
     session = ctx.meta.session_id
     if buffer is None or not buffer.has(session):
         return
@@ -175,6 +174,6 @@ def inject_mcp_notifications(ctx: HookContext) -> None:
     how = INJECTORS[endpoint.format](body, drained, tool)
     ctx.flow.request.content = json.dumps(body, ensure_ascii=False).encode()
     count = sum(len(d.events) for d in drained)
-    ctx.meta.extra["mcp_notifications"] = {"tasks": [d.task_id for d in drained], "events": count, "as": how}
+    ctx.meta.mcp_notifications = {"tasks": [d.task_id for d in drained], "events": count, "as": how}
     ctx.log.info("flow %s: injected %d MCP notification(s) of %d task(s) for session %s",
                  ctx.flow.id[:8], count, len(drained), session)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from ccproxy.pipeline.context import HookContext
 from ccproxy.pipeline.hook import hook
-from ccproxy.shapes.replay import ShapeRuntime, shape_flow
-
-#: The daemon puts its ShapeRuntime here (daemon/chain.py).
-SERVICE = "shapes"
+from ccproxy.shapes.replay import shape_flow
 
 
 @hook(
@@ -17,8 +14,7 @@ SERVICE = "shapes"
 )
 async def shape(ctx: HookContext) -> None:
     """Shape's envelope + the live request's content fields -> the outgoing request; `.ccproxy.shape` says what."""
-    runtime = ctx.services.get(SERVICE)
-    if not isinstance(runtime, ShapeRuntime):
-        ctx.meta.shape = {"applied": False, "reason": "the daemon has no shape runtime (services['shapes'])"}
+    if ctx.services is None:
+        ctx.meta.shape = {"applied": False, "reason": "run outside the daemon: no shape runtime (ctx.services)"}
         return
-    ctx.meta.shape = await shape_flow(ctx.flow, runtime, ctx.config, ctx.services)
+    ctx.meta.shape = await shape_flow(ctx.flow, ctx.services, ctx.config)

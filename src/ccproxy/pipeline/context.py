@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from ccproxy.config.model import CCProxyConfig
+from ccproxy.errors import DaemonError
 from ccproxy.flows.meta import FlowMeta, get_meta
+from ccproxy.pipeline.services import Services
 
 if TYPE_CHECKING:
     from mitmproxy.http import HTTPFlow
@@ -20,14 +22,25 @@ HOOK_LOG = logging.getLogger("ccproxy.hooks")
 
 @dataclass
 class HookContext:
-    """A hook's view of one flow; `services` carries daemon objects (credential resolver, buffers)."""
+    """A hook's view of one flow; `services` carries the daemon's shared objects (None outside a daemon)."""
 
     flow: HTTPFlow
     config: CCProxyConfig
     stage: str = "inbound"
     params: BaseModel | None = None
-    services: dict[str, Any] = field(default_factory=dict)
+    services: Services | None = None
     log: logging.Logger = HOOK_LOG
+    #: A stage's own working state for this flow (the `shape` stage's `ShapeWork`), else None.
+    work: object | None = None
+
+    def daemon_services(self) -> Services:
+        """The daemon's services; a hook that needs them fails clearly when run without a daemon."""
+        if self.services is None:
+            raise DaemonError(
+                f"hook in stage {self.stage!r} needs the daemon's services (credential resolver, shapes); "
+                "run it inside `ccproxy start`, or pass HookContext(services=...)"
+            )
+        return self.services
 
     @property
     def meta(self) -> FlowMeta:

@@ -23,12 +23,13 @@ from ccproxy.shapes.envelope import parse_body
 from ccproxy.shapes.merge import FROM_SHAPE, inject
 from ccproxy.shapes.profile import Profile, resolve, shapes_dir
 from ccproxy.shapes.store import ShapeStore
-from ccproxy.shapes.work import WORK_KEY, ShapeWork
+from ccproxy.shapes.work import ShapeWork
 
 if TYPE_CHECKING:
     from mitmproxy import http
 
     from ccproxy.config.model import CCProxyConfig
+    from ccproxy.pipeline.services import Services
 
 STAGE = "shape"
 
@@ -91,10 +92,9 @@ def _working_flow(flow: http.HTTPFlow, headers: list[tuple[str, str]]) -> http.H
     return working
 
 
-async def shape_flow(flow: http.HTTPFlow, runtime: ShapeRuntime, config: CCProxyConfig,
-                     services: dict[str, Any]) -> dict[str, Any]:
+async def shape_flow(flow: http.HTTPFlow, services: Services, config: CCProxyConfig) -> dict[str, Any]:
     """Shape `flow` in place when it qualifies; returns what `.ccproxy.shape` records."""
-    meta = get_meta(flow)
+    meta, runtime = get_meta(flow), services.shapes
     if meta.shape and meta.shape.get("applied"):
         return meta.shape  # a replayed flow (mitmweb "replay") is shaped once, not twice
     reason = skip_reason(meta)
@@ -122,7 +122,7 @@ async def shape_flow(flow: http.HTTPFlow, runtime: ShapeRuntime, config: CCProxy
     headers = [(k, v) for k, v in shape.headers if k.lower() not in profile.strip_headers]
     work = ShapeWork(shape=shape, profile=profile, body=body, incoming=flow)
     working = _working_flow(flow, headers)
-    ctx = HookContext(flow=working, config=config, stage=STAGE, services={**services, WORK_KEY: work})
+    ctx = HookContext(flow=working, config=config, stage=STAGE, services=services, work=work)
     await stage.run(ctx)
     final = [(k, v) for k, v in working.request.headers.items(multi=True)]
     done = stamp(flow.request, final, shape.body_bytes(work.body), shape.query, profile.preserve_headers,

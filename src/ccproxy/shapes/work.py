@@ -19,8 +19,6 @@ if TYPE_CHECKING:
 
     from ccproxy.pipeline.context import HookContext
 
-WORK_KEY = "shape_work"
-
 
 @dataclass
 class ShapeWork:
@@ -31,7 +29,7 @@ class ShapeWork:
 
 
 def shape_work(ctx: HookContext) -> ShapeWork:
-    work = ctx.services.get(WORK_KEY)
+    work = ctx.work
     if not isinstance(work, ShapeWork):
         raise ShapeError("this hook is a shape hook: list it under shaping.providers.<name>.shape_hooks")
     return work

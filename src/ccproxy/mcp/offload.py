@@ -14,31 +14,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import json
 import multiprocessing
 import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from ccproxy.mcp.paging import cap_answer
+from ccproxy.mcp.paging import answer
 
 if TYPE_CHECKING:
     from ccproxy.flows.library import FlowLibrary
 
 WORKERS = 2  # one slow jq call does not hold up every other tool call
 
-_tools: dict[str, Any] = {}  # in a worker: "flows" / "shapes" -> the tools object
-
-
-def as_text(result: Any) -> Any:
-    """Structured answers as one line of JSON: the SDK's indented form spends an agent's tokens on blanks."""
-    return json.dumps(result, ensure_ascii=False, default=str) if isinstance(result, (dict, list)) else result
-
-
-def answer(result: Any) -> str:
-    """A tool's result as the text the agent gets, never over the answer cap."""
-    return cap_answer(str(as_text(result)))
+_tools: dict[str, Any] = {}  # in a worker: "flows" / "sessions" / "shapes" -> the tools object
 
 
 def _die_with_parent() -> None:
@@ -52,9 +41,11 @@ def _start(library: FlowLibrary) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the daemon, which shuts the pool down
     _die_with_parent()
     from ccproxy.mcp.flowtools import FlowTools
+    from ccproxy.mcp.sessiontools import SessionTools
     from ccproxy.mcp.shapetools import ShapeTools
 
     _tools["flows"] = FlowTools(library)
+    _tools["sessions"] = SessionTools(library)
     _tools["shapes"] = ShapeTools(library.config, library.config_dir)
 
 
@@ -65,7 +56,7 @@ def _run(kind: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any], 
 
 
 class ToolProcess:
-    """Calls `FlowTools` / `ShapeTools` methods in the worker pool; errors (CCProxyError) come back as raised."""
+    """Calls `FlowTools` / `SessionTools` / `ShapeTools` methods in the worker pool; errors (CCProxyError) come back as raised."""
 
     def __init__(self, library: FlowLibrary) -> None:
         self.library = library  # pickled once into each worker (config and paths only)

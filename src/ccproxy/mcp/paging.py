@@ -7,6 +7,7 @@ tool call (and `offset`) that fetches the next page.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ccproxy.errors import UsageError
@@ -94,3 +95,13 @@ def cap_answer(text: str, cap: int = ANSWER_CAP) -> str:
         "Narrow the set with `jq` (e.g. '.[-10:]') or a smaller `limit`; page long text with "
         "`offset`/`max_chars`; get_flow(id=..., full=true, offset=...) pages a whole flow]"
     )
+
+
+def as_text(result: Any) -> Any:
+    """Structured answers as one line of JSON: the SDK's indented form spends an agent's tokens on blanks."""
+    return json.dumps(result, ensure_ascii=False, default=str) if isinstance(result, (dict, list)) else result
+
+
+def answer(result: Any) -> str:
+    """A tool's result as the text the agent gets, never over the answer cap."""
+    return cap_answer(str(as_text(result)))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp_types import ToolAnnotations
@@ -18,6 +18,9 @@ from ccproxy.flows.session import walk
 from ccproxy.mcp.flowtools import filters
 from ccproxy.mcp.paging import page
 from ccproxy.mcp.toolargs import JqArg, MaxCharsArg, OffsetArg, agent_tool
+
+if TYPE_CHECKING:
+    from ccproxy.mcp.offload import ToolProcess
 
 DEFAULT_SESSIONS = 20
 MAX_SESSIONS = 500
@@ -68,36 +71,38 @@ class SessionTools:
         return self.library.turn_diff(flow_id, jq)
 
 
-def register(server: MCPServer[Any], tools: SessionTools) -> None:
-    """Add the session tools, wrapped like every other flow tool (a CCProxyError reaches the agent)."""
+def register(server: MCPServer[Any], work: ToolProcess) -> None:
+    """Add the session tools, wrapped like every other flow tool (a CCProxyError reaches the agent). They
+    run in the worker process: building a session tree parses every flow of the set, which would hold
+    the daemon's event loop (and every proxied request) for seconds on a big store."""
 
-    def list_conversations(jq: JqArg = None, limit: SessionLimit = 0, offset: OffsetArg = 0,
-                           max_chars: MaxCharsArg = 0) -> str:
+    async def list_conversations(jq: JqArg = None, limit: SessionLimit = 0, offset: OffsetArg = 0,
+                                 max_chars: MaxCharsArg = 0) -> str:
         """The set as agent sessions (like `ccproxy flows tree --json`): session -> conversations -> turns,
         a subagent conversation (started while a Task/Agent tool call was pending) nested under the turn
         that spawned it. Each conversation and turn: model, input/output/cache-read/cache-write tokens,
         latency, TTFB, errors, stop reason, tool calls, and how the turn relates to the one before
         (continue, retry, fork). JSON text, one page at a time."""
-        return tools.conversations(filters(jq), limit, offset, max_chars)
+        return await work.call("sessions", "conversations", filters(jq), limit, offset, max_chars)
 
-    def explain_cache(id: CacheFlowId = None, jq: JqArg = None, offset: OffsetArg = 0,
-                      max_chars: MaxCharsArg = 0) -> str:
+    async def explain_cache(id: CacheFlowId = None, jq: JqArg = None, offset: OffsetArg = 0,
+                            max_chars: MaxCharsArg = 0) -> str:
         """Prompt-cache forensics (like `ccproxy flows cache`): per turn cache read/write tokens, the read
         expected from the turn before, and on a shortfall the cause: cold_start, model_changed, ttl_expired
         (gap vs the 5 min / 1 h TTL), prefix_drift (the first divergent path and character offset, e.g.
         system[1].text at 812, and the cache_control breakpoints after it) or unexplained. JSON text, paged."""
-        return tools.explain_cache(id, filters(jq), offset, max_chars)
+        return await work.call("sessions", "explain_cache", id, filters(jq), offset, max_chars)
 
-    def lint_streams(jq: JqArg = None, all: AllStreams = False) -> dict[str, Any]:
+    async def lint_streams(jq: JqArg = None, all: AllStreams = False) -> str:
         """Check every recorded SSE stream against its wire format's event grammar (like `ccproxy flows
         lint`), the provider's stream and the client's separately, so a translation bug reads as
         "upstream valid, client stream invalid at event 17: ..." with the rule broken."""
-        return tools.lint(filters(jq), all)
+        return await work.call("sessions", "lint", filters(jq), all)
 
-    def turn_diff(id: FlowId, jq: JqArg = None) -> dict[str, Any]:
+    async def turn_diff(id: FlowId, jq: JqArg = None) -> str:
         """Structural diff of one turn's request against the turn of its conversation it continues (like
         `ccproxy flows turndiff`): JSON paths added, removed and changed, with short previews."""
-        return tools.turn_diff(id, filters(jq))
+        return await work.call("sessions", "turn_diff", id, filters(jq))
 
     for fn in (list_conversations, explain_cache, lint_streams, turn_diff):
         server.add_tool(agent_tool(fn), name=fn.__name__, annotations=_READ, structured_output=False)

@@ -14,8 +14,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from ccproxy.errors import CCProxyError
-from ccproxy.mcp.offload import answer
-from ccproxy.mcp.paging import DEFAULT_PAGE, MAX_PAGE
+from ccproxy.mcp.paging import DEFAULT_PAGE, MAX_PAGE, answer
 
 JqArg = Annotated[
     list[str] | str | None,

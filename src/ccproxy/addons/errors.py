@@ -18,6 +18,7 @@ from typing import Any
 from mitmproxy import http
 
 from ccproxy.flows.meta import get_meta
+from ccproxy.wire.anthropic import typed_error_body
 from ccproxy.wire.neutral import ApiError
 from ccproxy.wire.translate import error_response
 
@@ -33,8 +34,7 @@ JSON = "application/json"
 
 def error_json(status_code: int, text: str, kind: str | None = None) -> bytes:
     """ccproxy's JSON error body (the Anthropic error shape, which every SDK reads)."""
-    body = {"type": "error", "error": {"type": kind or _STATUS_TYPE.get(status_code, "proxy_error"), "message": text}}
-    return json.dumps(body).encode()
+    return json.dumps(typed_error_body(kind or _STATUS_TYPE.get(status_code, "proxy_error"), text)).encode()
 
 
 def answer(flow: http.HTTPFlow, status: int, kind: str, message: str, *, close: bool = False) -> None:

@@ -12,6 +12,7 @@ from ccproxy.auth.sentinel import find_sentinel
 from ccproxy.errors import AuthError
 from ccproxy.pipeline.context import HookContext
 from ccproxy.pipeline.hook import hook
+from ccproxy.wire.anthropic import typed_error_body
 
 log = logging.getLogger("ccproxy.auth")
 
@@ -19,7 +20,7 @@ log = logging.getLogger("ccproxy.auth")
 def _auth_error(ctx: HookContext, message: str) -> None:
     ctx.meta.error = message
     log.warning("flow %s: %s", ctx.flow.id[:8], message)
-    body = {"type": "error", "error": {"type": "ccproxy_auth_error", "message": message}}
+    body = typed_error_body("ccproxy_auth_error", message)
     ctx.flow.response = http.Response.make(502, json.dumps(body), {"content-type": "application/json"})
 
 

@@ -339,7 +339,13 @@ def parse_error(status: int, body: Any) -> ApiError:
 
 
 def error_body(error: ApiError) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": ERROR_TYPE[error.kind], "message": error.message}}
+    return typed_error_body(ERROR_TYPE[error.kind], error.message)
+
+
+def typed_error_body(kind: str, message: str) -> dict[str, Any]:
+    """The Anthropic error shape with any `type`: ccproxy's own answers (`ccproxy_auth_error`, ...) use it
+    where the client's format is unknown, since every SDK reads it."""
+    return {"type": "error", "error": {"type": kind, "message": message}}
 
 
 def build_error(error: ApiError) -> tuple[int, dict[str, Any]]:

@@ -9,12 +9,15 @@ only gets from a full VACUUM. The rewrite runs in one transaction: a crash leave
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import zlib
 from pathlib import Path
 
 from ccproxy.errors import FlowError
 from ccproxy.flows import blobs
+
+log = logging.getLogger("ccproxy.flows")
 
 
 def _v1_parts(rows: list[tuple[str, str, bytes]]) -> dict[str, bytes]:
@@ -38,6 +41,8 @@ def upgrade(db: sqlite3.Connection, path: Path, target: int) -> None:
         if version != 1:
             raise FlowError(f"the flow store {path} has schema {version}, which this ccproxy cannot upgrade; "
                             "move the file away (or `ccproxy flows clear --all`) to start a new one")
+        # Once per store, and it takes a while on a big one (seconds per 200 MB): say why start waits.
+        log.info("flow store %s: upgrading schema 1 -> %d in place (once; nothing is lost)", path, target)
         db.execute("ALTER TABLE parts RENAME TO parts_v1")
         for statement in blobs.SCHEMA:
             db.execute(statement)

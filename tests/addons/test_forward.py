@@ -48,7 +48,7 @@ def test_connect_with_credential_is_accepted_stripped_and_covers_the_tunnel() ->
     inner = flow_in("regular")
     inner.client_conn = connect.client_conn  # a request inside the tunnel carries no credential
     addon.requestheaders(inner)
-    assert inner.response is None and not get_meta(inner).extra.get("internal")
+    assert inner.response is None and not get_meta(inner).internal
 
 
 def test_plain_request_needs_the_credential_and_a_refusal_is_not_recorded() -> None:
@@ -56,7 +56,7 @@ def test_plain_request_needs_the_credential_and_a_refusal_is_not_recorded() -> N
     flow.request.headers["Proxy-Authorization"] = ProxyCredential("ccproxy", "wrong").header()
     addon.requestheaders(flow)
     assert flow.response is not None and flow.response.status_code == 407
-    assert get_meta(flow).extra["internal"] is True
+    assert get_meta(flow).internal is True
 
 
 def test_plain_request_to_other_host_is_forwarded_but_not_recorded() -> None:
@@ -66,8 +66,8 @@ def test_plain_request_to_other_host_is_forwarded_but_not_recorded() -> None:
         flow.request.headers["Proxy-Authorization"] = CRED.header()
         addon.requestheaders(flow)
         assert flow.response is None and "proxy-authorization" not in flow.request.headers
-    assert get_meta(other).extra.get("internal") is True
-    assert not get_meta(llm).extra.get("internal")
+    assert get_meta(other).internal is True
+    assert not get_meta(llm).internal
 
 
 def test_reverse_and_wireguard_flows_are_untouched() -> None:

@@ -41,6 +41,6 @@ def test_provider_format_without_a_transform_and_internal_flows_skipped() -> Non
     addon.export = type("Sink", (), {"submit": lambda self, f: submitted.append(f)})()  # type: ignore[assignment]
     addon.response(flow)
     internal = tflow.tflow(resp=True)
-    get_meta(internal).extra["internal"] = True
+    get_meta(internal).internal = True
     addon.response(internal)
     assert [f.flow_id for f in submitted] == [flow.id]

@@ -79,13 +79,13 @@ class ForwardProxy:
             return  # inside an authenticated tunnel: next_layer only decrypted it for an LLM host
         meta = get_meta(flow)
         if not self._check(flow):
-            meta.extra["internal"] = True  # a stranger's request is not traffic to record
-            meta.extra["hidden"] = True
+            meta.internal = True  # a stranger's request is not traffic to record
+            meta.hidden = True
             return
         if not self.intercept.matches(flow.request.host):
             # Plain-HTTP proxy request to a host that is not an LLM host: forwarded as is, not recorded.
-            meta.extra["internal"] = True
-            meta.extra["hidden"] = True
+            meta.internal = True
+            meta.hidden = True
 
     def next_layer(self, nextlayer: layer.NextLayer) -> None:
         context = nextlayer.context
@@ -107,7 +107,7 @@ class ForwardProxy:
         The view's `remove` kills a live flow, so removal waits (bounded) until mitmproxy has sent the
         response and marked the flow done.
         """
-        if get_meta(flow).extra.get("hidden"):
+        if get_meta(flow).hidden:
             asyncio.get_running_loop().call_soon(_remove_when_done, flow, HIDE_TRIES)
 
 

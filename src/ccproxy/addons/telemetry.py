@@ -75,6 +75,6 @@ class Telemetry:
         self._finish(flow)
 
     def _finish(self, flow: http.HTTPFlow) -> None:
-        if self.export is None or get_meta(flow).extra.get("internal"):
+        if self.export is None or get_meta(flow).internal:
             return
         self.export.submit(facts_of(self.config, flow))

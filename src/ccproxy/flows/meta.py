@@ -110,6 +110,8 @@ class FlowMeta:
     # Facts addons record on some flows; in the flow JSON under `.ccproxy.extra` (see IN_EXTRA).
     #: ccproxy's own endpoint (`GET /health`): no hooks, no routing, not recorded.
     internal: bool = False
+    #: A forward-proxy request to a host that is no LLM's: dropped from mitmweb's view once done.
+    hidden: bool = False
     #: Rebuilt from the flow store by a restarted daemon, not live traffic.
     restored: bool = False
     #: The response body went to the client as it arrived (a large body nothing rewrites).
@@ -184,6 +186,7 @@ class FlowMeta:
 #: became fields; docs, tests and users' jq filters read them there, so the JSON keeps them there.
 IN_EXTRA: dict[str, str] = {
     "internal": "internal",
+    "hidden": "hidden",
     "restored": "restored",
     "body_streamed": "body_streamed",
     "websocket_refusal": "websocket",

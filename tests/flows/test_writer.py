@@ -6,7 +6,7 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from ccproxy.flows.record import Captured
 from ccproxy.flows.store import FlowStore
 from ccproxy.flows.writer import StoreWriter, read_stats
 from ccproxy.flows.writerproc import write
+from tests.daemon import wait_for
 from tests.flows.factory import make_record, web_json
 
 
@@ -54,13 +55,6 @@ def test_close_writes_everything_still_queued(tmp_path: Path) -> None:
     writer.close(30)
     with FlowStore(path) as store:
         assert store.count() == 200
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def spill_files(path: Path) -> list[Path]:
@@ -112,7 +106,7 @@ def test_a_store_locked_by_another_process_loses_no_flow(tmp_path: Path) -> None
     try:
         recs = [make_record(ts=2_000_000_000.0 + i) for i in range(40)]
         assert all(writer.submit(r) for r in recs)
-        wait_for(lambda: writer.spilled > 0 and writer.sent == len(writer.unacked))
+        wait_for(lambda: writer.spilled > 0 and writer.sent == len(writer.unacked), 30, what="the writer to spill")
     finally:
         other.execute("COMMIT")
         other.close()

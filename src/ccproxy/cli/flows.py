@@ -28,7 +28,7 @@ JQ_HELP = (
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "flows",
-        help="inspect recorded flows: list, show, compare, diff, dump (HAR), clear",
+        help="inspect recorded flows: list, show, compare, diff, dump (HAR), clear; as sessions: tree, cache, lint, turndiff, export",
         description="Inspect the flows the daemon recorded. Every subcommand works on one set: all stored "
         "flows (oldest first) -> flows.default_jq_filters -> each --jq in order. A filter that fails or "
         "does not return an array of flows exits 2; an empty set exits 0 and says why on stderr. Flow ids may be "
@@ -62,7 +62,7 @@ def register(sub: Any) -> None:
     sp.add_argument("--all", action="store_true", help="delete every flow, ignoring all filters")
     from ccproxy.cli import session
 
-    session.register(fsub)  # tree, cache, lint, turndiff, export
+    session.register(add)  # tree, cache, lint, turndiff, export
 
 
 def _help(parser: argparse.ArgumentParser) -> int:

@@ -9,21 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from ccproxy.cli.common import library
 
-JQ_HELP = "jq filter over the JSON array of flows; must return an array (repeatable, applied in order)"
 
-
-def register(fsub: Any) -> None:
-    def add(name: str, help: str, func: Any) -> argparse.ArgumentParser:
-        sp: argparse.ArgumentParser = fsub.add_parser(name, help=help, description=help)
-        sp.add_argument("--jq", action="append", default=[], metavar="FILTER", help=JQ_HELP)
-        sp.set_defaults(func=func)
-        return sp
-
+def register(add: Callable[[str, str, Any], argparse.ArgumentParser]) -> None:
+    """The session subcommands of `flows`; `add` is the group's own adder (same --jq option)."""
     sp = add("tree", "sessions -> conversations -> turns, subagents nested under the turn that spawned them", run_tree)
     sp.add_argument("--json", action="store_true", help="the tree as JSON")
     sp = add("cache", "prompt-cache forensics per turn: read/write tokens and why a read fell short", run_cache)

@@ -72,6 +72,16 @@ class _Checker:
     def bad(self, n: int, rule: str, message: str, severity: str = "error") -> None:
         self.findings.append(Finding(n, rule, message, severity))
 
+    def object(self, n: int, ev: SSEEvent, typed: bool = False) -> dict[str, Any] | None:
+        """The event's JSON object, or None after a finding; `typed`: the `event:` name must match its `type`."""
+        doc = _json(ev.data)
+        if not isinstance(doc, dict):
+            self.bad(n, "json", f"data is not a JSON object: {ev.data[:60]!r}")
+            return None
+        if typed and ev.event and ev.event != str(doc.get("type")):
+            self.bad(n, "event-name", f"`event: {ev.event}` carries data of type {str(doc.get('type'))!r}")
+        return doc
+
 
 _DELTA_FOR_BLOCK = {
     "text": {"text_delta", "citations_delta"},
@@ -87,13 +97,10 @@ def _anthropic(events: Sequence[SSEEvent]) -> list[Finding]:
     c, open_blocks, closed = _Checker(), dict[int, str](), set[int]()
     state, next_index, deltas = "start", 0, 0
     for n, ev in enumerate(events, 1):
-        doc = _json(ev.data)
-        if not isinstance(doc, dict):
-            c.bad(n, "json", f"data is not a JSON object: {ev.data[:60]!r}")
+        doc = c.object(n, ev, typed=True)
+        if doc is None:
             continue
         kind = str(doc.get("type"))
-        if ev.event and ev.event != kind:
-            c.bad(n, "event-name", f"`event: {ev.event}` carries data of type {kind!r}")
         if state == "stopped":
             c.bad(n, "after-stop", f"{kind} after message_stop")
             continue
@@ -165,9 +172,8 @@ def _openai_chat(events: Sequence[SSEEvent]) -> list[Finding]:
         if ev.data.strip() == "[DONE]":
             done_at = n
             continue
-        doc = _json(ev.data)
-        if not isinstance(doc, dict):
-            c.bad(n, "json", f"data is not a JSON object: {ev.data[:60]!r}")
+        doc = c.object(n, ev)
+        if doc is None:
             continue
         if doc.get("error"):
             c.bad(n, "error-event", f"error chunk: {json.dumps(doc['error'])[:120]}")
@@ -229,13 +235,10 @@ def _responses(events: Sequence[SSEEvent]) -> list[Finding]:
     parts: set[tuple[int, int]] = set()
     last_seq, terminal = -1, 0
     for n, ev in enumerate(events, 1):
-        doc = _json(ev.data)
-        if not isinstance(doc, dict):
-            c.bad(n, "json", f"data is not a JSON object: {ev.data[:60]!r}")
+        doc = c.object(n, ev, typed=True)
+        if doc is None:
             continue
         kind = str(doc.get("type"))
-        if ev.event and ev.event != kind:
-            c.bad(n, "event-name", f"`event: {ev.event}` carries data of type {kind!r}")
         if terminal:
             c.bad(n, "after-terminal", f"{kind} after the terminal event (event {terminal})")
             continue
@@ -285,9 +288,8 @@ def _gemini(events: Sequence[SSEEvent]) -> list[Finding]:
     finished: dict[int, int] = {}
     usage = False
     for n, ev in enumerate(events, 1):
-        doc = _json(ev.data)
-        if not isinstance(doc, dict):
-            c.bad(n, "json", f"data is not a JSON object: {ev.data[:60]!r}")
+        doc = c.object(n, ev)
+        if doc is None:
             continue
         if doc.get("error"):
             c.bad(n, "error-event", f"error chunk: {json.dumps(doc['error'])[:120]}")

@@ -73,3 +73,17 @@ def test_errors_and_non_llm_flows() -> None:
     assert broken.attributes["error.type"] == "ccproxy.flow_error" and broken.error == "connection refused"
     other = span_spec(FlowFacts("o", 1.0, 1.5, "GET", "https://example.org/", "example.org", 443, "wireguard", status_code=200))
     assert other.name == "GET example.org" and "gen_ai.operation.name" not in other.attributes
+
+
+def test_cost_attribute_priced_by_the_table_or_config_and_absent_when_unknown() -> None:
+    from ccproxy.config.pricing import ModelPrice
+    from ccproxy.sessions.cost import price_usage
+
+    assert "ccproxy.cost.usd" not in span_spec(anthropic_facts()).attributes  # claude-x-2025: no price known
+    answer = json.loads(anthropic_facts().upstream_body or b"{}")
+    known = anthropic_facts(upstream_body=json.dumps({**answer, "model": "claude-sonnet-4-5"}).encode())
+    expected = price_usage("anthropic", "claude-sonnet-4-5", {"input_tokens": 11, "output_tokens": 7,
+                           "cache_read_input_tokens": 5, "cache_creation_input_tokens": 2})
+    assert expected and expected.usd and span_spec(known).attributes["ccproxy.cost.usd"] == expected.usd
+    priced = span_spec(anthropic_facts(), prices={"claude-x-*": ModelPrice(input_mtok=1e6, output_mtok=0)})
+    assert priced.attributes["ccproxy.cost.usd"] == 11 + 5 + 2

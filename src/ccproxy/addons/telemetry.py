@@ -61,7 +61,7 @@ class Telemetry:
         self.export: SpanExport | None = None
 
     def running(self) -> None:
-        self.export = SpanExport(self.config.telemetry).start()
+        self.export = SpanExport(self.config.telemetry, self.config.prices).start()
 
     def done(self) -> None:
         if self.export is not None:

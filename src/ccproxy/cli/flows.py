@@ -43,7 +43,7 @@ def register(sub: Any) -> None:
         sp.set_defaults(func=func)
         return sp
 
-    sp = add("list", "a table of the set (id, method, status, host, path, model, tokens, source, age)", run_list)
+    sp = add("list", "a table of the set (id, method, status, host, path, model, tokens, cost, source, age)", run_list)
     sp.add_argument("--json", action="store_true", help="print the set as the JSON array the filters see")
     sp.add_argument("--limit", type=int, default=None, metavar="N",
                     help=f"table: the newest N flows (default {LIST_LIMIT}; 0 means all)")
@@ -60,9 +60,10 @@ def register(sub: Any) -> None:
     sp.add_argument("--unredacted", action="store_true", help="keep API keys, tokens and cookies (careful)")
     sp = add("clear", "delete the set from the store and the running daemon", run_clear)
     sp.add_argument("--all", action="store_true", help="delete every flow, ignoring all filters")
-    from ccproxy.cli import session
+    from ccproxy.cli import cost, session
 
     session.register(add)  # tree, cache, lint, turndiff, export
+    cost.register(add)  # cost
 
 
 def _help(parser: argparse.ArgumentParser) -> int:
@@ -130,22 +131,26 @@ def run_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from ccproxy.sessions.cost import flow_cost
+
     # Piped output keeps whole columns (ids, paths) for grep; a terminal gets its own width.
     console = Console(width=None if sys.stdout.isatty() else 200)
     table = Table(show_header=True, header_style="bold", show_lines=False)
-    for col in ("id", "method", "status", "host", "path", "model", "tokens", "source", "age"):
-        table.add_column(col, justify="right" if col in ("status", "tokens", "age") else "left",
+    for col in ("id", "method", "status", "host", "path", "model", "tokens", "cost", "source", "age"):
+        table.add_column(col, justify="right" if col in ("status", "tokens", "cost", "age") else "left",
                          no_wrap=col != "path", overflow="fold" if col == "path" else "ellipsis")
     now = time.time()
     for f in flows:
         req, resp, ccp = f.get("request") or {}, f.get("response") or {}, f.get("ccproxy") or {}
         status = resp.get("status_code")
+        cost = flow_cost(f, lib.config.prices)
         style = "green" if status and status < 400 else "red"
         table.add_row(
             str(f.get("id", ""))[:8], str(req.get("method", "")),
             f"[{style}]{status if status else (ccp.get('error') and 'error') or '-'}[/{style}]",
             str(req.get("pretty_host") or req.get("host", "")), str(req.get("path", "")),
-            str(ccp.get("model") or "-"), _tokens(ccp.get("usage")), str(ccp.get("source") or "-"),
+            str(ccp.get("model") or "-"), _tokens(ccp.get("usage")), cost.label if cost else "-",
+            str(ccp.get("source") or "-"),
             age((ccp.get("client_request") or {}).get("timestamp_start") or req.get("timestamp_start"), now),
         )
     console.print(table, markup=True, highlight=False)
@@ -166,10 +171,16 @@ def run_show(args: argparse.Namespace) -> int:
         if newest is None:
             return _empty(lib, args.jq)
         flow = newest
+    from ccproxy.sessions.cost import flow_cost
+
+    cost = flow_cost(flow.doc, lib.config.prices)
     if args.json:
-        sys.stdout.write(dumps(show_json(flow)) + "\n")
+        sys.stdout.write(dumps({**show_json(flow), "cost": cost.to_json() if cost else None}) + "\n")
     else:
         sys.stdout.write(_color(show_text(flow, raw=args.raw)))
+        if cost is not None:
+            why = f" ({cost.reason})" if cost.reason else f" ({cost.model}, {cost.source})"
+            sys.stdout.write(f"cost: {cost.label}{why}\n")
     return 0
 
 

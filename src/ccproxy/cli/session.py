@@ -53,7 +53,8 @@ def _add_conversation(node: Any, conv: dict[str, Any]) -> None:
     t = conv["totals"]
     tag = f"[magenta]subagent via {conv['subagent']['tool']}[/] " if conv.get("subagent") else ""
     branch = node.add(f"{tag}[bold]{escape(conv['title'] or conv['id'])}[/] [dim]{conv['model'] or '-'} · "
-                      f"{t['turns']} turn(s) · {_usage_label(t)} · {t['latency_ms'] / 1000:.1f}s"
+                      f"{t['turns']} turn(s) · {_usage_label(t)} · {_cost(conv, 'cost_with_subagents')} · "
+                      f"{t['latency_ms'] / 1000:.1f}s"
                       + (f" · [red]{t['errors']} error(s)[/]" if t["errors"] else "") + "[/]")
     for turn in conv["turns"]:
         status = turn["status"] or "error"
@@ -62,14 +63,29 @@ def _add_conversation(node: Any, conv: dict[str, Any]) -> None:
         ttfb = f" ttfb {turn['ttfb_ms']:.0f}ms" if turn.get("ttfb_ms") is not None else ""
         leaf = branch.add(
             f"#{turn['index']} [cyan]{turn['flow_id'][:8]}[/] [{style}]{status}[/] {turn['kind']}"
-            f" {_usage_label(turn['usage'])} · {float(turn['duration_ms'] or 0):.0f}ms{ttfb}"
+            f" {_usage_label(turn['usage'])} · {_cost(turn, 'cost')} · {float(turn['duration_ms'] or 0):.0f}ms{ttfb}"
             f" {turn['stop_reason'] or ''}{escape(tools)}" + (f" [red]{escape(turn['error'])}[/]" if turn["error"] else ""))
         for child in turn["children"]:
             _add_conversation(leaf, child)
 
 
+def _cost(node: dict[str, Any], key: str) -> str:
+    """A turn's cost (`cost`: one flow's) or a conversation's / session's sum (`label`)."""
+    value = node.get(key)
+    if not value:
+        return "cost -"
+    if "label" in value:
+        return f"cost {value['label']}"
+    from ccproxy.sessions.cost import usd_text
+
+    return f"cost {usd_text(value.get('usd'))}"
+
+
 def run_tree(args: argparse.Namespace) -> int:
-    tree = library(args).tree(args.jq)
+    from ccproxy.sessions.spend import tree_with_costs
+
+    lib = library(args)
+    tree = tree_with_costs(lib.load_set(args.jq), lib.config.prices)
     if args.json:
         sys.stdout.write(json.dumps(tree, indent=2, ensure_ascii=False) + "\n")
         return 0
@@ -84,7 +100,7 @@ def run_tree(args: argparse.Namespace) -> int:
     for session in tree:
         t = session["totals"]
         root = Tree(f"[bold]session {escape(session['session_id'])}[/] [dim]{_when(session['first'])} → "
-                    f"{_when(session['last'])} · {t['turns']} turn(s) · {_usage_label(t)}[/]")
+                    f"{_when(session['last'])} · {t['turns']} turn(s) · {_usage_label(t)} · {_cost(session, 'cost')}[/]")
         for conv in session["conversations"]:
             _add_conversation(root, conv)
         console.print(root)
@@ -143,6 +159,6 @@ def run_export(args: argparse.Namespace) -> int:
     path = Path(args.html)
     state = read_state(lib.config_dir)  # a running daemon's mitmweb gets "open in mitmweb" links
     mitmweb = state.listeners["inspector"].url if state and "inspector" in state.listeners else None
-    write_html(path, viewer_data(flows, redacted=not args.unredacted, mitmweb=mitmweb))
+    write_html(path, viewer_data(flows, redacted=not args.unredacted, mitmweb=mitmweb, prices=lib.config.prices))
     print(f"wrote {path} ({len(flows)} flow(s){'' if args.unredacted else ', redacted'})")
     return 0

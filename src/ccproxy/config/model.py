@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ccproxy.config.pricing import ModelPrice
 from ccproxy.config.shaping import ShapingConfig
 
 WireFormat = Literal["anthropic", "openai", "openai_responses", "gemini"]
@@ -264,6 +265,8 @@ class CCProxyConfig(_Model):
     namespace: NamespaceConfig = Field(default_factory=NamespaceConfig)
     shaping: ShapingConfig = Field(default_factory=ShapingConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    #: model name or glob -> price; wins over the bundled price table (ccproxy.sessions.cost)
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -135,6 +135,7 @@ def build_ccproxy(cap: Captured, upstream: dict[str, Any] | None, upstream_body:
     doc["conversation_id"] = meta.conversation_id or conversation_id(request_doc)
     doc["model"] = model_of(request_doc, client.url if client else path)
     doc["stop_reason"] = ans.stop_reason if ans else None
+    doc["response_model"] = ans.model if ans else None  # the model that really answered: what a cost prices
     doc["streamed"] = bool(meta.upstream_events or meta.client_events)
     doc["events"] = {"upstream": len(meta.upstream_events), "client": len(meta.client_events)}
     doc["duration_ms"], doc["ttfb_ms"] = times["duration_ms"], times["ttfb_ms"]

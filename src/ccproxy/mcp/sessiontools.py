@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp_types import ToolAnnotations
@@ -30,6 +30,8 @@ CacheFlowId = Annotated[str | None, Field(
     "whose cache read fell short")]
 SessionLimit = Annotated[int, Field(ge=0, le=MAX_SESSIONS,
                                     description=f"how many of the newest sessions (0: {DEFAULT_SESSIONS})")]
+CostBy = Annotated[Literal["model", "session", "day", "flow"], Field(
+    description="one row per model that answered, session id, UTC day, or flow")]
 AllStreams = Annotated[bool, Field(description="include valid streams too (default: only invalid ones)")]
 _READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
@@ -43,7 +45,9 @@ class SessionTools:
     library: FlowLibrary
 
     def conversations(self, jq: Sequence[str] = (), limit: int = 0, offset: int = 0, max_chars: int = 0) -> str:
-        tree = self.library.tree(jq)
+        from ccproxy.sessions.spend import tree_with_costs
+
+        tree = tree_with_costs(self.library.load_set(jq), self.library.config.prices)
         size = DEFAULT_SESSIONS if limit <= 0 else min(limit, MAX_SESSIONS)
         shown = tree[-size:]
         doc = {"total_sessions": len(tree), "shown": len(shown), "conversations": len(walk(tree)), "sessions": shown}
@@ -70,6 +74,14 @@ class SessionTools:
     def turn_diff(self, flow_id: str, jq: Sequence[str] = ()) -> dict[str, Any]:
         return self.library.turn_diff(flow_id, jq)
 
+    def cost(self, jq: Sequence[str] = (), by: str = "model") -> dict[str, Any]:
+        from ccproxy.sessions.cost import table_version
+        from ccproxy.sessions.spend import spend
+
+        report = spend(self.library.docs(jq), by, self.library.config.prices)
+        report["rows"] = report["rows"][-200:]
+        return {**report, "prices": f"genai-prices {table_version()}"}
+
 
 def register(server: MCPServer[Any], work: ToolProcess) -> None:
     """Add the session tools, wrapped like every other flow tool (a CCProxyError reaches the agent). They
@@ -81,6 +93,7 @@ def register(server: MCPServer[Any], work: ToolProcess) -> None:
         """The set as agent sessions (like `ccproxy flows tree --json`): session -> conversations -> turns,
         a subagent conversation (started while a Task/Agent tool call was pending) nested under the turn
         that spawned it. Each conversation and turn: model, input/output/cache-read/cache-write tokens,
+        cost in USD (`cost`, per conversation also `cost_with_subagents`; "unknown" prices are counted, never guessed),
         latency, TTFB, errors, stop reason, tool calls, and how the turn relates to the one before
         (continue, retry, fork). JSON text, one page at a time."""
         return await work.call("sessions", "conversations", filters(jq), limit, offset, max_chars)
@@ -104,5 +117,11 @@ def register(server: MCPServer[Any], work: ToolProcess) -> None:
         `ccproxy flows turndiff`): JSON paths added, removed and changed, with short previews."""
         return await work.call("sessions", "turn_diff", id, filters(jq))
 
-    for fn in (list_conversations, explain_cache, lint_streams, turn_diff):
+    async def session_cost(jq: JqArg = None, by: CostBy = "model") -> str:
+        """What the set cost in USD (like `ccproxy flows cost --by ...`): per row the flows, tokens, the
+        priced sum and how many flows had no known price (model names listed), from the bundled
+        genai-prices table and `prices:` in ccproxy.yaml."""
+        return await work.call("sessions", "cost", filters(jq), by)
+
+    for fn in (list_conversations, explain_cache, lint_streams, turn_diff, session_cost):
         server.add_tool(agent_tool(fn), name=fn.__name__, annotations=_READ, structured_output=False)

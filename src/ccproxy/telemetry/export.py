@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from ccproxy import __version__
 from ccproxy.config.model import OtlpConfig, TelemetryConfig
+from ccproxy.sessions.cost import Price
 from ccproxy.telemetry.genai import FlowFacts, span_spec
 
 log = logging.getLogger("ccproxy.telemetry")
@@ -120,9 +121,10 @@ def counting_exporter(inner: Any, counter: FailureCounter) -> Any:
 class SpanExport:
     """Owns the tracer provider, the worker thread and the bounded queue of flow snapshots."""
 
-    def __init__(self, config: TelemetryConfig) -> None:
+    def __init__(self, config: TelemetryConfig, prices: Mapping[str, Price] | None = None) -> None:
         assert config.otlp.endpoint is not None
         self.config = config
+        self.prices = prices  # `prices:` of ccproxy.yaml, for `ccproxy.cost.usd`
         grpc = config.otlp.protocol == "grpc"
         self.endpoint = config.otlp.endpoint if grpc else traces_url(config.otlp.endpoint)
         self.counter = FailureCounter(self.endpoint)
@@ -172,7 +174,7 @@ class SpanExport:
     def _emit(self, facts: FlowFacts) -> None:
         from opentelemetry.trace import SpanKind, Status, StatusCode
 
-        spec = span_spec(facts, self.config.capture_content)
+        spec = span_spec(facts, self.config.capture_content, self.prices)
         span = self.tracer.start_span(spec.name, kind=SpanKind.CLIENT, start_time=spec.start_ns, attributes=spec.attributes)
         if spec.error:
             span.set_status(Status(StatusCode.ERROR, spec.error[:500]))

@@ -7,12 +7,14 @@ answer (usage, finish reason, response model) means parsing bodies and streams.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ccproxy.flows.conversation import conversation_id, model_of, parse_json
 from ccproxy.flows.meta import SSEEvent
 from ccproxy.flows.record import read_answer
+from ccproxy.sessions.cost import Price, price_usage
 
 #: ccproxy wire format -> `gen_ai.provider.name` (and the older `gen_ai.system`) well-known values.
 SYSTEMS: dict[str, str] = {
@@ -76,8 +78,11 @@ def operation_of(facts: FlowFacts) -> str | None:
     return "generate_content" if facts.wire_format == "gemini" else "chat"
 
 
-def span_spec(facts: FlowFacts, capture_content: bool = False) -> SpanSpec:
-    """The span for one flow: `{operation} {model}` for an LLM call, `{method} {host}` for anything else."""
+def span_spec(facts: FlowFacts, capture_content: bool = False, prices: Mapping[str, Price] | None = None) -> SpanSpec:
+    """The span for one flow: `{operation} {model}` for an LLM call, `{method} {host}` for anything else.
+
+    `ccproxy.cost.usd` is set when the answer's usage has a known price (`sessions.cost`, `prices`
+    from ccproxy.yaml first); an unknown price leaves it out rather than reporting 0."""
     request_doc = parse_json(facts.request_body)
     answer = read_answer(facts.upstream_body, facts.upstream_events) or read_answer(
         facts.response_body, facts.client_events
@@ -120,6 +125,9 @@ def span_spec(facts: FlowFacts, capture_content: bool = False) -> SpanSpec:
         for key, value in (answer.usage or {}).items():
             if key in USAGE_ATTRIBUTES:
                 optional[USAGE_ATTRIBUTES[key]] = value
+        cost = price_usage(answer.format if answer.format != "unknown" else facts.wire_format,
+                           answer.model or model, answer.usage, api_url=f"https://{facts.server_address}", prices=prices)
+        optional["ccproxy.cost.usd"] = cost.usd if cost else None
     error = facts.error or (answer.error if answer is not None else None)
     if facts.status_code is not None and facts.status_code >= 400:
         optional["error.type"] = str(facts.status_code)

@@ -9,7 +9,7 @@ masks them, bodies through `redact_body`.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -18,6 +18,8 @@ from ccproxy.flows.redact import redact_body
 from ccproxy.flows.session import Memo, group, started_of
 from ccproxy.flows.sessions_api import lint_flow, turn_diffs
 from ccproxy.flows.stored import StoredFlow, pretty
+from ccproxy.sessions.cost import Price, flow_cost
+from ccproxy.sessions.spend import annotate_tree
 
 PHASES = ("client_request", "request", "upstream_response", "response")
 #: A body shown in the page is cut here; the full body stays one `ccproxy flows show` away.
@@ -48,7 +50,7 @@ def _events(flow: StoredFlow, side: str, start: float) -> list[list[Any]]:
             for e in flow.events(side)[:MAX_EVENTS]]
 
 
-def _summary(flow: StoredFlow, start: float) -> dict[str, Any]:
+def _summary(flow: StoredFlow, start: float, prices: Mapping[str, Price] | None = None) -> dict[str, Any]:
     ccp, req, resp = flow.ccproxy, flow.doc.get("request") or {}, flow.doc.get("response") or {}
     client = ccp.get("client_request") or {}
     return {
@@ -58,6 +60,7 @@ def _summary(flow: StoredFlow, start: float) -> dict[str, Any]:
         "started": start, "duration_ms": ccp.get("duration_ms"), "ttfb_ms": ccp.get("ttfb_ms"),
         "error": ccp.get("error"), "stop_reason": ccp.get("stop_reason"), "usage": ccp.get("usage"),
         "transform": ccp.get("transform"), "session_id": ccp.get("session_id"),
+        "cost": cost.to_json() if (cost := flow_cost(flow.doc, prices)) else None,
     }
 
 
@@ -72,7 +75,8 @@ def flow_detail(flow: StoredFlow, redacted: bool = True) -> dict[str, Any]:
 
 
 def viewer_data(flows: Sequence[StoredFlow], redacted: bool = True, mitmweb: str | None = None,
-                details: bool = True, memo: Memo | None = None) -> dict[str, Any]:
+                details: bool = True, memo: Memo | None = None,
+                prices: Mapping[str, Price] | None = None) -> dict[str, Any]:
     """The blob: `tree` (as `flows tree --json`) and `flows` keyed by id, each with its summary, lint
     findings, `cache` verdict and turn `diff`; with `details` also its phases and events (the live page
     fetches those per flow from `api/flow/<id>` instead: a session's bodies run to megabytes)."""
@@ -84,11 +88,12 @@ def viewer_data(flows: Sequence[StoredFlow], redacted: bool = True, mitmweb: str
             diffs = turn_diffs(conv, memo)
             for turn, cache_row in zip(conv.turns, explain_turns(conv.turns, memo), strict=True):
                 flow = turn.flow
-                view: dict[str, Any] = {"summary": _summary(flow, turn.started),
+                view: dict[str, Any] = {"summary": _summary(flow, turn.started, prices),
                                         "lint": memo.get("lint", [flow], partial(lint_flow, flow)),
                                         "cache": cache_row, "diff": diffs.get(turn.flow.id), "conversation": conv.id}
                 if details:
                     view.update(flow_detail(turn.flow, redacted))
                 views[turn.flow.id] = view
     return {"generated": time.time(), "redacted": redacted, "mitmweb": mitmweb,
-            "tree": [s.to_json() for s in sessions], "flows": views}
+            "tree": annotate_tree([s.to_json() for s in sessions],
+                                  {i: v["summary"]["cost"] for i, v in views.items()}), "flows": views}

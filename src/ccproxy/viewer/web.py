@@ -45,7 +45,7 @@ class LiveData:
             ids = tuple(self.library.ids()[-LIVE_LIMIT:])
             if ids != self.key or not self.body:
                 flows = self.library.load(ids)
-                data = viewer_data(flows, redacted=True, details=False, memo=self.memo)
+                data = viewer_data(flows, redacted=True, details=False, memo=self.memo, prices=self.library.config.prices)
                 self.memo.keep(set(ids))
                 self.body = json.dumps(data, ensure_ascii=False, default=str).encode()
                 self.key = ids

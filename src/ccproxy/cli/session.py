@@ -29,8 +29,12 @@ def register(add: Callable[[str, str, Any], argparse.ArgumentParser]) -> None:
     sp = add("turndiff", "structural diff of a turn's request against the turn it continues", run_turndiff)
     sp.add_argument("id", help="flow id (or unique prefix) of the turn")
     sp.add_argument("--json", action="store_true", help="machine-readable entries")
-    sp = add("export", "the session viewer as one self-contained HTML file (redacted unless --unredacted)", run_export)
-    sp.add_argument("--html", required=True, metavar="FILE", help="where to write the page (mode 0600)")
+    sp = add("export", "the session viewer as one self-contained HTML file, or the set as a recording another "
+             "machine answers from (`provider: recorded`); redacted unless --unredacted", run_export)
+    out = sp.add_mutually_exclusive_group(required=True)
+    out.add_argument("--html", metavar="FILE", help="write the viewer page here (mode 0600)")
+    out.add_argument("--recording", metavar="FILE", help="write the flows (bodies, streams with their timing) "
+                     "as a recording for `provider: recorded` (mode 0600)")
     sp.add_argument("--unredacted", action="store_true", help="keep API keys, tokens and cookies in bodies (careful)")
 
 
@@ -154,6 +158,14 @@ def run_export(args: argparse.Namespace) -> int:
 
     lib = library(args)
     flows = lib.load_set(args.jq)
+    if args.recording:
+        from ccproxy.flows.recording import write_recording
+
+        if not flows:
+            print(f"ccproxy: {lib.empty_reason(args.jq)}", file=sys.stderr)
+        write_recording(Path(args.recording), flows, redacted=not args.unredacted)
+        print(f"wrote {args.recording} ({len(flows)} flow(s){'' if args.unredacted else ', redacted'})")
+        return 0
     if not flows:
         print("warning: no flows in the set; the page is empty", file=sys.stderr)
     path = Path(args.html)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ccproxy.config.pricing import ModelPrice
+from ccproxy.config.recorded import RecordedKeys
 from ccproxy.config.shaping import ShapingConfig
 
 WireFormat = Literal["anthropic", "openai", "openai_responses", "gemini"]
@@ -78,17 +79,23 @@ class OAuthAuth(_AuthBase):
 AuthSource = Annotated[CommandAuth | FileAuth | EnvAuth | OAuthAuth, Field(discriminator="type")]
 
 
-class ProviderConfig(_Model):
-    """Where a provider lives, which wire format it speaks and how to authenticate."""
+class ProviderConfig(RecordedKeys):
+    """Where a provider lives, which wire format it speaks and how to authenticate.
 
-    provider: WireFormat = "anthropic"
-    host: str
+    `provider: recorded` answers from recorded flows in the client's own format (keys: RecordedKeys)."""
+
+    provider: WireFormat | Literal["recorded"] = "anthropic"
+    host: str = ""
     path: str = ""
     scheme: Literal["http", "https"] = "https"
     auth: AuthSource | None = None
 
     @model_validator(mode="after")
     def _default_path(self) -> ProviderConfig:
+        if self.provider == "recorded" or self.from_ is not None:
+            return _check_recorded(self)
+        if not self.host:
+            raise ValueError("host is required (e.g. api.anthropic.com)")
         if not self.path:
             self.path = {
                 "anthropic": "/v1/messages",
@@ -103,7 +110,7 @@ class ProviderConfig(_Model):
     @property
     def auth_header(self) -> str:
         header = self.auth.header if self.auth and self.auth.header else None
-        return (header or DEFAULT_AUTH_HEADER[self.provider]).lower()
+        return (header or DEFAULT_AUTH_HEADER.get(self.provider, "x-api-key")).lower()
 
     @property
     def hostname(self) -> str:
@@ -114,6 +121,15 @@ class ProviderConfig(_Model):
         if self.host.count(":") == 1:
             return int(self.host.rsplit(":", 1)[1])
         return 443 if self.scheme == "https" else 80
+
+
+def _check_recorded(provider: ProviderConfig) -> ProviderConfig:
+    if provider.provider != "recorded":
+        raise ValueError("`from` is only for `provider: recorded`")
+    if not provider.from_:
+        raise ValueError("a recorded provider needs `from`: an exported recording file or a jq filter over the store")
+    provider.host, provider.scheme, provider.path = provider.host or "127.0.0.1", "http", provider.path or "/"
+    return provider
 
 
 def _check_regex(value: str | None) -> str | None:

@@ -11,6 +11,7 @@ from ccproxy.addons.fingerprint import Fingerprint
 from ccproxy.addons.forward import ForwardProxy
 from ccproxy.addons.health import Health
 from ccproxy.addons.inspector import Inspector
+from ccproxy.addons.recorded import RecordedUpstream
 from ccproxy.addons.recorder import Recorder
 from ccproxy.addons.router import Router
 from ccproxy.addons.sanitizer import EgressSanitizer
@@ -66,6 +67,7 @@ def build_chain(
         Fingerprint(),  # the client's wire fingerprint (jailed flows)
         Health(listeners),  # GET /health on the reverse listener
         HookStage(inbound, config, services),  # inject_auth, extract_session_id, ...
+        RecordedUpstream(config, config_dir, services),  # provider: recorded -> answered from recorded flows
         Router(config, services),  # sentinel / path / rule routing; format translation (+ stream filters)
         HookStage(outbound, config, services),  # shape, verbose_mode, inject_mcp_notifications, ...
         StreamTap(),  # SSE passes through incrementally, both sides recorded

@@ -226,7 +226,7 @@ def _new_turn(flow: StoredFlow) -> Turn:
     cid = ccp.get("conversation_id") or conversation_id(body) or f"flow-{flow.id[:8]}"
     messages = messages_of(body)
     return Turn(flow, body, messages, started, ended, session_of(flow), str(cid), _tool_uses(flow),
-                _prefixes(messages))
+                prefixes(messages))
 
 
 def turn_of(flow: StoredFlow, memo: Memo | None = None) -> Turn:
@@ -237,7 +237,7 @@ def turn_of(flow: StoredFlow, memo: Memo | None = None) -> Turn:
     return Turn(t.flow, t.body, t.messages, t.started, t.ended, t.session, t.conversation, t.tool_uses, t.prefixes)
 
 
-def _prefixes(messages: Sequence[Any]) -> list[str]:
+def prefixes(messages: Sequence[Any]) -> list[str]:
     """A chained hash per message: entry k identifies the message list `messages[:k + 1]`."""
     out, running = [], hashlib.sha1()
     for msg in messages:

@@ -60,10 +60,11 @@ def register(sub: Any) -> None:
     sp.add_argument("--unredacted", action="store_true", help="keep API keys, tokens and cookies (careful)")
     sp = add("clear", "delete the set from the store and the running daemon", run_clear)
     sp.add_argument("--all", action="store_true", help="delete every flow, ignoring all filters")
-    from ccproxy.cli import cost, session
+    from ccproxy.cli import cost, replay, session
 
     session.register(add)  # tree, cache, lint, turndiff, export
     cost.register(add)  # cost
+    replay.register(add)  # replay
 
 
 def _help(parser: argparse.ArgumentParser) -> int:

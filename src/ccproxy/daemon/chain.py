@@ -13,6 +13,7 @@ from ccproxy.addons.health import Health
 from ccproxy.addons.inspector import Inspector
 from ccproxy.addons.recorded import RecordedUpstream
 from ccproxy.addons.recorder import Recorder
+from ccproxy.addons.replay_link import ReplayLink
 from ccproxy.addons.router import Router
 from ccproxy.addons.sanitizer import EgressSanitizer
 from ccproxy.addons.stage import HookStage
@@ -64,6 +65,7 @@ def build_chain(
         # Forward listener only: 407 without the proxy credential; non-LLM CONNECT targets tunnelled.
         ForwardProxy(config, forward_credential),
         Inspector(),  # source + client-request snapshot; on response, the upstream snapshot
+        ReplayLink(),  # `flows replay`'s x-ccproxy-replay-of header -> .ccproxy.replay_of
         Fingerprint(),  # the client's wire fingerprint (jailed flows)
         Health(listeners),  # GET /health on the reverse listener
         HookStage(inbound, config, services),  # inject_auth, extract_session_id, ...

@@ -107,6 +107,8 @@ class FlowMeta:
     fingerprint: dict[str, Any] | None = None
     shape: dict[str, Any] | None = None
     timestamp_first_byte: float | None = None
+    #: The flow this one resends (`ccproxy flows replay`), from the `x-ccproxy-replay-of` request header.
+    replay_of: str | None = None
     # Facts addons record on some flows; in the flow JSON under `.ccproxy.extra` (see IN_EXTRA).
     #: ccproxy's own endpoint (`GET /health`): no hooks, no routing, not recorded.
     internal: bool = False

@@ -401,3 +401,25 @@ def test_capture_shape_saves_a_real_capture_and_list_shapes_shows_it(daemon: Run
     assert out["no_flow"].is_error and "gemini.capture.path_pattern" in out["no_flow"].content[0].text
     assert out["bad_jq"].is_error and "jq" in out["bad_jq"].content[0].text
     assert [p.name for p in path.parent.iterdir()] == ["anthropic.json"]
+
+
+def test_replay_flow_asks_another_model_over_mcp(daemon: RunningDaemon, fake_provider: FakeProvider) -> None:
+    """What would GPT have answered on this exact turn: the MCP tool replays it translated, recorded and linked."""
+    mcp_ready(daemon)
+    anthropic_client(daemon).messages.create(model="claude-sonnet-4-5", max_tokens=16,
+                                             messages=[{"role": "user", "content": "which model?"}])
+    wait_for(lambda: stored_count(daemon) == 1, 15, what="the original flow in the store")
+    original = FlowLibrary(load_config(daemon.config_dir), daemon.config_dir).ids()[0]
+    fake_provider.reset()
+
+    async def scenario() -> dict[str, Any]:
+        async with connect(daemon) as client:
+            result = await client.call_tool("replay_flow", {"id": original[:8], "to": "openai/gpt-4o-mini"})
+            return dict(json.loads(text(result)))
+
+    out = asyncio.run(scenario())
+    (replay,) = out["replays"]
+    assert replay["replay_of"] == original and replay["provider"] == "openai" and out["missing"] == 0
+    assert replay["text"] == out["original"]["text"] == "Hello from the fake provider."
+    (sent,) = fake_provider.requests
+    assert sent.path.endswith("/chat/completions") and sent.json["model"] == "gpt-4o-mini"

@@ -21,7 +21,7 @@ Stored = Callable[..., list[FlowRecord]]
 TOOLS = {"list_flows", "get_flow", "get_request_body", "get_response_body", "compare_flows", "diff_flows",
          "dump_har", "clear_flows", "list_conversations", "explain_cache", "lint_streams", "turn_diff",
          "capture_shape", "list_shapes", "status",
-         "namespace_status"}
+         "namespace_status", "session_cost", "replay_flow"}
 
 
 def facts(config: CCProxyConfig, config_dir: Path, buffer: NotificationBuffer | None = None) -> DaemonFacts:
@@ -56,6 +56,9 @@ def test_every_tool_is_described_with_a_followable_schema(tmp_path: Path, config
     assert by_name["capture_shape"].input_schema["required"] == ["provider"]
     assert by_name["capture_shape"].annotations.destructive_hint is True
     assert by_name["list_shapes"].annotations.read_only_hint is True
+    assert by_name["replay_flow"].annotations.read_only_hint is False  # it spends money
+    assert by_name["replay_flow"].annotations.open_world_hint is True
+    assert by_name["session_cost"].annotations.read_only_hint is True
     assert [str(r.uri) for r in resources] == ["proxy://status"]
 
 

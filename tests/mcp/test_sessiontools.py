@@ -57,3 +57,19 @@ def test_long_answers_come_in_pages(tmp_path: Path, config: CCProxyConfig, store
     text = first.content[0].text
     assert "truncated at char 1000" in text and "list_conversations(jq=<same>, limit=0, offset=1000)" in text
     assert second.content[0].text.startswith("[ccproxy: chars 1000-")
+
+
+def test_costs_in_the_tree_and_session_cost(tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
+    from ccproxy.sessions.cost import flow_cost
+
+    recs = stored(*records())
+    expected = sum(c.usd for r in recs if (c := flow_cost(r.doc)) and c.usd)
+    tree, by_model, by_day = call(server(config, tmp_path), ("list_conversations", {}),
+                                  ("session_cost", {}), ("session_cost", {"by": "day"}))
+    (session,) = payload(tree)["sessions"]
+    assert session["cost"]["usd"] == round(expected, 10) and session["cost"]["unknown"] == 0
+    assert all("cost" in t for t in session["conversations"][0]["turns"])
+    report = payload(by_model)
+    assert report["total"]["usd"] == round(expected, 10) and report["prices"].startswith("genai-prices ")
+    assert [r["key"] for r in report["rows"]] == ["claude-sonnet-4-5"]
+    assert len(payload(by_day)["rows"]) == 1

@@ -10,13 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
 from ccproxy.cli.common import library
-
-WAIT_SECONDS = 30.0  # for the daemon's writer to store the replayed flows
 
 
 def register(add: Callable[[str, str, Any], argparse.ArgumentParser]) -> None:
@@ -34,59 +31,25 @@ def register(add: Callable[[str, str, Any], argparse.ArgumentParser]) -> None:
 def run_replay(args: argparse.Namespace) -> int:
     from ccproxy.auth.sentinel import sentinel_for
     from ccproxy.daemon.state import read_state
-    from ccproxy.errors import DaemonError, UsageError
-    from ccproxy.flows.resend import plan, send
+    from ccproxy.errors import DaemonError
+    from ccproxy.sessions.replays import WAIT_SECONDS, replay_and_compare
 
-    if not 1 <= args.times <= 20:
-        raise UsageError(f"--times must be between 1 and 20, got {args.times}")
     lib = library(args)
-    original = lib.get_flow(args.id, args.jq)
-    target = (args.to or "").partition("/")[0]
-    if target and target not in lib.config.providers:
-        raise UsageError(f"--to {args.to}: no provider {target!r} (known: {', '.join(sorted(lib.config.providers))})")
     state = read_state(lib.config_dir)
     if state is None or "proxy" not in state.listeners:
         raise DaemonError(f"no daemon runs for config dir {lib.config_dir}; start it with `ccproxy start` (a replay "
                           "goes through it)")
-    resend = plan(original, sentinel_for, args.to, args.forwarded)
-    link = f'map(select(.ccproxy.replay_of == "{original.id}"))'
-    before = len(lib.ids([link]))
-    for _ in range(args.times):
-        send(state.listeners["proxy"].url, resend)
-    deadline = time.monotonic() + WAIT_SECONDS
-    ids = lib.ids([link])
-    while len(ids) - before < args.times and time.monotonic() < deadline:  # the writer stores them shortly
-        time.sleep(0.1)
-        ids = lib.ids([link])
-    replays = lib.load(ids[before:])
-    rows = [summary(f, lib.config.prices) for f in [original, *replays]]
+    result = replay_and_compare(lib, args.id, state.listeners["proxy"].url, sentinel_for, args.to, args.times,
+                                args.forwarded, args.jq)
     if args.json:
-        sys.stdout.write(json.dumps({"original": rows[0], "replays": rows[1:]}, indent=2) + "\n")
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
-        print_side_by_side(rows)
-    if len(replays) < args.times:
-        print(f"ccproxy: {len(replays)} of {args.times} replayed flow(s) were stored within {WAIT_SECONDS:.0f}s; "
-              "`ccproxy flows list` shows them when they are", file=sys.stderr)
+        print_side_by_side([result["original"], *result["replays"]])
+    if result["missing"]:
+        print(f"ccproxy: {result['missing']} of {args.times} replayed flow(s) were not stored within "
+              f"{WAIT_SECONDS:.0f}s; `ccproxy flows list` shows them when they are", file=sys.stderr)
         return 1
     return 0
-
-
-def summary(flow: Any, prices: Any) -> dict[str, Any]:
-    """What the comparison shows of one flow: the answer, usage, cost and timings."""
-    from ccproxy.sessions.cost import answered_model, flow_cost
-
-    ccp = flow.ccproxy
-    answer = flow.answer("client") or flow.answer("upstream")
-    cost = flow_cost(flow.doc, prices)
-    return {
-        "flow": flow.id, "provider": ccp.get("provider"), "model": answered_model(ccp),
-        "status": (flow.doc.get("response") or {}).get("status_code"),
-        "text": answer.text if answer else None,
-        "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in answer.tool_calls] if answer else [],
-        "stop_reason": ccp.get("stop_reason"), "usage": ccp.get("usage"),
-        "cost": cost.to_json() if cost else None, "duration_ms": ccp.get("duration_ms"), "ttfb_ms": ccp.get("ttfb_ms"),
-        "error": ccp.get("error"), "replay_of": ccp.get("replay_of"),
-    }
 
 
 def print_side_by_side(rows: list[dict[str, Any]]) -> None:

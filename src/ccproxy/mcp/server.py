@@ -197,7 +197,7 @@ def build_server(facts: DaemonFacts, forget: Forget | None = None) -> MCPServer[
     _register_shape_tools(server, work)
     from ccproxy.mcp import sessiontools
 
-    sessiontools.register(server, work)
+    sessiontools.register(server, work, lambda: facts.listeners()["proxy"])
     _register_status(server, facts)
     server.ccproxy_work = work  # type: ignore[attr-defined]  # build_app shuts its pool down with the app
     return server

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -33,6 +33,12 @@ SessionLimit = Annotated[int, Field(ge=0, le=MAX_SESSIONS,
 CostBy = Annotated[Literal["model", "session", "day", "flow"], Field(
     description="one row per model that answered, session id, UTC day, or flow")]
 AllStreams = Annotated[bool, Field(description="include valid streams too (default: only invalid ones)")]
+ReplayTo = Annotated[str | None, Field(
+    description="PROVIDER or PROVIDER/MODEL from ccproxy.yaml's providers (translated when it speaks another wire "
+    "format); omitted: today's routing of the original request")]
+ReplayTimes = Annotated[int, Field(ge=1, le=20, description="how many times to send it")]
+Forwarded = Annotated[bool, Field(description="resend what ccproxy forwarded instead of what the client sent")]
+_SPENDS = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 _READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 
@@ -74,6 +80,16 @@ class SessionTools:
     def turn_diff(self, flow_id: str, jq: Sequence[str] = ()) -> dict[str, Any]:
         return self.library.turn_diff(flow_id, jq)
 
+    def replay(self, flow_id: str, proxy_url: str, to: str | None, times: int, forwarded: bool,
+               jq: Sequence[str] = ()) -> dict[str, Any]:
+        from ccproxy.auth.sentinel import sentinel_for
+        from ccproxy.sessions.replays import replay_and_compare
+
+        result = replay_and_compare(self.library, flow_id, proxy_url, sentinel_for, to, times, forwarded, list(jq))
+        for row in (result["original"], *result["replays"]):
+            row["text"] = (row["text"] or "")[:4000] or None
+        return result
+
     def cost(self, jq: Sequence[str] = (), by: str = "model") -> dict[str, Any]:
         from ccproxy.sessions.cost import table_version
         from ccproxy.sessions.spend import spend
@@ -83,7 +99,7 @@ class SessionTools:
         return {**report, "prices": f"genai-prices {table_version()}"}
 
 
-def register(server: MCPServer[Any], work: ToolProcess) -> None:
+def register(server: MCPServer[Any], work: ToolProcess, proxy_url: Callable[[], str] | None = None) -> None:
     """Add the session tools, wrapped like every other flow tool (a CCProxyError reaches the agent). They
     run in the worker process: building a session tree parses every flow of the set, which would hold
     the daemon's event loop (and every proxied request) for seconds on a big store."""
@@ -125,3 +141,17 @@ def register(server: MCPServer[Any], work: ToolProcess) -> None:
 
     for fn in (list_conversations, explain_cache, lint_streams, turn_diff, session_cost):
         server.add_tool(agent_tool(fn), name=fn.__name__, annotations=_READ, structured_output=False)
+
+    if proxy_url is None:
+        return
+
+    async def replay_flow(id: FlowId, to: ReplayTo = None, times: ReplayTimes = 1, forwarded: Forwarded = False,
+                          jq: JqArg = None) -> str:
+        """Resend a recorded request through ccproxy, as the client sent it or to another provider/model
+        (like `ccproxy flows replay`), to see what that model would have answered on this exact turn. SPENDS
+        MONEY on the provider: call it only when the user asked for a replay. The new flows are recorded with
+        `.ccproxy.replay_of`; the answer compares the original and each replay: text, tool calls, stop reason,
+        usage, cost, latency and first-token time."""
+        return await work.call("sessions", "replay", id, proxy_url(), to, times, forwarded, filters(jq))
+
+    server.add_tool(agent_tool(replay_flow), name="replay_flow", annotations=_SPENDS, structured_output=False)

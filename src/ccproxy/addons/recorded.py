@@ -122,38 +122,51 @@ class RecordedUpstream:
         self.pending.pop(flow.id, None)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """One request per connection: the answer the request hook prepared for this flow id."""
+        """Requests on one kept-alive connection: each gets the answer the request hook prepared for its flow id."""
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            length = next((int(v) for k, _, v in (h.partition(":") for h in lines[1:])
-                           if k.strip().lower() == "content-length"), 0)
-            if length:
-                await reader.readexactly(length)
-            flow_id = lines[0].split(" ")[1].removeprefix(PATH)
-            answer, fast = self.pending.pop(flow_id, (None, False))
-            if answer is None:
-                body = json.dumps({"error": {"type": "ccproxy_recorded", "message": "no recorded answer prepared"}})
-                answer = Replayed(404, [("content-type", "application/json")], body.encode())
-            await _write(writer, answer, fast)
+            while head := await _read_head(reader):
+                lines = head.decode("latin-1").split("\r\n")
+                length = next((int(v) for k, _, v in (h.partition(":") for h in lines[1:])
+                               if k.strip().lower() == "content-length"), 0)
+                if length:
+                    await reader.readexactly(length)
+                flow_id = lines[0].split(" ")[1].removeprefix(PATH)
+                answer, fast = self.pending.pop(flow_id, (None, False))
+                if answer is None:
+                    body = json.dumps({"error": {"type": "ccproxy_recorded", "message": "no recorded answer prepared"}})
+                    answer = Replayed(404, [("content-type", "application/json")], body.encode())
+                await _write(writer, answer, fast)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, IndexError, ValueError):
             log.debug("recorded provider: a connection to the loopback server ended early", exc_info=True)
         finally:
             writer.close()
 
 
+async def _read_head(reader: asyncio.StreamReader) -> bytes:
+    """The next request's head, or b"" when the client closed the connection between requests."""
+    try:
+        return await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as exc:
+        if exc.partial:
+            raise
+        return b""
+
+
 async def _write(writer: asyncio.StreamWriter, answer: Replayed, fast: bool) -> None:
-    headers = [*answer.headers, ("connection", "close")]
-    if not answer.streamed:
-        headers.append(("content-length", str(len(answer.body))))
+    """A JSON answer with its length; a stream chunked, each chunk at its recorded offset unless `fast`."""
+    framing = ("transfer-encoding", "chunked") if answer.streamed else ("content-length", str(len(answer.body)))
     head = f"HTTP/1.1 {answer.status} {'OK' if answer.status < 400 else 'Error'}\r\n"
-    head += "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in [*answer.headers, framing]) + "\r\n"
     writer.write(head.encode("latin-1") + answer.body)
     await writer.drain()
+    if not answer.streamed:
+        return
     loop = asyncio.get_running_loop()
     start = loop.time()
     for offset, data in answer.chunks:
         if not fast and (wait := start + offset - loop.time()) > 0:
             await asyncio.sleep(wait)  # the recorded pace of the stream
-        writer.write(data)
+        writer.write(b"%x\r\n%s\r\n" % (len(data), data))
         await writer.drain()
+    writer.write(b"0\r\n\r\n")
+    await writer.drain()

@@ -14,6 +14,7 @@ import anthropic
 import openai
 import pytest
 
+from ccproxy.flows.recording import read_recording
 from tests.daemon import RunningDaemon
 from tests.fakes.provider import FakeProvider
 
@@ -46,7 +47,8 @@ def test_a_recorded_session_replays_offline_through_ccproxy_run(
         fake_provider: FakeProvider) -> None:
     path, seen = recording
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert "sk-fake" not in path.read_text()  # the real keys never reach a recording
+    for flow in read_recording(path):  # the real keys never reach a recording
+        assert "sk-fake" not in json.dumps(flow.doc) and b"sk-fake" not in b"".join(flow.parts.values())
     fake_provider.reset()
     offline = daemon_factory(config=recorded_config(path, fast=True), name="offline")
     replayed = turns(offline.cli("run", "--", sys.executable, str(SCRIPT)))

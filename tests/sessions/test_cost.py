@@ -99,3 +99,19 @@ def test_flow_cost_reads_the_flow_json_and_prefers_the_answering_model() -> None
     assert sonnet and sonnet.usd and cost.usd and sonnet.usd > cost.usd
     summed = total([cost, sonnet, None, price_usage("openai", "nope", {"input_tokens": 1})])
     assert summed["priced"] == 2 and summed["unknown"] == 1 and summed["unpriced_models"] == ["nope"]
+
+
+def test_prices_come_from_the_bundled_table_without_any_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("the price table must never be fetched")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    cost = price_usage("gemini", "gemini-2.5-pro", {"input_tokens": 1000, "output_tokens": 10},
+                       api_url="https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-pro:generateContent")
+    assert cost is not None and cost.usd and cost.source == f"genai-prices {genai_prices.__version__}"
+    from genai_prices import data_snapshot
+
+    assert data_snapshot.get_snapshot().from_auto_update is False

@@ -32,6 +32,10 @@ def test_the_blob_has_the_tree_and_per_flow_views() -> None:
     assert streamed["lint"]["client"]["valid"] is False
     assert streamed["events"]["upstream"][0][1] == "message_start"
     assert streamed["events"]["upstream"][0][0] >= 0  # ms after the flow started
+    assert view["summary"]["cost"]["usd"] > 0  # claude-sonnet-4-5 is in the bundled price table
+    session = data["tree"][0]
+    assert session["cost"]["priced"] >= 1 and session["cost"]["label"].startswith("$")
+    assert all("cost" in turn for turn in session["conversations"][0]["turns"])
 
 
 def test_the_export_inlines_everything_and_forbids_fetches(tmp_path: Path) -> None:

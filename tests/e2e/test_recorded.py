@@ -95,3 +95,20 @@ def test_a_recorded_anthropic_answer_reaches_an_openai_client_translated(
         {"role": "user", "content": "What is the weather in Paris?"}])
     calls = [c.choices[0].delta.tool_calls for c in stream if c.choices and c.choices[0].delta.tool_calls]
     assert calls and calls[0][0].function.name == "get_weather"  # type: ignore[index, union-attr]
+
+
+def test_a_jq_set_of_the_local_store_as_the_upstream(
+        recording: tuple[Path, list[dict[str, Any]]], daemon_factory: Callable[..., RunningDaemon],
+        fake_provider: FakeProvider) -> None:
+    """`from:` a jq filter: the same config dir's stored flows answer, here only the haiku turn."""
+    fake_provider.reset()
+    only_haiku = 'map(select(.ccproxy.model == "claude-haiku-4-5"))'
+    again = daemon_factory(config={"providers": {"anthropic": {"provider": "recorded", "from": only_haiku}}},
+                           name="live")  # the recording fixture's config dir, its store kept
+    claude = anthropic.Anthropic(base_url=again.proxy_url, api_key="sk-ant-oat-ccproxy-anthropic", max_retries=0)
+    plain = claude.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+    assert plain.content[0].text == "Hello from the fake provider."  # type: ignore[union-attr]
+    with pytest.raises(anthropic.NotFoundError):  # recorded, but not in the jq set
+        claude.messages.create(model="claude-sonnet-4-5", max_tokens=512, messages=[
+            {"role": "user", "content": "What is the weather in Paris?"}])
+    assert fake_provider.requests == []

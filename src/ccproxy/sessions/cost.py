@@ -104,7 +104,8 @@ def price_usage(
 
     The provider is the one the price table knows for `api_url` (an API it lists), and the model must be
     in its table; for an API the table does not list (localhost, a proxy) the wire format's first-party
-    provider is tried, then the provider whose table has this exact model name (the table's own matching).
+    provider is tried, then any provider whose table knows the model. Model names match by the table's own
+    rules (dated variants such as claude-sonnet-4-5-20250929 included), never by similarity.
     `prices` (model name or glob -> Price) wins over the table. `when` picks time-dependent prices."""
     if not usage:
         return None

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccproxy.flows.conversation import conversation_id, model_of, parse_json
+from ccproxy.flows.conversation import conversation_id, inner_request, model_of, parse_json
 from ccproxy.flows.meta import SSEEvent
 from ccproxy.flows.record import read_answer
 
@@ -20,6 +20,7 @@ SYSTEMS: dict[str, str] = {
     "openai": "openai",
     "openai_responses": "openai",
     "gemini": "gcp.gemini",
+    "code_assist": "gcp.gemini",
 }
 #: ccproxy usage key -> GenAI attribute.
 USAGE_ATTRIBUTES: dict[str, str] = {
@@ -73,7 +74,7 @@ class SpanSpec:
 def operation_of(facts: FlowFacts) -> str | None:
     if facts.wire_format is None:
         return None
-    return "generate_content" if facts.wire_format == "gemini" else "chat"
+    return "generate_content" if facts.wire_format in ("gemini", "code_assist") else "chat"
 
 
 def span_spec(facts: FlowFacts, capture_content: bool = False) -> SpanSpec:
@@ -127,7 +128,7 @@ def span_spec(facts: FlowFacts, capture_content: bool = False) -> SpanSpec:
     elif error:
         optional["error.type"] = "ccproxy.flow_error"
     if capture_content:
-        optional.update(content_attributes(request_doc, answer.text if answer else None, answer))
+        optional.update(content_attributes(inner_request(request_doc), answer.text if answer else None, answer))
     attrs.update({k: v for k, v in optional.items() if v is not None})
     name = f"{operation} {model}" if operation and model else operation or f"{facts.method} {facts.server_address}"
     return SpanSpec(name, int(facts.start * 1e9), int(max(facts.end, facts.start) * 1e9), attrs, error)

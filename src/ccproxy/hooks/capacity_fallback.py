@@ -25,7 +25,7 @@ class Params(BaseModel):
     total_retry_budget_seconds: float = Field(default=60.0, ge=0, le=900)
 
 
-@hook(reads=["request.body"], writes=["metadata.capacity"], stage="outbound", params=Params)
+@hook(reads=["metadata.transform"], writes=["metadata.capacity"], stage="outbound", params=Params)
 def capacity_fallback(ctx: HookContext) -> None:
     """Arm the flow for capacity fallback: on 429/503/529 retry, then walk `fallback_models`."""
     params = ctx.params if isinstance(ctx.params, Params) else Params()

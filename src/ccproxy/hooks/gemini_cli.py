@@ -32,7 +32,7 @@ def envelope_of(ctx: HookContext) -> dict[str, Any] | None:
     return body if codeassist.is_request(body) else None
 
 
-@hook(reads=["request.body"], writes=["metadata.session_id"], stage="outbound")
+@hook(reads=["client_request.body"], writes=["metadata.session_id"], stage="outbound")
 def gemini_cli(ctx: HookContext) -> None:
     """Code Assist envelope: `request.session_id` -> `.ccproxy.session_id`; warn if it leaves untranslated."""
     body = envelope_of(ctx)

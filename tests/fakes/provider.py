@@ -12,6 +12,7 @@ Behaviour is steered by the request's model name (so it works through any client
   ...-capacity     no capacity: Gemini 429 RESOURCE_EXHAUSTED (MODEL_CAPACITY_EXHAUSTED), Anthropic 529
                    overloaded_error, OpenAI 503 server_is_overloaded; `...-capacity-503` is Gemini's 503
                    UNAVAILABLE. `capacity_delay` (seconds) adds Gemini's RetryInfo / a `retry-after` header
+  ...-fenced       answers a JSON commit message inside a markdown code fence (FENCED)
   ...-flaky        answers like `-capacity` the first `flaky_failures` times per model, then normally
 The Code Assist API (`/v1internal:<method>`, gemini-cli logged in with Google) answers the Gemini
 endpoint's answers wrapped as `{"response": ..., "traceId"}`, plus `countTokens` and `loadCodeAssist`.
@@ -41,6 +42,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes import websocket as fake_websocket
 
+FENCED = '```json\n{"type": "feat", "scope": "wire", "subject": "read the Code Assist envelope"}\n```'
 CODE_ASSIST_PATH = re.compile(r"^/v1internal:([A-Za-z]+)$")
 GEMINI_PATH = re.compile(r"^/(?:v1beta|v1|v1alpha)/models/([^/:]+):(generateContent|streamGenerateContent)$")
 
@@ -350,6 +352,8 @@ class _Handler(BaseHTTPRequestHandler):
             ca and ca.group(1) == "streamGenerateContent"
         )
         answer = self.fake.answer_for(body, fmt)
+        if model.endswith("-fenced"):
+            answer = Answer(FENCED, None, answer.input_tokens, answer.output_tokens)
         self.stall = model.endswith("stall")
         cut = model.endswith("cut") or self.stall
         if fmt in ("anthropic", "gemini") and (refusal := self.fake.refusal(fmt, model, body)):

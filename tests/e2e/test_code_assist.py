@@ -27,7 +27,8 @@ SESSION = "8c1f7e2a-4b5d-4e6f-9a0b-1c2d3e4f5a6b"
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory, _fake_session: FakeProvider) -> Iterator[RunningDaemon]:
-    config = {"inspector": {"transforms": [
+    capacity = {"hook": "ccproxy.hooks.capacity_fallback", "params": {"fallback_models": ["gemini-2.5-flash"]}}
+    config = {"hooks": {"outbound": ["ccproxy.hooks.gemini_cli", capacity]}, "inspector": {"transforms": [
         {"match_path": "^/v1internal:", "match_model": "^claude-", "action": "transform", "dest_provider": "anthropic"},
         {"match_path": "^/v1internal:", "action": "redirect", "dest_host": _fake_session.url},
     ]}}
@@ -97,6 +98,11 @@ def test_passthrough_keeps_the_envelope_and_every_view_reads_inside(
     assert cache.returncode == 0 and docs[-2]["id"] in cache.stdout, cache.stderr
     diff = daemon.cli("flows", "turndiff", docs[-2]["id"], "--json")
     assert diff.returncode == 0, diff.stderr
+    page = daemon.config_dir / "viewer.html"
+    export = daemon.cli("flows", "export", "--html", str(page))
+    assert export.returncode == 0, export.stderr
+    html = page.read_text()
+    assert SESSION in html and "gemini-2.5-pro" in html and "This is the Gemini CLI." in html
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -119,3 +125,18 @@ def test_a_transform_rule_sends_it_to_another_provider_and_wraps_the_answer(
     assert "fake-project-0001" not in seen.body.decode()
     record = flows(daemon, 1)[-1]["ccproxy"]
     assert (record["transform"]["from_format"], record["transform"]["to_format"]) == ("code_assist", "anthropic")
+
+
+def test_gemini_cli_own_capacity_errors_fall_back_on_code_assist(
+    daemon: RunningDaemon, fake_provider: FakeProvider
+) -> None:
+    fake_provider.reset()
+    res = post(daemon, "streamGenerateContent", envelope("gemini-2.5-pro-capacity"), "?alt=sse")
+    assert res.status_code == 200 and all(set(c) == {"response", "traceId"} for c in events(res))
+    models = [r.json["model"] for r in fake_provider.requests]
+    assert models == ["gemini-2.5-pro-capacity", "gemini-2.5-pro-capacity", "gemini-2.5-flash"]
+    assert all(r.headers["authorization"] == f"Bearer {GOOGLE_LOGIN}" for r in fake_provider.requests)
+    assert all(r.path == "/v1internal:streamGenerateContent?alt=sse" for r in fake_provider.requests)
+    record = flows(daemon, 1)[-1]["ccproxy"]
+    assert record["model"] == "gemini-2.5-flash"
+    assert [a["status"] for a in record["extra"]["capacity"]["attempts"]] == [429, 429, 200]

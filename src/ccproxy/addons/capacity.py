@@ -80,7 +80,6 @@ class CapacityFallback:
             and "policy" in story
             and not story.get("attempts")
             and meta.transform is not None
-            and meta.provider in self.config.providers
             and not flow.request.stream
             and not websocket.is_upgrade(flow.request)
         )
@@ -104,7 +103,7 @@ class CapacityFallback:
         return self._client
 
     async def _walk(self, flow: http.HTTPFlow, meta: FlowMeta) -> None:
-        assert flow.response is not None and meta.capacity is not None and meta.provider is not None
+        assert flow.response is not None and meta.capacity is not None
         story, short = meta.capacity, flow.id[:8]
         policy = policy_of(story["policy"])
         model = request_model(flow.request, main_endpoint(flow.request.path)) or ""
@@ -112,7 +111,7 @@ class CapacityFallback:
         last = capacity.Signal(flow.response.status_code, str(flow.response.status_code),
                                capacity.header_delay(retry_after))
         attempts: list[dict[str, Any]] = story.setdefault("attempts", [])
-        self._note(short, attempts, meta.provider, model, last, 0.0)
+        self._note(short, attempts, meta.provider or flow.request.pretty_host, model, last, 0.0)
         started, answer, answered = time.monotonic(), None, None
         for candidate, sticky in capacity.candidates(policy, model):
             decision = capacity.decide(policy, sticky, last.delay, time.monotonic() - started)
@@ -131,7 +130,8 @@ class CapacityFallback:
             replayed, target = attempt
             last = capacity.signal(replayed.status_code, replayed.header("retry-after"), body_of(replayed)) or \
                 capacity.Signal(replayed.status_code, "answered", None)
-            self._note(short, attempts, target.provider or "", target.model or "", last, decision.wait)
+            where = target.provider or flow.request.pretty_host
+            self._note(short, attempts, where, target.model or "", last, decision.wait)
             answer = (replayed, target)
             if replayed.status_code not in capacity.CAPACITY_STATUSES:
                 answered = target
@@ -139,7 +139,7 @@ class CapacityFallback:
         if answer is None:
             return
         if answered is not None:
-            story["answered_by"] = f"{answered.provider}/{answered.model}"
+            story["answered_by"] = f"{answered.provider or flow.request.pretty_host}/{answered.model}"
         replayed, target = answer
         meta.transform, meta.provider = target, target.provider
         self._pending[flow.id] = replayed
@@ -160,9 +160,8 @@ class CapacityFallback:
         """Send the request for one candidate; None when it cannot be built (logged, and skipped)."""
         import httpx  # start-up cost; see ccproxy.auth.oauth
 
-        assert meta.transform is not None and meta.provider is not None
+        assert meta.transform is not None
         name, model = capacity.split_candidate(candidate, list(self.config.providers), meta.provider)
-        assert name is not None
         try:
             req, target = await self._request_for(flow, meta, name, model)
         except (TranslationError, AuthError) as exc:
@@ -182,15 +181,19 @@ class CapacityFallback:
         return replayed, target
 
     async def _request_for(
-        self, flow: http.HTTPFlow, meta: FlowMeta, name: str, model: str
+        self, flow: http.HTTPFlow, meta: FlowMeta, name: str | None, model: str
     ) -> tuple[http.Request, TransformInfo]:
-        """The forwarded request with another model (same provider), or the client's translated for another."""
+        """The forwarded request with another model (same destination), or the client's translated for another.
+
+        `name` None: the flow's own destination, no configured provider (gemini-cli's own Code
+        Assist calls, say), with the client's own credential."""
         info = meta.transform
         assert info is not None
         req = flow.request.copy()
-        provider = self.config.providers[name]
         if name == meta.provider:
-            if meta.auth_injected and provider.auth is not None:  # the 401 addon masked it once it had left
+            provider = self.config.providers.get(name) if name else None
+            if meta.auth_injected and name and provider is not None and provider.auth is not None:
+                # the 401 addon masked the injected credential once the request had left
                 apply_credential(req, provider.auth_header, await self.services.resolver.resolve(name))
             endpoint = main_endpoint(req.path)
             if endpoint is not None and endpoint.format == "gemini" and endpoint.model:
@@ -198,6 +201,8 @@ class CapacityFallback:
             else:
                 set_body_model(req, model)
             return req, replace(info, model=model, dest_url=req.url)
+        assert name is not None
+        provider = self.config.providers[name]
         client = meta.client_request
         client_path = "/" + (client.url.split("://", 1)[-1].partition("/")[2] if client else req.path)
         origin = main_endpoint(client_path)

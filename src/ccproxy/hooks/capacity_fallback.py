@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ccproxy.pipeline.context import HookContext
 from ccproxy.pipeline.hook import hook
+from ccproxy.wire.endpoints import main_endpoint
 
 
 class Params(BaseModel):
@@ -29,6 +30,6 @@ class Params(BaseModel):
 def capacity_fallback(ctx: HookContext) -> None:
     """Arm the flow for capacity fallback: on 429/503/529 retry, then walk `fallback_models`."""
     params = ctx.params if isinstance(ctx.params, Params) else Params()
-    if ctx.meta.transform is None or ctx.meta.provider is None:
-        return  # not routed to a configured provider: nothing to fall back from
+    if ctx.meta.transform is None or main_endpoint(ctx.flow.request.path) is None:
+        return  # ccproxy answered it itself, or no generation call (a download in the jail, countTokens)
     ctx.meta.capacity = {"policy": params.model_dump(), "attempts": []}

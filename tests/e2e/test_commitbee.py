@@ -40,14 +40,14 @@ def commitbee_messages(system: str = SYSTEM) -> Any:
     return [{"role": "system", "content": system}, {"role": "user", "content": PROMPT}]
 
 
-def test_a_streamed_fenced_answer_arrives_as_raw_json(daemon: RunningDaemon) -> None:
+def test_a_streamed_fenced_answer_arrives_as_raw_json(daemon: RunningDaemon, fake_provider: FakeProvider) -> None:
     chunks = client(daemon).chat.completions.create(model="gpt-4o-mini-fenced", messages=commitbee_messages(),
                                                    temperature=0.3, max_tokens=256, stream=True)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == RAW and json.loads(text)["type"] == "feat"
 
 
-def test_a_whole_answer_and_a_translated_stream_too(daemon: RunningDaemon) -> None:
+def test_a_whole_answer_and_a_translated_stream_too(daemon: RunningDaemon, fake_provider: FakeProvider) -> None:
     out = client(daemon).chat.completions.create(model="gpt-4o-mini-fenced", messages=commitbee_messages())
     assert out.choices[0].message.content == RAW
     translated = client(daemon, "anthropic").chat.completions.create(
@@ -59,7 +59,9 @@ def test_a_whole_answer_and_a_translated_stream_too(daemon: RunningDaemon) -> No
         assert "".join(s.text_stream) == RAW
 
 
-def test_other_clients_keep_their_fences_and_status_shows_the_hook(daemon: RunningDaemon) -> None:
+def test_other_clients_keep_their_fences_and_status_shows_the_hook(
+    daemon: RunningDaemon, fake_provider: FakeProvider
+) -> None:
     chunks = client(daemon).chat.completions.create(model="gpt-4o-mini-fenced", stream=True,
                                                    messages=commitbee_messages("You are a helpful assistant."))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == FENCED

@@ -8,7 +8,8 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import tflow
 
-from ccproxy.addons.auth import AuthRefresh, ReplayBody, drain
+from ccproxy.addons.auth import AuthRefresh
+from ccproxy.addons.replayed import ReplayBody, drain
 from ccproxy.auth.apply import sent_credential
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.daemon.chain import build_services

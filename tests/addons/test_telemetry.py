@@ -44,3 +44,12 @@ def test_provider_format_without_a_transform_and_internal_flows_skipped() -> Non
     get_meta(internal).internal = True
     addon.response(internal)
     assert [f.flow_id for f in submitted] == [flow.id]
+
+
+def test_an_unrouted_capture_gets_its_format_from_the_path() -> None:
+    flow = tflow.tflow(resp=True)
+    flow.request.path = "/v1internal:streamGenerateContent?alt=sse"
+    get_meta(flow).transform = TransformInfo(mode="passthrough", reason="original")
+    assert facts_of(config(), flow).wire_format == "code_assist"
+    flow.request.path = "/v1internal:loadCodeAssist"
+    assert facts_of(config(), flow).wire_format is None

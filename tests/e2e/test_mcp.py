@@ -201,7 +201,7 @@ def test_every_tool_over_streamable_http(daemon: RunningDaemon, fake_provider: F
     assert out["conversations"]["conversations"] == 5 and SESSION_A in [s["session_id"] for s in sessions]
     status = out["status"]
     assert status["mcp_url"] == mcp_url(daemon) and status["proxy_url"] == daemon.proxy_url
-    assert status["pipeline"]["outbound"] == ["inject_mcp_notifications"] and status["flows"]["stored"] == 5
+    assert status["pipeline"]["outbound"] == ["gemini_cli", "inject_mcp_notifications"] and status["flows"]["stored"] == 5
     assert out["resource"]["listeners"] == status["listeners"]
     assert out["namespace"]["privacy_claim"] is False
     assert out["missing"].is_error and "no stored flow id starts with 'zzzz'" in out["missing"].content[0].text

@@ -9,6 +9,13 @@ Behaviour is steered by the request's model name (so it works through any client
   ...-slowbody     (not streamed) send the headers and half the JSON body, then go silent (bounded
                    by `hang_seconds`), then reset
   ...-halfbody     (not streamed) send the headers and half the JSON body, then reset
+  ...-capacity     no capacity: Gemini 429 RESOURCE_EXHAUSTED (MODEL_CAPACITY_EXHAUSTED), Anthropic 529
+                   overloaded_error, OpenAI 503 server_is_overloaded; `...-capacity-503` is Gemini's 503
+                   UNAVAILABLE. `capacity_delay` (seconds) adds Gemini's RetryInfo / a `retry-after` header
+  ...-fenced       answers a JSON commit message inside a markdown code fence (FENCED)
+  ...-flaky        answers like `-capacity` the first `flaky_failures` times per model, then normally
+The Code Assist API (`/v1internal:<method>`, gemini-cli logged in with Google) answers the Gemini
+endpoint's answers wrapped as `{"response": ..., "traceId"}`, plus `countTokens` and `loadCodeAssist`.
 A request that declares tools gets a tool call back unless its last message is a tool result.
 Attributes (`required_token`, `sse_events`, `sse_delay`, `answer_size`) tune it for auth tests and bench.
 
@@ -35,6 +42,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes import websocket as fake_websocket
 
+FENCED = '```json\n{"type": "feat", "scope": "wire", "subject": "read the Code Assist envelope"}\n```'
+CODE_ASSIST_PATH = re.compile(r"^/v1internal:([A-Za-z]+)$")
 GEMINI_PATH = re.compile(r"^/(?:v1beta|v1|v1alpha)/models/([^/:]+):(generateContent|streamGenerateContent)$")
 
 
@@ -85,6 +94,9 @@ class FakeProvider:
         self.sse_delay: float = 0.0
         self.answer_size: int | None = None
         self.hang_seconds: float = 30.0
+        self.capacity_delay: float | None = None
+        self.flaky_failures = 1
+        self.flaky_seen: dict[str, int] = {}
         self.signed: dict[str, str] = {}  # signature issued -> the thinking text / function name it signs
         self.ws_received: list[str | bytes] = []  # messages its Responses WebSocket got (tests/fakes/websocket.py)
         self.stopping = threading.Event()
@@ -126,6 +138,9 @@ class FakeProvider:
         self.sse_events = None
         self.sse_delay = 0.0
         self.answer_size = None
+        self.capacity_delay = None
+        self.flaky_failures = 1
+        self.flaky_seen.clear()
         self.signed.clear()
 
     def sign(self, what: str) -> str:
@@ -218,9 +233,15 @@ class _Handler(BaseHTTPRequestHandler):
         return rec
 
     body_fault: str | None = None  # "slowbody" / "halfbody": the JSON answer's body breaks half way
+    envelope = False  # a Code Assist call: every Gemini answer (JSON or SSE event) goes out wrapped
+
+    def _wrap(self, doc: Any) -> Any:
+        if self.envelope and isinstance(doc, dict) and "error" not in doc:
+            return {"response": doc, "traceId": uuid.uuid4().hex[:16]}
+        return doc
 
     def _json(self, status: int, doc: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(doc).encode()
+        data = json.dumps(self._wrap(doc)).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
@@ -248,7 +269,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _sse(self, data: Any, event: str | None = None) -> None:
-        payload = data if isinstance(data, str) else json.dumps(data)
+        payload = data if isinstance(data, str) else json.dumps(self._wrap(data))
         block = (f"event: {event}\n" if event else "") + f"data: {payload}\n\n"
         raw = block.encode()
         self.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
@@ -280,9 +301,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.body_fault = None  # one handler serves every request of a keep-alive connection
+        self.envelope = False
         rec = self._read()
         path = urlsplit(rec.path).path
-        if path.endswith("/v1/messages"):
+        ca = CODE_ASSIST_PATH.match(path)
+        if ca and ca.group(1) not in ("generateContent", "streamGenerateContent"):
+            self._code_assist_setup(ca.group(1), rec)
+            return
+        if ca:
+            fmt = "gemini"
+            self.envelope = True
+        elif path.endswith("/v1/messages"):
             fmt = "anthropic"
         elif path.endswith("/chat/completions"):
             fmt = "openai"
@@ -303,6 +332,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         gem = GEMINI_PATH.match(path)
         model = gem.group(1) if gem else str(body.get("model", "fake-model"))
+        if ca:
+            body = body.get("request") or {}
+        if self._capacity(fmt, model):
+            return
         self.body_fault = next((f for f in ("slowbody", "halfbody") if model.endswith(f)), None)
         for code in ("500", "429", "400", "503"):
             if model.endswith(f"error-{code}"):
@@ -315,8 +348,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake.stopping.wait(self.fake.hang_seconds)
             self._reset()
             return
-        stream = bool(body.get("stream")) or bool(gem and gem.group(2) == "streamGenerateContent")
+        stream = bool(body.get("stream")) or bool(gem and gem.group(2) == "streamGenerateContent") or bool(
+            ca and ca.group(1) == "streamGenerateContent"
+        )
         answer = self.fake.answer_for(body, fmt)
+        if model.endswith("-fenced"):
+            answer = Answer(FENCED, None, answer.input_tokens, answer.output_tokens)
         self.stall = model.endswith("stall")
         cut = model.endswith("cut") or self.stall
         if fmt in ("anthropic", "gemini") and (refusal := self.fake.refusal(fmt, model, body)):
@@ -324,6 +361,53 @@ class _Handler(BaseHTTPRequestHandler):
             return
         handler = getattr(self, f"_{fmt}")
         handler(body, model, answer, stream, cut)
+
+    def _code_assist_setup(self, method: str, rec: RecordedRequest) -> None:
+        """Code Assist's other calls: what gemini-cli needs to start, and countTokens."""
+        body = rec.json or {}
+        if method == "countTokens":
+            self._json(200, {"totalTokens": len(json.dumps(body.get("request") or {})) // 4})
+        elif method == "loadCodeAssist":
+            self._json(200, {"currentTier": {"id": "free-tier", "name": "Gemini Code Assist for individuals"},
+                             "allowedTiers": [{"id": "free-tier", "isDefault": True}],
+                             "cloudaicompanionProject": "fake-project-0001"})
+        elif method == "onboardUser":
+            self._json(200, {"done": True, "response": {"cloudaicompanionProject": {"id": "fake-project-0001"}}})
+        else:
+            self._json(404, {"error": {"code": 404, "message": f"no method {method}", "status": "NOT_FOUND"}})
+
+    def _capacity(self, fmt: str, model: str) -> bool:
+        """Answer a no-capacity error for `-capacity` models (and `-flaky` ones at first); False otherwise."""
+        if model.endswith("-flaky"):
+            seen = self.fake.flaky_seen.get(model, 0)
+            self.fake.flaky_seen[model] = seen + 1
+            if seen >= self.fake.flaky_failures:
+                return False
+        elif not model.endswith(("-capacity", "-capacity-503")):
+            return False
+        delay = self.fake.capacity_delay
+        headers = {"retry-after": f"{delay:g}"} if delay is not None and fmt != "gemini" else {}
+        if fmt == "gemini" and model.endswith("-503"):
+            doc: Any = {"error": {"code": 503, "message": "The model is overloaded. Please try again later.",
+                                  "status": "UNAVAILABLE"}}
+            status = 503
+        elif fmt == "gemini":
+            details: list[dict[str, Any]] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                               "reason": "MODEL_CAPACITY_EXHAUSTED", "domain": "googleapis.com",
+                                               "metadata": {"model": model}}]
+            if delay is not None:
+                details.append({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{delay:g}s"})
+            doc = {"error": {"code": 429, "message": f"No capacity available for model {model} on the server",
+                             "status": "RESOURCE_EXHAUSTED", "details": details}}
+            status = 429
+        elif fmt == "anthropic":
+            doc, status = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, 529
+        else:
+            doc = {"error": {"message": "The server is overloaded or not ready yet.", "type": "server_error",
+                             "param": None, "code": "server_is_overloaded"}}
+            status = 503
+        self._json(status, doc, headers)
+        return True
 
     def _error(self, fmt: str, status: int, message: str) -> None:
         kind = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_error"}.get(

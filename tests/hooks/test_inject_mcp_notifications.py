@@ -146,4 +146,4 @@ def test_it_loads_as_an_outbound_hook_with_params() -> None:
     spec = load_hook({"hook": "ccproxy.hooks.inject_mcp_notifications", "params": {"tool_name": "x"}}, "t")
     assert spec.stage == "outbound" and spec.writes == {"request.body"}
     assert isinstance(spec.params, Params) and spec.params.tool_name == "x"
-    assert CCProxyConfig().hooks.outbound == ["ccproxy.hooks.inject_mcp_notifications"]
+    assert CCProxyConfig().hooks.outbound == ["ccproxy.hooks.gemini_cli", "ccproxy.hooks.inject_mcp_notifications"]

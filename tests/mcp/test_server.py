@@ -110,7 +110,7 @@ def test_status_tool_and_resource_agree_and_hold_no_token(tmp_path: Path, config
     assert doc["flows"]["stored"] == 1 == res["flows"]["stored"]
     assert doc["listeners"] == {"proxy": "http://127.0.0.1:1"} and doc["uptime_s"] >= 5
     assert doc["notifications"] == {"tasks": 0, "events": 0}
-    assert doc["pipeline"]["outbound"] == ["inject_mcp_notifications"]
+    assert doc["pipeline"]["outbound"] == ["gemini_cli", "inject_mcp_notifications"]
 
 
 def test_notify_route_behind_the_gate(tmp_path: Path, config: CCProxyConfig) -> None:

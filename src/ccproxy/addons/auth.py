@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mitmproxy import http
 
 from ccproxy.addons import websocket
-from ccproxy.addons.stream import _Tap
+from ccproxy.addons.replayed import fill_body, swap_in
 from ccproxy.auth.apply import apply_credential, mask_credential, sent_credential
-from ccproxy.auth.replay import Replayed, client_headers, make_client, resend
+from ccproxy.auth.replay import Replayed, make_client, resend
 from ccproxy.auth.resolver import CredentialResolver
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import AuthError
@@ -44,31 +42,6 @@ def hide_credential(flow: http.HTTPFlow, header: str) -> None:
 
 def redact(text: str, secret: str | None) -> str:
     return text.replace(secret, "<credential>") if secret else text
-
-
-def drain(tap: Any, body: bytes) -> bytes:
-    """Push a whole body and the end-of-stream through a stream callable; what the client gets."""
-    out = b""
-    for chunk in (body, b""):
-        result = tap(chunk)
-        out += result if isinstance(result, bytes) else b"".join(result)
-    return out
-
-
-class ReplayBody:
-    """Stands in for the stream callable: drops the 401's bytes, then emits the replayed body through `tap`."""
-
-    def __init__(self, body: bytes, tap: Any, done: Callable[[], object]) -> None:
-        self.body = body
-        self.tap = tap
-        self.done = done
-
-    def __call__(self, chunk: bytes) -> list[bytes]:
-        if chunk:
-            return []  # an empty bytes chunk would end a chunked HTTP/1 body early
-        self.done()
-        out = drain(self.tap, self.body)
-        return [out] if out else []
 
 
 class AuthRefresh:
@@ -182,32 +155,14 @@ class AuthRefresh:
 
     def _swap(self, flow: http.HTTPFlow, meta: FlowMeta, replayed: Replayed) -> None:
         """The replay's status and headers replace the 401's; its body follows (stream or `response`)."""
-        old = flow.response
-        assert old is not None
-        streamed = replayed.is_event_stream
-        flow.response = http.Response(
-            http_version=old.data.http_version,
-            status_code=replayed.status_code,
-            reason=replayed.reason.encode(),
-            headers=http.Headers(client_headers(replayed, streamed)),
-            content=None,
-            trailers=None,
-            timestamp_start=time.time(),
-            timestamp_end=None,
-        )
         self._pending[flow.id] = replayed
-        if streamed:
-            tap = _Tap(meta)
-            flow.response.stream = ReplayBody(replayed.body, tap, lambda: self._pending.pop(flow.id, None))
+        swap_in(flow, meta, replayed, lambda: self._pending.pop(flow.id, None))
 
     def response(self, flow: http.HTTPFlow) -> None:
         """The 401's body was consumed into the response; put the replayed body in its place."""
         replayed = self._pending.pop(flow.id, None)
-        if replayed is not None and flow.response is not None:
-            body = drain(_Tap(get_meta(flow)), replayed.body) if replayed.is_event_stream else replayed.body
-            flow.response.raw_content = body
-            if "content-length" in flow.response.headers:
-                flow.response.headers["content-length"] = str(len(body))
+        if replayed is not None:
+            fill_body(flow, get_meta(flow), replayed)
         self._hide(flow)
 
     def error(self, flow: http.HTTPFlow) -> None:

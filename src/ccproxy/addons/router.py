@@ -170,7 +170,9 @@ class Router:
         if provider is None or name is None or (meta.auth_injected and meta.provider == name):
             return True
         req = flow.request
-        own = None if meta.auth_injected else client_key(req.headers)
+        # gemini-cli's Google login is for Code Assist only: it never travels to another provider
+        google_login = meta.transform is not None and meta.transform.from_format == "code_assist"
+        own = None if meta.auth_injected or google_login else client_key(req.headers)
         strip_client_keys(req)  # the first provider's credential never reaches this one, even on an error
         if provider.auth is None:
             if own:

@@ -33,7 +33,8 @@ class _Tap:
             meta.upstream_events.extend(self.upstream.feed(chunk))
         out = chunk
         for fn in meta.stream_filters:
-            out = fn(out) if (out or not chunk) else out
+            # At the end (b""), what a filter flushes reaches the next one before the end does.
+            out = (fn(out) if out else b"") + (b"" if chunk else fn(b""))
         if out:
             meta.client_events.extend(self.client.feed(out))
         # An empty bytes chunk would go out as the 0-length chunk that ends a chunked HTTP/1 body.
@@ -55,7 +56,19 @@ def _large_and_untouched(flow: http.HTTPFlow, response: http.Response) -> bool:
 
 
 class StreamTap:
-    """Must come after every addon whose `responseheaders` adds a stream filter (the router)."""
+    """Must come after every addon whose `responseheaders` adds a stream filter (the router).
+
+    A filter with a `whole(body)` method (a hook's answer rewrite) also rewrites a body that was
+    not streamed, once the router translated it into the client's format."""
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        response, meta = flow.response, get_meta(flow)
+        if response is None or response.stream or response.status_code >= 400:
+            return
+        for fn in meta.stream_filters:
+            whole = getattr(fn, "whole", None)
+            if whole is not None:
+                response.content = whole(response.content or b"")
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         response = flow.response

@@ -10,6 +10,7 @@ from ccproxy.config.model import CCProxyConfig
 from ccproxy.flows.meta import FlowMeta, get_meta
 from ccproxy.telemetry.export import SpanExport
 from ccproxy.telemetry.genai import FlowFacts
+from ccproxy.wire.endpoints import main_endpoint
 
 
 def wire_format(config: CCProxyConfig, meta: FlowMeta) -> str | None:
@@ -17,6 +18,12 @@ def wire_format(config: CCProxyConfig, meta: FlowMeta) -> str | None:
         return meta.transform.to_format
     provider = config.providers.get(meta.provider) if meta.provider else None
     return provider.provider if provider is not None else None
+
+
+def path_format(path: str) -> str | None:
+    """A captured call's format from its path (a jailed gemini-cli's Code Assist, say), when no route names one."""
+    endpoint = main_endpoint(path)
+    return endpoint.format if endpoint is not None else None
 
 
 def facts_of(config: CCProxyConfig, flow: http.HTTPFlow) -> FlowFacts:
@@ -39,7 +46,7 @@ def facts_of(config: CCProxyConfig, flow: http.HTTPFlow) -> FlowFacts:
         status_code=resp.status_code if resp else None,
         first_byte=meta.timestamp_first_byte,
         provider=meta.provider,
-        wire_format=wire_format(config, meta),
+        wire_format=wire_format(config, meta) or path_format(req.path),
         route_action=transform.mode if transform else None,
         route_model=transform.model if transform else None,
         session_id=meta.session_id,

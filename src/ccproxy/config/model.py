@@ -206,7 +206,7 @@ class McpConfig(_Model):
 
 HookEntry = str | dict[str, Any]
 DEFAULT_INBOUND: tuple[HookEntry, ...] = ("ccproxy.hooks.inject_auth", "ccproxy.hooks.extract_session_id")
-DEFAULT_OUTBOUND: tuple[HookEntry, ...] = ("ccproxy.hooks.inject_mcp_notifications",)
+DEFAULT_OUTBOUND: tuple[HookEntry, ...] = ("ccproxy.hooks.gemini_cli", "ccproxy.hooks.inject_mcp_notifications")
 
 
 class HooksConfig(_Model):

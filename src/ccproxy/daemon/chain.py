@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ccproxy.addons.auth import AuthRefresh
+from ccproxy.addons.capacity import CapacityFallback
 from ccproxy.addons.contentview import ContentViews
 from ccproxy.addons.fingerprint import Fingerprint
 from ccproxy.addons.forward import ForwardProxy
@@ -62,6 +63,7 @@ def build_chain(
     chain: list[Any] = [
         # Response side only, so it comes first there: a 401 is replayed before any addon below sees it.
         AuthRefresh(config, services),  # 401 -> re-resolve credential -> replay once
+        CapacityFallback(config, services),  # 429/503/529 -> retry, then fallback models (capacity_fallback hook)
         # Forward listener only: 407 without the proxy credential; non-LLM CONNECT targets tunnelled.
         ForwardProxy(config, forward_credential),
         Inspector(),  # source + client-request snapshot; on response, the upstream snapshot

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ccproxy.flows.meta import SSEEvent
+from ccproxy.wire import codeassist
 
 
 @dataclass
@@ -295,8 +296,11 @@ def from_events(events: Iterable[SSEEvent]) -> Answer:
     """Reassemble a stream into its final message; unknown or empty streams give an empty Answer."""
     answer = Answer()
     handler: Any = None
+    enveloped = False
     for doc in _docs(events):
         answer.events += 1
+        if codeassist.is_response(doc):  # gemini-cli's Code Assist: Gemini one level down
+            doc, enveloped = doc["response"], True
         if handler is None:
             fmt = detect_format(doc)
             if fmt == "unknown":
@@ -308,6 +312,8 @@ def from_events(events: Iterable[SSEEvent]) -> Answer:
             handler.event(doc)
     if handler is not None:
         handler.finish()
+    if enveloped and answer.format == "gemini":
+        answer.format = codeassist.FORMAT
     return answer
 
 
@@ -320,6 +326,8 @@ def from_body(body: bytes) -> Answer | None:
     if isinstance(doc, list):
         return from_events(SSEEvent(t=0.0, data=json.dumps(d)) for d in doc)
     answer = Answer(events=0, complete=True)
+    enveloped = codeassist.is_response(doc)
+    doc = codeassist.unwrap_response(doc)
     fmt = detect_format(doc)
     if fmt == "unknown" and isinstance(doc, dict) and "content" in doc and "role" in doc:
         fmt = "anthropic"
@@ -333,4 +341,6 @@ def from_body(body: bytes) -> Answer | None:
     if reader is not None and isinstance(doc, dict):
         reader(answer, doc)
     answer.error = answer.error or _error_text(doc)
+    if enveloped:
+        answer.format = codeassist.FORMAT
     return answer

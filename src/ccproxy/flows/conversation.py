@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ccproxy.flows.times import iso
+from ccproxy.wire import codeassist
 
 _GEMINI_MODEL = re.compile(r"/models/([^/:?]+)")
 
@@ -30,8 +31,14 @@ def _text_of(content: Any) -> str:
     return ""
 
 
+def inner_request(body: Any) -> Any:
+    """The request the model reads: a Code Assist envelope's Gemini request, any other body itself."""
+    return codeassist.unwrap_request(body)
+
+
 def first_user_text(body: Any) -> str | None:
     """The first user message's text: Anthropic/OpenAI `messages`, Responses `input`, Gemini `contents`."""
+    body = inner_request(body)
     if not isinstance(body, dict):
         return None
     if isinstance(body.get("input"), str):
@@ -70,6 +77,8 @@ def parse_json(body: bytes) -> Any:
 
 def model_of(body: Any, path: str = "") -> str | None:
     """The model a request asked for: the body's `model`, else a Gemini path's `/models/<name>`."""
+    if codeassist.is_request(body):
+        return codeassist.request_model(body)
     if isinstance(body, dict) and isinstance(body.get("model"), str):
         return str(body["model"])
     m = _GEMINI_MODEL.search(path.split("?", 1)[0])

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ccproxy.flows.meta import SSEEvent
+from ccproxy.wire import codeassist
 
 
 @dataclass
@@ -55,7 +56,19 @@ def sniff(events: Sequence[SSEEvent]) -> str:
             return "openai_chat"
         if isinstance(doc, dict) and ("candidates" in doc or "usageMetadata" in doc):
             return "gemini"
+        if codeassist.is_response(doc):
+            return codeassist.FORMAT
     return "unknown"
+
+
+def _code_assist(events: Sequence[SSEEvent]) -> list[Finding]:
+    """Gemini's grammar, one envelope down (an error event is bare, as Google sends it)."""
+    inner = []
+    for ev in events:
+        doc = _json(ev.data)
+        data = json.dumps(doc["response"]) if codeassist.is_response(doc) else ev.data
+        inner.append(SSEEvent(t=ev.t, data=data, event=ev.event))
+    return _gemini(inner)
 
 
 def _json(data: str) -> Any:
@@ -312,7 +325,8 @@ def _gemini(events: Sequence[SSEEvent]) -> list[Finding]:
 #: Findings kept per stream.
 MAX_FINDINGS = 50
 
-_GRAMMARS = {"anthropic": _anthropic, "openai_chat": _openai_chat, "openai_responses": _responses, "gemini": _gemini}
+_GRAMMARS = {"anthropic": _anthropic, "openai_chat": _openai_chat, "openai_responses": _responses, "gemini": _gemini,
+             codeassist.FORMAT: _code_assist}
 
 
 def lint_events(events: Sequence[SSEEvent], fmt: str | None = None) -> StreamLint:

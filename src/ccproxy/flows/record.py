@@ -133,7 +133,8 @@ def build_ccproxy(cap: Captured, upstream: dict[str, Any] | None, upstream_body:
     doc["upstream_response"] = upstream
     doc["usage"] = meta.usage or (ans.usage if ans else None)
     doc["conversation_id"] = meta.conversation_id or conversation_id(request_doc)
-    doc["model"] = model_of(request_doc, client.url if client else path)
+    answered = (meta.capacity or {}).get("answered_by")  # a capacity fallback: the model that answered
+    doc["model"] = str(answered).partition("/")[2] if answered else model_of(request_doc, client.url if client else path)
     doc["stop_reason"] = ans.stop_reason if ans else None
     doc["response_model"] = ans.model if ans else None  # the model that really answered: what a cost prices
     doc["streamed"] = bool(meta.upstream_events or meta.client_events)

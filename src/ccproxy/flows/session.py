@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, cast
 
-from ccproxy.flows.conversation import conversation_id, first_user_text, parse_json
+from ccproxy.flows.conversation import conversation_id, first_user_text, inner_request, parse_json
 from ccproxy.flows.stored import StoredFlow, header
 
 #: Tool names that start a subagent in the agent CLIs ccproxy knows.
@@ -107,8 +107,10 @@ def _title(text: str, width: int = 80) -> str:
 
 
 def request_body(flow: StoredFlow) -> Any:
-    """The request as the client sent it (as forwarded when the client phase was not recorded)."""
-    return parse_json(flow.body("client_request") or flow.body("request") or b"")
+    """The request as the client sent it (as forwarded when the client phase was not recorded).
+
+    A Code Assist envelope is opened: turns, cache and diffs read the Gemini request inside."""
+    return inner_request(parse_json(flow.body("client_request") or flow.body("request") or b""))
 
 
 def messages_of(body: Any) -> list[Any]:

@@ -110,10 +110,26 @@ def summary_lines(flow: StoredFlow) -> list[str]:
     story = (ccp.get("extra") or {}).get("auth")
     if isinstance(story, dict):
         lines.append(f"  auth: {auth_story(story)}\n")
+    lines += capacity_lines((ccp.get("extra") or {}).get("capacity"))
     if ccp.get("error"):
         lines.append(f"  error: {ccp['error']}\n")
     for warning in ccp.get("warnings") or []:
         lines.append(f"  warning: {warning}\n")
+    return lines
+
+
+def capacity_lines(story: Any) -> list[str]:
+    """The capacity fallback of `.ccproxy.extra.capacity`: one line per attempt (see `ccproxy.addons.capacity`)."""
+    if not isinstance(story, dict) or not story.get("attempts"):
+        return []
+    lines = []
+    for a in story["attempts"]:
+        delay = f", asked to wait {a['retry_delay']:g}s" if a.get("retry_delay") is not None else ""
+        waited = f", after {a['waited']:g}s" if a.get("waited") else ""
+        lines.append(f"  capacity attempt {a.get('n')}: {a.get('provider')}/{a.get('model')} -> "
+                     f"{a.get('status')} {a.get('reason')}{delay}{waited}\n")
+    end = f"answered by {story['answered_by']}" if story.get("answered_by") else f"no model answered ({story.get('stopped') or 'candidates exhausted'})"
+    lines.append(f"  capacity: {end}\n")
     return lines
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccproxy.flows.conversation import conversation_id, model_of, parse_json
+from ccproxy.flows.conversation import conversation_id, inner_request, model_of, parse_json
 from ccproxy.flows.meta import SSEEvent
 from ccproxy.flows.record import read_answer
 from ccproxy.sessions.cost import Price, price_usage
@@ -22,6 +22,7 @@ SYSTEMS: dict[str, str] = {
     "openai": "openai",
     "openai_responses": "openai",
     "gemini": "gcp.gemini",
+    "code_assist": "gcp.gemini",
 }
 #: ccproxy usage key -> GenAI attribute.
 USAGE_ATTRIBUTES: dict[str, str] = {
@@ -75,7 +76,7 @@ class SpanSpec:
 def operation_of(facts: FlowFacts) -> str | None:
     if facts.wire_format is None:
         return None
-    return "generate_content" if facts.wire_format == "gemini" else "chat"
+    return "generate_content" if facts.wire_format in ("gemini", "code_assist") else "chat"
 
 
 def span_spec(facts: FlowFacts, capture_content: bool = False, prices: Mapping[str, Price] | None = None) -> SpanSpec:
@@ -135,7 +136,7 @@ def span_spec(facts: FlowFacts, capture_content: bool = False, prices: Mapping[s
     elif error:
         optional["error.type"] = "ccproxy.flow_error"
     if capture_content:
-        optional.update(content_attributes(request_doc, answer.text if answer else None, answer))
+        optional.update(content_attributes(inner_request(request_doc), answer.text if answer else None, answer))
     attrs.update({k: v for k, v in optional.items() if v is not None})
     name = f"{operation} {model}" if operation and model else operation or f"{facts.method} {facts.server_address}"
     return SpanSpec(name, int(facts.start * 1e9), int(max(facts.end, facts.start) * 1e9), attrs, error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+_CODE_ASSIST = re.compile(r"^(?P<prefix>.*?)/(?P<ver>v1internal):(?P<method>generateContent|streamGenerateContent)$")
 _GEMINI = re.compile(
     r"^(?P<prefix>.*?)/(?P<ver>v1beta|v1alpha|v1)/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$"
 )
@@ -35,6 +36,8 @@ def main_endpoint(path: str) -> Endpoint | None:
         return Endpoint("openai_responses")
     if m := _GEMINI.match(bare):
         return Endpoint("gemini", m["model"], m["method"], m["ver"])
+    if m := _CODE_ASSIST.match(bare):  # gemini-cli's Code Assist envelope; the model is in the body
+        return Endpoint("code_assist", None, m["method"], m["ver"])
     return None
 
 

@@ -2,7 +2,8 @@
 
 Each format is written once in each direction (`parse_*` into neutral, `build_*` out of it), so
 adding a format adds one module, not one per pair. Callers name formats by their config name:
-`anthropic`, `openai` (Chat Completions), `openai_responses`, `gemini`.
+`anthropic`, `openai` (Chat Completions), `openai_responses`, `gemini`, and, as a source only,
+`code_assist` (gemini-cli's Code Assist envelope around Gemini, `wire/codeassist.py`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccproxy.wire import anthropic, gemini, openai_chat, openai_responses
+from ccproxy.wire import anthropic, codeassist, gemini, openai_chat, openai_responses
 from ccproxy.wire.anthropic_stream import AnthropicDecoder, AnthropicEncoder
 from ccproxy.wire.gemini_stream import GeminiDecoder, GeminiEncoder
 from ccproxy.wire.neutral import (
@@ -95,6 +96,16 @@ CODECS: dict[str, Codec] = {
         GeminiDecoder,
         GeminiEncoder,
     ),
+    codeassist.FORMAT: Codec(
+        codeassist.parse_request,
+        codeassist.build_request,
+        codeassist.parse_response,
+        codeassist.build_response,
+        gemini.parse_error,
+        gemini.build_error,
+        codeassist.CodeAssistDecoder,
+        codeassist.CodeAssistEncoder,
+    ),
 }
 
 
@@ -146,8 +157,9 @@ def translate_request(
     except (AttributeError, TypeError, KeyError) as exc:
         raise TranslationError(f"request is not valid {client} ({type(exc).__name__}: {exc})") from None
     options = client_options(client, body)
-    if client == "gemini":
-        request.model, request.stream = path_model or "", path_stream and path_sse
+    if client in ("gemini", codeassist.FORMAT):  # streaming is the method's; Gemini's model is the path's
+        request.model = path_model or request.model
+        request.stream = path_stream and path_sse
         options = ClientOptions(json_array=path_stream and not path_sse)
     if model:
         request.model = model

@@ -11,6 +11,9 @@ Behaviour is steered by the request's model name (so it works through any client
   ...-halfbody     (not streamed) send the headers and half the JSON body, then reset
 A request that declares tools gets a tool call back unless its last message is a tool result.
 Attributes (`required_token`, `sse_events`, `sse_delay`, `answer_size`) tune it for auth tests and bench.
+Every answer (429s included) carries the rate-limit headers the real APIs send, by their real names:
+`anthropic-ratelimit-unified-*` on Anthropic, `x-ratelimit-*` on OpenAI; each model request spends
+`quota_step` of the 5-hour window (`quota_utilization`, a fraction, as Anthropic sends it).
 
 Like the real APIs, the Gemini endpoint signs each function call (`thoughtSignature`) and, for
 gemini-3 models, refuses a follow-up turn whose call lost the signature it issued; the Anthropic
@@ -85,6 +88,9 @@ class FakeProvider:
         self.sse_delay: float = 0.0
         self.answer_size: int | None = None
         self.hang_seconds: float = 30.0
+        self.quota_utilization = 0.1  # the 5h window's spent fraction, as the next answer reports it
+        self.quota_step = 0.01  # what each model request adds to it
+        self.quota_reset = int(time.time()) + 3 * 3600  # when the fake's 5h window reopens (epoch seconds)
         self.signed: dict[str, str] = {}  # signature issued -> the thinking text / function name it signs
         self.ws_received: list[str | bytes] = []  # messages its Responses WebSocket got (tests/fakes/websocket.py)
         self.stopping = threading.Event()
@@ -126,6 +132,7 @@ class FakeProvider:
         self.sse_events = None
         self.sse_delay = 0.0
         self.answer_size = None
+        self.quota_utilization, self.quota_step = 0.1, 0.01
         self.signed.clear()
 
     def sign(self, what: str) -> str:
@@ -217,6 +224,42 @@ class _Handler(BaseHTTPRequestHandler):
         self.fake.record(rec)
         return rec
 
+    fmt: str | None = None  # the wire format of the request being answered (its rate-limit headers)
+
+    def _ratelimit_headers(self, status: int) -> None:
+        fake = self.fake
+        if self.fmt == "anthropic":
+            used = min(1.0, fake.quota_utilization)
+            rejected = status == 429
+            state = "rejected" if rejected else ("allowed_warning" if used >= 0.8 else "allowed")
+            for name, value in (
+                ("anthropic-ratelimit-unified-status", state),
+                ("anthropic-ratelimit-unified-5h-status", state),
+                ("anthropic-ratelimit-unified-5h-reset", str(fake.quota_reset)),
+                ("anthropic-ratelimit-unified-5h-utilization", f"{used:.4f}"),
+                ("anthropic-ratelimit-unified-7d-status", "allowed"),
+                ("anthropic-ratelimit-unified-7d-reset", str(fake.quota_reset + 4 * 86400)),
+                ("anthropic-ratelimit-unified-7d-utilization", f"{used / 5:.4f}"),
+                ("anthropic-ratelimit-unified-representative-claim", "five_hour"),
+                ("anthropic-ratelimit-unified-fallback-percentage", "0.5"),
+                ("anthropic-ratelimit-unified-reset", str(fake.quota_reset)),
+            ):
+                self.send_header(name, value)
+            if rejected:
+                self.send_header("retry-after", "120")
+        elif self.fmt in ("openai", "responses"):
+            limit = 10000
+            remaining = int(limit * (1 - min(1.0, fake.quota_utilization)))
+            for name, value in (
+                ("x-ratelimit-limit-requests", "500"),
+                ("x-ratelimit-remaining-requests", "0" if status == 429 else "499"),
+                ("x-ratelimit-reset-requests", "120ms"),
+                ("x-ratelimit-limit-tokens", str(limit)),
+                ("x-ratelimit-remaining-tokens", str(remaining)),
+                ("x-ratelimit-reset-tokens", "6m0s"),
+            ):
+                self.send_header(name, value)
+
     body_fault: str | None = None  # "slowbody" / "halfbody": the JSON answer's body breaks half way
 
     def _json(self, status: int, doc: Any, headers: dict[str, str] | None = None) -> None:
@@ -224,6 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
+        self._ratelimit_headers(status)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
@@ -245,6 +289,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
         self.send_header("transfer-encoding", "chunked")
+        self._ratelimit_headers(200)
         self.end_headers()
 
     def _sse(self, data: Any, event: str | None = None) -> None:
@@ -268,6 +313,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- routing ---------------------------------------------------------------------------
     def do_GET(self) -> None:
+        self.fmt = None
         rec = self._read()
         path = urlsplit(self.path).path
         if path.endswith("/responses") and fake_websocket.is_upgrade(rec.headers):
@@ -280,6 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.body_fault = None  # one handler serves every request of a keep-alive connection
+        self.fmt = None
         rec = self._read()
         path = urlsplit(rec.path).path
         if path.endswith("/v1/messages"):
@@ -293,6 +340,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(404, {"error": {"message": f"no route {path}", "type": "not_found"}})
             return
+        self.fmt = fmt
+        with self.fake._lock:
+            self.fake.quota_utilization += self.fake.quota_step
         try:
             body = json.loads(rec.body or b"{}")
         except ValueError:

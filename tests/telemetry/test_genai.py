@@ -73,3 +73,15 @@ def test_errors_and_non_llm_flows() -> None:
     assert broken.attributes["error.type"] == "ccproxy.flow_error" and broken.error == "connection refused"
     other = span_spec(FlowFacts("o", 1.0, 1.5, "GET", "https://example.org/", "example.org", 443, "wireguard", status_code=200))
     assert other.name == "GET example.org" and "gen_ai.operation.name" not in other.attributes
+
+
+def test_rate_limit_headers_become_quota_attributes() -> None:
+    facts = anthropic_facts(status_code=429, response_headers=[
+        ("anthropic-ratelimit-unified-status", "rejected"),
+        ("anthropic-ratelimit-unified-5h-utilization", "1.0"),
+        ("anthropic-ratelimit-unified-5h-reset", "1800003600"),
+    ])
+    attrs = span_spec(facts).attributes
+    assert attrs["ccproxy.quota.status"] == "rejected" and attrs["ccproxy.quota.kind"] == "anthropic-unified"
+    assert attrs["ccproxy.quota.5h.utilization"] == 100.0 and attrs["ccproxy.quota.5h.reset"] == 1800003600.0
+    assert not any(k.startswith("ccproxy.quota") for k in span_spec(anthropic_facts()).attributes)

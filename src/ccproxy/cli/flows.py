@@ -63,6 +63,9 @@ def register(sub: Any) -> None:
     from ccproxy.cli import session
 
     session.register(add)  # tree, cache, lint, turndiff, export
+    from ccproxy.cli import quota
+
+    quota.register(add)  # quota
 
 
 def _help(parser: argparse.ArgumentParser) -> int:

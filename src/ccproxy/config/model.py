@@ -247,6 +247,22 @@ class TelemetryConfig(_Model):
     service_name: str = "ccproxy"
 
 
+class QuotaConfig(_Model):
+    """Subscription windows and rate limits (the providers' rate-limit headers): when to warn."""
+
+    warn_at: list[float] = Field(
+        default_factory=lambda: [80.0, 90.0],
+        description="per cent of a window's utilisation at which ccproxy warns (log, flow warning, MCP notification)",
+    )
+
+    @field_validator("warn_at")
+    @classmethod
+    def _percent(cls, value: list[float]) -> list[float]:
+        if any(not 0 < v <= 100 for v in value):
+            raise ValueError(f"{value}: thresholds are per cent, each above 0 and at most 100 (e.g. [80, 90])")
+        return sorted(value)
+
+
 class CCProxyConfig(_Model):
     """Everything under the top-level `ccproxy:` mapping."""
 
@@ -264,6 +280,7 @@ class CCProxyConfig(_Model):
     namespace: NamespaceConfig = Field(default_factory=NamespaceConfig)
     shaping: ShapingConfig = Field(default_factory=ShapingConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    quota: QuotaConfig = Field(default_factory=QuotaConfig)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from ccproxy.addons.fingerprint import Fingerprint
 from ccproxy.addons.forward import ForwardProxy
 from ccproxy.addons.health import Health
 from ccproxy.addons.inspector import Inspector
+from ccproxy.addons.quota import QuotaWatch
 from ccproxy.addons.recorder import Recorder
 from ccproxy.addons.router import Router
 from ccproxy.addons.sanitizer import EgressSanitizer
@@ -74,6 +75,7 @@ def build_chain(
             config.inspector.upstream_timeout, config.inspector.stream_idle_timeout
         ),
         WebSocketLog(),  # a socket's open and close in the daemon log (its messages: the recorder)
+        QuotaWatch(config, services),  # rate-limit headers -> .ccproxy.extra.quota; warnings at quota.warn_at
         Recorder(config, config_dir),  # the finished flow goes to the flow store (a socket's: again at its end)
         FlowView(config, config_dir),  # mitmweb's view: restored at start, only the newest flows, cleared on request
         ContentViews(),  # mitmweb views: "Client Request", "Provider Response"

@@ -124,6 +124,10 @@ class FlowMeta:
     timed_out: str | None = None
     #: What inject_mcp_notifications put into the request: `tasks`, `events`, `as`.
     mcp_notifications: dict[str, Any] | None = None
+    #: The rate-limit headers of the answer, parsed (`ccproxy.sessions.quota`): windows, status, credential.
+    quota: dict[str, Any] | None = None
+    #: What the loop guard decided for this request (`ccproxy.hooks.loop_guard`): `action`, `findings`.
+    loop_guard: dict[str, Any] | None = None
     #: Free keys for user hooks; ccproxy's own facts are the typed fields above.
     extra: dict[str, Any] = field(default_factory=dict)
     #: Raw bytes of a streamed upstream response, as they arrived (before any stream filter).
@@ -193,6 +197,8 @@ IN_EXTRA: dict[str, str] = {
     "auth_recovery": "auth",
     "timed_out": "upstream_timeout",
     "mcp_notifications": "mcp_notifications",
+    "quota": "quota",
+    "loop_guard": "loop_guard",
 }
 
 _NOT_IN_JSON = frozenset(

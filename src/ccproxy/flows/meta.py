@@ -128,6 +128,9 @@ class FlowMeta:
     quota: dict[str, Any] | None = None
     #: What the loop guard decided for this request (`ccproxy.hooks.loop_guard`): `action`, `findings`.
     loop_guard: dict[str, Any] | None = None
+    #: A hook refused the request: `{kind, message}` (a `wire.neutral` error kind); the hook stage then
+    #: answers it in the client's wire format (`addons/errors.py`), and the request never leaves.
+    refusal: dict[str, Any] | None = None
     #: Free keys for user hooks; ccproxy's own facts are the typed fields above.
     extra: dict[str, Any] = field(default_factory=dict)
     #: Raw bytes of a streamed upstream response, as they arrived (before any stream filter).
@@ -199,6 +202,7 @@ IN_EXTRA: dict[str, str] = {
     "mcp_notifications": "mcp_notifications",
     "quota": "quota",
     "loop_guard": "loop_guard",
+    "refusal": "refusal",
 }
 
 _NOT_IN_JSON = frozenset(

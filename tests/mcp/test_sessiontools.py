@@ -57,3 +57,15 @@ def test_long_answers_come_in_pages(tmp_path: Path, config: CCProxyConfig, store
     text = first.content[0].text
     assert "truncated at char 1000" in text and "list_conversations(jq=<same>, limit=0, offset=1000)" in text
     assert second.content[0].text.startswith("[ccproxy: chars 1000-")
+
+
+def test_context_breakdown_and_quota_status(tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
+    stored(*records())
+    context, growth, quota, missing = call(
+        server(config, tmp_path), ("context_breakdown", {"id": "a3"}), ("context_breakdown", {"id": "a3", "growth": True}),
+        ("quota_status", {}), ("context_breakdown", {"id": "zz"}))
+    doc = payload(context)
+    assert doc["flow_id"].startswith("a3") and doc["total_tokens"] > 0 and "history" in doc["categories"]
+    assert [t["flow_id"][:2] for t in payload(growth)["growth"]] == ["a0", "a1", "a2", "a3"]
+    assert payload(quota) == []
+    assert missing.is_error

@@ -63,9 +63,10 @@ def register(sub: Any) -> None:
     from ccproxy.cli import session
 
     session.register(add)  # tree, cache, lint, turndiff, export
-    from ccproxy.cli import quota
+    from ccproxy.cli import context, quota
 
     quota.register(add)  # quota
+    context.register(add)  # context
 
 
 def _help(parser: argparse.ArgumentParser) -> int:

@@ -88,6 +88,7 @@ class FakeProvider:
         self.sse_delay: float = 0.0
         self.answer_size: int | None = None
         self.hang_seconds: float = 30.0
+        self.gate: threading.Event | None = None  # set: an Anthropic text stream pauses after two words until it is set
         self.quota_utilization = 0.1  # the 5h window's spent fraction, as the next answer reports it
         self.quota_step = 0.01  # what each model request adds to it
         self.quota_reset = int(time.time()) + 3 * 3600  # when the fake's 5h window reopens (epoch seconds)
@@ -133,6 +134,7 @@ class FakeProvider:
         self.sse_delay = 0.0
         self.answer_size = None
         self.quota_utilization, self.quota_step = 0.1, 0.01
+        self.gate = None
         self.signed.clear()
 
     def sign(self, what: str) -> str:
@@ -427,6 +429,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._sse({"type": "content_block_start", "index": 0,
                        "content_block": {"type": "text", "text": ""}}, "content_block_start")
             for i, word in enumerate(_words(a.text)):
+                if i == 2 and self.fake.gate is not None:
+                    self.fake.gate.wait(self.fake.hang_seconds)
                 if cut and i == 2:
                     if self.stall:
                         self.fake.stopping.wait(self.fake.hang_seconds)
@@ -515,6 +519,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._sse(chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
         else:
             for i, word in enumerate(_words(a.text)):
+                if i == 2 and self.fake.gate is not None:
+                    self.fake.gate.wait(self.fake.hang_seconds)
                 if cut and i == 2:
                     self._reset()
                     return
@@ -571,6 +577,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._sse({"type": "response.content_part.added", "sequence_number": next(seq), "item_id": item["id"],
                        "output_index": 0, "content_index": 0, "part": part}, "response.content_part.added")
             for i, word in enumerate(_words(a.text)):
+                if i == 2 and self.fake.gate is not None:
+                    self.fake.gate.wait(self.fake.hang_seconds)
                 if cut and i == 2:
                     self._reset()
                     return

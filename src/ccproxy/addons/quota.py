@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from mitmproxy import http
 
@@ -47,6 +48,8 @@ class QuotaWatch:
         self.services = services
         #: (credential, window) -> (reset, utilisation) last seen, for crossing detection.
         self.last: dict[tuple[str, str], tuple[float | None, float | None]] = {}
+        #: credential -> its newest `.ccproxy.extra.quota` (the viewer's live quota line).
+        self.latest: dict[str, dict[str, Any]] = {}
 
     def response(self, flow: http.HTTPFlow) -> None:
         meta = get_meta(flow)
@@ -59,6 +62,7 @@ class QuotaWatch:
             return
         credential = credential_of(meta.provider, flow.request.pretty_host)
         meta.quota = {"credential": credential, **snap.to_json()}
+        self.latest[credential] = meta.quota
         for message in self._warnings(credential, snap, flow.response.status_code):
             meta.warnings.append(message)
             log.warning("flow %s: %s", flow.id[:8], message)

@@ -11,6 +11,7 @@ from ccproxy.addons.fingerprint import Fingerprint
 from ccproxy.addons.forward import ForwardProxy
 from ccproxy.addons.health import Health
 from ccproxy.addons.inspector import Inspector
+from ccproxy.addons.live import LiveFlows
 from ccproxy.addons.quota import QuotaWatch
 from ccproxy.addons.recorder import Recorder
 from ccproxy.addons.router import Router
@@ -69,6 +70,7 @@ def build_chain(
         HookStage(inbound, config, services),  # inject_auth, extract_session_id, ...
         Router(config, services),  # sentinel / path / rule routing; format translation (+ stream filters)
         HookStage(outbound, config, services),  # shape, verbose_mode, inject_mcp_notifications, ...
+        LiveFlows(),  # the LLM requests in flight, for the viewer's live streams (/ccproxy/api/live)
         StreamTap(),  # SSE passes through incrementally, both sides recorded
         EgressSanitizer(),  # x-ccproxy-* stripped, a sentinel key never leaves
         UpstreamTimeouts(  # a silent provider: JSON 504, or a stalled stream ended

@@ -67,10 +67,11 @@ def register(sub: Any) -> None:
     from ccproxy.cli import session
 
     session.register(add)  # tree, cache, lint, turndiff, export
-    from ccproxy.cli import context, quota
+    from ccproxy.cli import context, quota, report
 
     quota.register(add)  # quota
     context.register(add)  # context
+    report.register(add)  # report
 
 
 def _help(parser: argparse.ArgumentParser) -> int:

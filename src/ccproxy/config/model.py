@@ -157,6 +157,11 @@ class ForwardConfig(_Model):
         default_factory=list,
         description="hosts decrypted besides the providers' (`*.example.com` matches subdomains); others are tunnelled",
     )
+    allow_hosts: list[str] | None = Field(
+        default=None,
+        description="when set, `run --proxy` children may reach only these hosts (exact or *.domain), the "
+        "providers' and intercept_hosts; others are refused (403) and listed as refused",
+    )
 
 
 class InspectorConfig(_Model):

@@ -10,6 +10,7 @@ from ccproxy.addons.contentview import ContentViews
 from ccproxy.addons.fingerprint import Fingerprint
 from ccproxy.addons.forward import ForwardProxy
 from ccproxy.addons.health import Health
+from ccproxy.addons.hosts import HostLog
 from ccproxy.addons.inspector import Inspector
 from ccproxy.addons.live import LiveFlows
 from ccproxy.addons.quota import QuotaWatch
@@ -64,6 +65,7 @@ def build_chain(
         AuthRefresh(config, services),  # 401 -> re-resolve credential -> replay once
         # Forward listener only: 407 without the proxy credential; non-LLM CONNECT targets tunnelled.
         ForwardProxy(config, forward_credential),
+        HostLog(config),  # every host a captured client reached (GET /ccproxy/api/hosts); allow_hosts refusals
         Inspector(),  # source + client-request snapshot; on response, the upstream snapshot
         Fingerprint(),  # the client's wire fingerprint (jailed flows)
         Health(listeners),  # GET /health on the reverse listener

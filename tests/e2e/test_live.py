@@ -95,6 +95,7 @@ def test_the_viewer_shows_an_in_flight_stream(daemon_factory: Callable[..., Runn
             wait_for(state["ended"].is_set, 20, what="the stream's end")
         page.wait_for("document.getElementById('inflight').children.length === 0 && "
                       "document.querySelectorAll('.turn').length === 1", timeout=30)
+        page.wait_for("document.getElementById('quota').innerText.startsWith('quota: anthropic 5h ')", timeout=30)
         page.evaluate("document.querySelector('.turn').click()")
         page.wait_for("document.querySelector('.context .bar') !== null", timeout=30)
         assert page.console_errors == []

@@ -10,12 +10,12 @@ say nothing they had not said before. Wire formats differ only in where calls an
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
-_ERRORISH = re.compile(r"\b(error|exception|traceback|failed|not found|no such file|denied)\b", re.IGNORECASE)
+#: Words that make a tool result without an error flag read as one (looked for in its first 400 characters).
+_ERRORISH = ("error", "exception", "traceback", "failed", "not found", "no such file", "denied")
 #: How much of a call or result a finding quotes.
 QUOTE = 160
 
@@ -75,7 +75,10 @@ def _text(content: Any) -> str:
 
 def _result(content: Any, flagged: bool = False) -> Step:
     text = _text(content)
-    return Step("result", text, flagged or bool(_ERRORISH.search(text[:400])))
+    if not flagged:
+        head = text[:400].lower()
+        flagged = any(word in head for word in _ERRORISH)
+    return Step("result", text, flagged)
 
 
 def _anthropic(body: dict[str, Any]) -> list[Step]:

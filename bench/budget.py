@@ -19,18 +19,15 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from mitmproxy.test import tflow
 
-from mitmproxy.test import tflow  # noqa: E402
-
-from ccproxy.config.model import CCProxyConfig  # noqa: E402
-from ccproxy.hooks import loop_guard as guard  # noqa: E402
-from ccproxy.pipeline.context import HookContext  # noqa: E402
-from ccproxy.sessions.context import breakdown  # noqa: E402
-from ccproxy.sessions.quota import parse_quota  # noqa: E402
+from ccproxy.config.model import CCProxyConfig
+from ccproxy.hooks import loop_guard as guard
+from ccproxy.pipeline.context import HookContext
+from ccproxy.sessions.context import breakdown
+from ccproxy.sessions.quota import parse_quota
 
 HEADERS = [("anthropic-ratelimit-unified-status", "allowed"), ("anthropic-ratelimit-unified-5h-utilization", "0.42"),
            ("anthropic-ratelimit-unified-5h-reset", "1800003600"), ("anthropic-ratelimit-unified-7d-utilization", "0.3"),

@@ -61,6 +61,7 @@ def test_anthropic_windows_warning_429_and_report(daemon: RunningDaemon, fake_pr
     status = daemon.cli("status", "--json")
     assert json.loads(status.stdout)["quota"][0]["windows"]["5h"]["utilization"] == 82.0
     assert "window 5h is at 80%" in daemon.log_text()
+    assert "credential anthropic (anthropic-unified)" in daemon.cli("status").stdout
 
     # Each warning waits in the MCP notification buffer for the session's next request, which carries it:
     # the 80 % one went out with the request that was refused, the refusal's with the one after.

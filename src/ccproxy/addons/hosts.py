@@ -13,7 +13,7 @@ import time
 from collections import deque
 from typing import Any
 
-from mitmproxy import http
+from mitmproxy import http, tcp
 
 from ccproxy.addons import errors
 from ccproxy.addons.forward import is_forward
@@ -71,6 +71,11 @@ class HostLog:
             self._note(host, "refused")
             return
         self._note(host, "plain")
+
+    def tcp_start(self, flow: tcp.TCPFlow) -> None:
+        """A jailed client's non-HTTP connection (the forward proxy's tunnels make no TCP flow)."""
+        if getattr(flow.client_conn.proxy_mode, "type_name", "") == "wireguard" and flow.server_conn.address:
+            self._note(flow.server_conn.sni or str(flow.server_conn.address[0]), "tcp")
 
     def hosts(self, since: float = 0.0) -> list[dict[str, Any]]:
         """Per host, newest activity last: how often it was reached, and how."""

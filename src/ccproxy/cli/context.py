@@ -49,6 +49,10 @@ def render(doc: dict[str, Any]) -> str:
 def run_context(args: argparse.Namespace) -> int:
     from ccproxy.sessions.context import context_report
 
-    doc = context_report(library(args), args.id, args.jq, args.growth)
+    lib = library(args)
+    if not args.id and lib.latest(args.jq) is None:  # an empty set is an answer: exit 0, why on stderr
+        print(f"ccproxy: {lib.empty_reason(args.jq)}", file=sys.stderr)
+        return 0
+    doc = context_report(lib, args.id, args.jq, args.growth)
     sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n" if args.json else render(doc))
     return 0

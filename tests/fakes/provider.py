@@ -18,6 +18,9 @@ The Code Assist API (`/v1internal:<method>`, gemini-cli logged in with Google) a
 endpoint's answers wrapped as `{"response": ..., "traceId"}`, plus `countTokens` and `loadCodeAssist`.
 A request that declares tools gets a tool call back unless its last message is a tool result.
 Attributes (`required_token`, `sse_events`, `sse_delay`, `answer_size`) tune it for auth tests and bench.
+Every answer (429s included) carries the rate-limit headers the real APIs send, by their real names:
+`anthropic-ratelimit-unified-*` on Anthropic, `x-ratelimit-*` on OpenAI; each model request spends
+`quota_step` of the 5-hour window (`quota_utilization`, a fraction, as Anthropic sends it).
 
 Like the real APIs, the Gemini endpoint signs each function call (`thoughtSignature`) and, for
 gemini-3 models, refuses a follow-up turn whose call lost the signature it issued; the Anthropic
@@ -97,6 +100,10 @@ class FakeProvider:
         self.capacity_delay: float | None = None
         self.flaky_failures = 1
         self.flaky_seen: dict[str, int] = {}
+        self.gate: threading.Event | None = None  # set: an Anthropic text stream pauses after two words until it is set
+        self.quota_utilization = 0.1  # the 5h window's spent fraction, as the next answer reports it
+        self.quota_step = 0.01  # what each model request adds to it
+        self.quota_reset = int(time.time()) + 3 * 3600  # when the fake's 5h window reopens (epoch seconds)
         self.signed: dict[str, str] = {}  # signature issued -> the thinking text / function name it signs
         self.ws_received: list[str | bytes] = []  # messages its Responses WebSocket got (tests/fakes/websocket.py)
         self.stopping = threading.Event()
@@ -141,6 +148,8 @@ class FakeProvider:
         self.capacity_delay = None
         self.flaky_failures = 1
         self.flaky_seen.clear()
+        self.quota_utilization, self.quota_step = 0.1, 0.01
+        self.gate = None
         self.signed.clear()
 
     def sign(self, what: str) -> str:
@@ -232,6 +241,42 @@ class _Handler(BaseHTTPRequestHandler):
         self.fake.record(rec)
         return rec
 
+    fmt: str | None = None  # the wire format of the request being answered (its rate-limit headers)
+
+    def _ratelimit_headers(self, status: int) -> None:
+        fake = self.fake
+        if self.fmt == "anthropic":
+            used = min(1.0, fake.quota_utilization)
+            rejected = status == 429
+            state = "rejected" if rejected else ("allowed_warning" if used >= 0.8 else "allowed")
+            for name, value in (
+                ("anthropic-ratelimit-unified-status", state),
+                ("anthropic-ratelimit-unified-5h-status", state),
+                ("anthropic-ratelimit-unified-5h-reset", str(fake.quota_reset)),
+                ("anthropic-ratelimit-unified-5h-utilization", f"{used:.4f}"),
+                ("anthropic-ratelimit-unified-7d-status", "allowed"),
+                ("anthropic-ratelimit-unified-7d-reset", str(fake.quota_reset + 4 * 86400)),
+                ("anthropic-ratelimit-unified-7d-utilization", f"{used / 5:.4f}"),
+                ("anthropic-ratelimit-unified-representative-claim", "five_hour"),
+                ("anthropic-ratelimit-unified-fallback-percentage", "0.5"),
+                ("anthropic-ratelimit-unified-reset", str(fake.quota_reset)),
+            ):
+                self.send_header(name, value)
+            if rejected:
+                self.send_header("retry-after", "120")
+        elif self.fmt in ("openai", "responses"):
+            limit = 10000
+            remaining = int(limit * (1 - min(1.0, fake.quota_utilization)))
+            for name, value in (
+                ("x-ratelimit-limit-requests", "500"),
+                ("x-ratelimit-remaining-requests", "0" if status == 429 else "499"),
+                ("x-ratelimit-reset-requests", "120ms"),
+                ("x-ratelimit-limit-tokens", str(limit)),
+                ("x-ratelimit-remaining-tokens", str(remaining)),
+                ("x-ratelimit-reset-tokens", "6m0s"),
+            ):
+                self.send_header(name, value)
+
     body_fault: str | None = None  # "slowbody" / "halfbody": the JSON answer's body breaks half way
     envelope = False  # a Code Assist call: every Gemini answer (JSON or SSE event) goes out wrapped
 
@@ -245,6 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
+        self._ratelimit_headers(status)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
@@ -266,6 +312,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
         self.send_header("transfer-encoding", "chunked")
+        self._ratelimit_headers(200)
         self.end_headers()
 
     def _sse(self, data: Any, event: str | None = None) -> None:
@@ -289,6 +336,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- routing ---------------------------------------------------------------------------
     def do_GET(self) -> None:
+        self.fmt = None
         rec = self._read()
         path = urlsplit(self.path).path
         if path.endswith("/responses") and fake_websocket.is_upgrade(rec.headers):
@@ -302,6 +350,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.body_fault = None  # one handler serves every request of a keep-alive connection
         self.envelope = False
+        self.fmt = None
         rec = self._read()
         path = urlsplit(rec.path).path
         ca = CODE_ASSIST_PATH.match(path)
@@ -322,6 +371,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(404, {"error": {"message": f"no route {path}", "type": "not_found"}})
             return
+        self.fmt = fmt
+        with self.fake._lock:
+            self.fake.quota_utilization += self.fake.quota_step
         try:
             body = json.loads(rec.body or b"{}")
         except ValueError:
@@ -461,6 +513,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._sse({"type": "content_block_start", "index": 0,
                        "content_block": {"type": "text", "text": ""}}, "content_block_start")
             for i, word in enumerate(_words(a.text)):
+                if i == 2 and self.fake.gate is not None:
+                    self.fake.gate.wait(self.fake.hang_seconds)
                 if cut and i == 2:
                     if self.stall:
                         self.fake.stopping.wait(self.fake.hang_seconds)
@@ -549,6 +603,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._sse(chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
         else:
             for i, word in enumerate(_words(a.text)):
+                if i == 2 and self.fake.gate is not None:
+                    self.fake.gate.wait(self.fake.hang_seconds)
                 if cut and i == 2:
                     self._reset()
                     return
@@ -605,6 +661,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._sse({"type": "response.content_part.added", "sequence_number": next(seq), "item_id": item["id"],
                        "output_index": 0, "content_index": 0, "part": part}, "response.content_part.added")
             for i, word in enumerate(_words(a.text)):
+                if i == 2 and self.fake.gate is not None:
+                    self.fake.gate.wait(self.fake.hang_seconds)
                 if cut and i == 2:
                     self._reset()
                     return

@@ -20,6 +20,7 @@ from tests.flows.factory import make_record
 Stored = Callable[..., list[FlowRecord]]
 TOOLS = {"list_flows", "get_flow", "get_request_body", "get_response_body", "compare_flows", "diff_flows",
          "dump_har", "clear_flows", "list_conversations", "explain_cache", "lint_streams", "turn_diff",
+         "context_breakdown", "quota_status",
          "capture_shape", "list_shapes", "status",
          "namespace_status", "session_cost", "replay_flow"}
 

@@ -73,3 +73,13 @@ def test_costs_in_the_tree_and_session_cost(tmp_path: Path, config: CCProxyConfi
     assert report["total"]["usd"] == round(expected, 10) and report["prices"].startswith("genai-prices ")
     assert [r["key"] for r in report["rows"]] == ["claude-sonnet-4-5"]
     assert len(payload(by_day)["rows"]) == 1
+def test_context_breakdown_and_quota_status(tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
+    stored(*records())
+    context, growth, quota, missing = call(
+        server(config, tmp_path), ("context_breakdown", {"id": "a3"}), ("context_breakdown", {"id": "a3", "growth": True}),
+        ("quota_status", {}), ("context_breakdown", {"id": "zz"}))
+    doc = payload(context)
+    assert doc["flow_id"].startswith("a3") and doc["total_tokens"] > 0 and "history" in doc["categories"]
+    assert [t["flow_id"][:2] for t in payload(growth)["growth"]] == ["a0", "a1", "a2", "a3"]
+    assert payload(quota) == []
+    assert missing.is_error

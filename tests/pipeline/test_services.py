@@ -47,8 +47,8 @@ def test_every_addon_of_the_chain_shares_the_one_services_object(tmp_path: Path)
     services = build_services(config, tmp_path)
     chain = build_chain(config, tmp_path, services, {})
     holders = [a for a in chain if hasattr(a, "services")]
-    assert {type(a).__name__ for a in holders} == {"AuthRefresh", "CapacityFallback", "HookStage", "RecordedUpstream",
-                                                   "Router"}
+    assert {type(a).__name__ for a in holders} == {"AuthRefresh", "CapacityFallback", "HookStage", "QuotaWatch",
+                                                   "RecordedUpstream", "Router"}
     assert all(a.services is services for a in holders)
 
 

@@ -87,3 +87,13 @@ def test_cost_attribute_priced_by_the_table_or_config_and_absent_when_unknown() 
     assert expected and expected.usd and span_spec(known).attributes["ccproxy.cost.usd"] == expected.usd
     priced = span_spec(anthropic_facts(), prices={"claude-x-*": ModelPrice(input_mtok=1e6, output_mtok=0)})
     assert priced.attributes["ccproxy.cost.usd"] == 11 + 5 + 2
+def test_rate_limit_headers_become_quota_attributes() -> None:
+    facts = anthropic_facts(status_code=429, response_headers=[
+        ("anthropic-ratelimit-unified-status", "rejected"),
+        ("anthropic-ratelimit-unified-5h-utilization", "1.0"),
+        ("anthropic-ratelimit-unified-5h-reset", "1800003600"),
+    ])
+    attrs = span_spec(facts).attributes
+    assert attrs["ccproxy.quota.status"] == "rejected" and attrs["ccproxy.quota.kind"] == "anthropic-unified"
+    assert attrs["ccproxy.quota.5h.utilization"] == 100.0 and attrs["ccproxy.quota.5h.reset"] == 1800003600.0
+    assert not any(k.startswith("ccproxy.quota") for k in span_spec(anthropic_facts()).attributes)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from mitmproxy import http
 
+from ccproxy.addons.errors import answer_in_format
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flows.meta import get_meta
 from ccproxy.pipeline.context import HookContext
 from ccproxy.pipeline.executor import Stage
 from ccproxy.pipeline.services import Services
+from ccproxy.wire.endpoints import main_endpoint
+from ccproxy.wire.neutral import ApiError
 
 
 class HookStage:
@@ -28,3 +31,9 @@ class HookStage:
             return
         ctx = HookContext(flow=flow, config=self.config, stage=self.stage.name, services=self.services)
         await self.stage.run(ctx)
+        refusal = get_meta(flow).refusal
+        if refusal is not None and flow.response is None:
+            # A hook refused the request (the loop guard): answered here, in the client's own format.
+            endpoint = main_endpoint(flow.request.path)
+            error = ApiError(refusal.get("kind", "invalid_request"), str(refusal.get("message", "refused by a hook")))
+            answer_in_format(flow, endpoint.format if endpoint else None, error)

@@ -57,6 +57,7 @@ def facts_of(config: CCProxyConfig, flow: http.HTTPFlow) -> FlowFacts:
         response_body=resp.raw_content if resp else None,
         upstream_events=list(meta.upstream_events),
         client_events=list(meta.client_events),
+        response_headers=list(up.headers) if up is not None else (list(resp.headers.items(multi=True)) if resp else []),
     )
 
 

@@ -52,6 +52,10 @@ def register(sub: Any) -> None:
     sp.add_argument("id", nargs="?", help="flow id or unique prefix (default: the newest flow in the set)")
     sp.add_argument("--json", action="store_true", help="the whole record: flow JSON, bodies, events")
     sp.add_argument("--raw", action="store_true", help="bodies exactly as captured (no pretty-print, no reassembly)")
+    sp.add_argument("--follow", action="store_true",
+                    help="show the response while it streams (text, thinking, tool arguments, TTFT, tokens/s); "
+                    "without ID, the next request in flight (needs the running daemon)")
+    sp.add_argument("--timeout", type=float, default=600.0, metavar="S", help="--follow: give up after S seconds")
     sp = add("compare", "per flow: client vs forwarded request, provider vs client response", run_compare)
     sp.add_argument("--json", action="store_true", help="machine-readable comparison")
     sp = add("diff", "unified diffs of request bodies across consecutive flows (f0->f1, f1->f2, ...)", run_diff)
@@ -60,11 +64,14 @@ def register(sub: Any) -> None:
     sp.add_argument("--unredacted", action="store_true", help="keep API keys, tokens and cookies (careful)")
     sp = add("clear", "delete the set from the store and the running daemon", run_clear)
     sp.add_argument("--all", action="store_true", help="delete every flow, ignoring all filters")
-    from ccproxy.cli import cost, replay, session
+    from ccproxy.cli import context, cost, quota, replay, report, session
 
     session.register(add)  # tree, cache, lint, turndiff, export
     cost.register(add)  # cost
     replay.register(add)  # replay
+    quota.register(add)  # quota
+    context.register(add)  # context
+    report.register(add)  # report
 
 
 def _help(parser: argparse.ArgumentParser) -> int:
@@ -164,6 +171,10 @@ def run_list(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     from ccproxy.flows.show import dumps, show_json, show_text
 
+    if args.follow:
+        from ccproxy.cli.follow import follow
+
+        return follow(args)
     lib = library(args)
     if args.id:
         flow = lib.get_flow(args.id, args.jq)

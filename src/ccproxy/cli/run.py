@@ -38,6 +38,8 @@ def register(sub: Any) -> None:
         action="store_true",
         help="capture through the daemon's forward proxy (HTTPS_PROXY and CA variables; no namespaces needed)",
     )
+    p.add_argument("--hosts-json", metavar="FILE", default=None,
+                   help="--proxy/--inspect: also write the hosts the command contacted to FILE (JSON)")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS", help="the command to run")
     p.set_defaults(func=run)
 
@@ -106,6 +108,35 @@ def run_child(cmd: list[str], env: dict[str, str]) -> int:
     return 128 - code if code < 0 else code
 
 
+def hosts_since(state: RuntimeState, since: float) -> list[dict[str, Any]]:
+    """The hosts the daemon saw captured clients contact since `since` (its `/ccproxy/api/hosts`)."""
+    import json
+    import urllib.request
+
+    url = f"{state.listeners['inspector'].url}/ccproxy/api/hosts?since={since}"
+    req = urllib.request.Request(url, headers={"authorization": f"Bearer {state.web_token}"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        hosts: list[dict[str, Any]] = json.load(resp)["hosts"]
+    return hosts
+
+
+def report_hosts(state: RuntimeState, since: float, json_path: str | None) -> None:
+    """After a captured run: every host it contacted, and how (decrypted, tunnelled, plain, refused)."""
+    import json
+
+    try:
+        hosts = hosts_since(state, since)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"ccproxy: could not list the hosts contacted ({exc})", file=sys.stderr)
+        return
+    if json_path:
+        Path(json_path).write_text(json.dumps(hosts, indent=2) + "\n")
+    if hosts:
+        kinds = ("decrypted", "tunnelled", "plain", "refused")
+        print("ccproxy: hosts contacted: " + ", ".join(
+            f"{h['host']} ({', '.join(f'{h[k]} {k}' for k in kinds if h.get(k))})" for h in hosts), file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
@@ -114,14 +145,21 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("nothing to run; usage: ccproxy run [--inspect | --proxy] -- CMD [ARGS...]")
     directory = resolve_dir(args)
     state = require_state(directory)
+    import time
+
+    started = time.time()
     if args.inspect:
         from ccproxy.namespace.jail import run_inspect
 
         try:
-            return run_inspect(state, directory, cmd)
+            code = run_inspect(state, directory, cmd)
         except NamespaceError as exc:
             raise NamespaceError(f"{exc}{PROXY_HINT}") from None
+        report_hosts(state, started, getattr(args, "hosts_json", None))
+        return code
     if getattr(args, "proxy", False):
-        return run_child(cmd, {**os.environ, **forward_env(state, directory)})
+        code = run_child(cmd, {**os.environ, **forward_env(state, directory)})
+        report_hosts(state, started, getattr(args, "hosts_json", None))
+        return code
     env = {**os.environ, **base_url_env(state)}
     return run_child(cmd, env)

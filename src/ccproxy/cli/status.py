@@ -196,6 +196,9 @@ def report(state: RuntimeState | None, config: CCProxyConfig, directory: Any, sh
     from ccproxy.flows.api import store_status  # flow store counters: written, lost (and why), spilled
 
     doc["store"] = store_status(config, directory)
+    from ccproxy.cli.quota import status_quota  # subscription windows, from the newest stored answers
+
+    doc["quota"] = status_quota(config, directory)
     if state is not None:
         doc["inspector"]["token"] = state.web_token if show else "<hidden: --show-secrets>"
         for name, listener in state.listeners.items():
@@ -228,6 +231,11 @@ def render(doc: dict[str, Any]) -> None:
         from ccproxy.flows.api import store_status_line
 
         console.print(store_status_line(doc["store"]), highlight=False)
+    if doc.get("quota"):
+        from ccproxy.cli.quota import render as render_quota
+
+        console.print("quota (newest answers' rate-limit headers; `ccproxy flows quota` for who spent it):")
+        console.print(render_quota(doc["quota"], detail=False).rstrip(), highlight=False, markup=False)
     prov = Table(title="providers")
     for col in ("name", "format", "url", "auth"):
         prov.add_column(col)

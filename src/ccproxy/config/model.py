@@ -174,6 +174,11 @@ class ForwardConfig(_Model):
         default_factory=list,
         description="hosts decrypted besides the providers' (`*.example.com` matches subdomains); others are tunnelled",
     )
+    allow_hosts: list[str] | None = Field(
+        default=None,
+        description="when set, `run --proxy` children may reach only these hosts (exact or *.domain), the "
+        "providers' and intercept_hosts; others are refused (403) and listed as refused",
+    )
 
 
 class InspectorConfig(_Model):
@@ -264,6 +269,22 @@ class TelemetryConfig(_Model):
     service_name: str = "ccproxy"
 
 
+class QuotaConfig(_Model):
+    """Subscription windows and rate limits (the providers' rate-limit headers): when to warn."""
+
+    warn_at: list[float] = Field(
+        default_factory=lambda: [80.0, 90.0],
+        description="per cent of a window's utilisation at which ccproxy warns (log, flow warning, MCP notification)",
+    )
+
+    @field_validator("warn_at")
+    @classmethod
+    def _percent(cls, value: list[float]) -> list[float]:
+        if any(not 0 < v <= 100 for v in value):
+            raise ValueError(f"{value}: thresholds are per cent, each above 0 and at most 100 (e.g. [80, 90])")
+        return sorted(value)
+
+
 class CCProxyConfig(_Model):
     """Everything under the top-level `ccproxy:` mapping."""
 
@@ -283,6 +304,7 @@ class CCProxyConfig(_Model):
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     #: model name or glob -> price; wins over the bundled price table (ccproxy.sessions.cost)
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    quota: QuotaConfig = Field(default_factory=QuotaConfig)
 
     @field_validator("log_level", mode="before")
     @classmethod

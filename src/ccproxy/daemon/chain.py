@@ -11,7 +11,10 @@ from ccproxy.addons.contentview import ContentViews
 from ccproxy.addons.fingerprint import Fingerprint
 from ccproxy.addons.forward import ForwardProxy
 from ccproxy.addons.health import Health
+from ccproxy.addons.hosts import HostLog
 from ccproxy.addons.inspector import Inspector
+from ccproxy.addons.live import LiveFlows
+from ccproxy.addons.quota import QuotaWatch
 from ccproxy.addons.recorded import RecordedUpstream
 from ccproxy.addons.recorder import Recorder
 from ccproxy.addons.replay_link import ReplayLink
@@ -66,6 +69,7 @@ def build_chain(
         CapacityFallback(config, services),  # 429/503/529 -> retry, then fallback models (capacity_fallback hook)
         # Forward listener only: 407 without the proxy credential; non-LLM CONNECT targets tunnelled.
         ForwardProxy(config, forward_credential),
+        HostLog(config),  # every host a captured client reached (GET /ccproxy/api/hosts); allow_hosts refusals
         Inspector(),  # source + client-request snapshot; on response, the upstream snapshot
         ReplayLink(),  # `flows replay`'s x-ccproxy-replay-of header -> .ccproxy.replay_of
         Fingerprint(),  # the client's wire fingerprint (jailed flows)
@@ -74,12 +78,14 @@ def build_chain(
         RecordedUpstream(config, config_dir, services),  # provider: recorded -> answered from recorded flows
         Router(config, services),  # sentinel / path / rule routing; format translation (+ stream filters)
         HookStage(outbound, config, services),  # shape, verbose_mode, inject_mcp_notifications, ...
+        LiveFlows(),  # the LLM requests in flight, for the viewer's live streams (/ccproxy/api/live)
         StreamTap(),  # SSE passes through incrementally, both sides recorded
         EgressSanitizer(),  # x-ccproxy-* stripped, a sentinel key never leaves
         UpstreamTimeouts(  # a silent provider: JSON 504, or a stalled stream ended
             config.inspector.upstream_timeout, config.inspector.stream_idle_timeout
         ),
         WebSocketLog(),  # a socket's open and close in the daemon log (its messages: the recorder)
+        QuotaWatch(config, services),  # rate-limit headers -> .ccproxy.extra.quota; warnings at quota.warn_at
         Recorder(config, config_dir),  # the finished flow goes to the flow store (a socket's: again at its end)
         FlowView(config, config_dir),  # mitmweb's view: restored at start, only the newest flows, cleared on request
         ContentViews(),  # mitmweb views: "Client Request", "Provider Response"

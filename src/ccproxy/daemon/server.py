@@ -137,13 +137,22 @@ class Daemon:
         c = self.config
         opts = options.Options()
         master = WebMaster(opts, with_termlog=False)
+        from ccproxy.addons import hosts
+        from ccproxy.addons.live import LiveFlows
+        from ccproxy.addons.quota import QuotaWatch
         from ccproxy.viewer.web import install as install_viewer
 
-        install_viewer(master.app, c, self.config_dir)  # the session viewer at /ccproxy/ (same token)
-        HookTable.install(master.addons)
         listeners = {k: v.url for k, v in self.listeners().items()}
         services = build_services(c, self.config_dir, self.mcp.notifications if self.mcp is not None else None)
-        master.addons.add(*build_chain(c, self.config_dir, services, listeners, self.forward_credential), _Lifecycle(self))
+        chain = build_chain(c, self.config_dir, services, listeners, self.forward_credential)
+        in_flight = next((a.flows for a in chain if isinstance(a, LiveFlows)), None)
+        quota = next((a.latest for a in chain if isinstance(a, QuotaWatch)), None)
+        install_viewer(master.app, c, self.config_dir, in_flight, quota)  # the session viewer at /ccproxy/ (same token)
+        host_log = next((a for a in chain if isinstance(a, hosts.HostLog)), None)
+        if host_log is not None:
+            hosts.install(master, host_log)  # GET /ccproxy/api/hosts: what `run` prints at its end
+        HookTable.install(master.addons)
+        master.addons.add(*chain, _Lifecycle(self))
         updates: dict[str, Any] = {
             "mode": [f"reverse:{UNROUTED_TARGET}@{c.host}:{c.port}"],
             "confdir": str(self.config_dir),

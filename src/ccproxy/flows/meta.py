@@ -128,6 +128,13 @@ class FlowMeta:
     mcp_notifications: dict[str, Any] | None = None
     #: Capacity fallback: `policy` (the capacity_fallback hook), `attempts`, `answered_by` (ccproxy.addons.capacity).
     capacity: dict[str, Any] | None = None
+    #: The rate-limit headers of the answer, parsed (`ccproxy.sessions.quota`): windows, status, credential.
+    quota: dict[str, Any] | None = None
+    #: What the loop guard decided for this request (`ccproxy.hooks.loop_guard`): `action`, `findings`.
+    loop_guard: dict[str, Any] | None = None
+    #: A hook refused the request: `{kind, message}` (a `wire.neutral` error kind); the hook stage then
+    #: answers it in the client's wire format (`addons/errors.py`), and the request never leaves.
+    refusal: dict[str, Any] | None = None
     #: Free keys for user hooks; ccproxy's own facts are the typed fields above.
     extra: dict[str, Any] = field(default_factory=dict)
     #: Raw bytes of a streamed upstream response, as they arrived (before any stream filter).
@@ -198,6 +205,9 @@ IN_EXTRA: dict[str, str] = {
     "timed_out": "upstream_timeout",
     "mcp_notifications": "mcp_notifications",
     "capacity": "capacity",
+    "quota": "quota",
+    "loop_guard": "loop_guard",
+    "refusal": "refusal",
 }
 
 _NOT_IN_JSON = frozenset(

@@ -80,6 +80,10 @@ class NotificationBuffer:
             task.last_seen = now
             return len(task.events)
 
+    def add_event(self, task_id: str, session_id: str, event: dict[str, Any]) -> int:
+        """ccproxy's own news for an agent (a quota warning, a loop guard's decision), as if a watcher POSTed it."""
+        return self.add(Notification(task_id=task_id, session_id=session_id, event=event))
+
     def has(self, session: str | None) -> bool:
         """Are there events for `session`? (Cheap; lets the hook skip parsing bodies.)"""
         if not session:

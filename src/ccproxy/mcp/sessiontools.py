@@ -32,6 +32,7 @@ SessionLimit = Annotated[int, Field(ge=0, le=MAX_SESSIONS,
                                     description=f"how many of the newest sessions (0: {DEFAULT_SESSIONS})")]
 CostBy = Annotated[Literal["model", "session", "day", "flow"], Field(
     description="one row per model that answered, session id, UTC day, or flow")]
+Growth = Annotated[bool, Field(description="also every turn of the flow's conversation and what each part added")]
 AllStreams = Annotated[bool, Field(description="include valid streams too (default: only invalid ones)")]
 ReplayTo = Annotated[str | None, Field(
     description="PROVIDER or PROVIDER/MODEL from ccproxy.yaml's providers (translated when it speaks another wire "
@@ -79,6 +80,18 @@ class SessionTools:
 
     def turn_diff(self, flow_id: str, jq: Sequence[str] = ()) -> dict[str, Any]:
         return self.library.turn_diff(flow_id, jq)
+
+    def context_breakdown(self, flow_id: str | None, jq: Sequence[str] = (), growth: bool = False) -> dict[str, Any]:
+        from ccproxy.sessions.context import context_report
+
+        doc = context_report(self.library, flow_id, jq, growth)
+        doc["parts"] = sorted(doc["parts"], key=lambda p: -p["tokens"])[:40]  # the biggest; the rest add up in categories
+        return doc
+
+    def quota_status(self, jq: Sequence[str] = ()) -> list[dict[str, Any]]:
+        from ccproxy.sessions.quota import quota_of_docs
+
+        return quota_of_docs(self.library.docs(jq))
 
     def replay(self, flow_id: str, proxy_url: str, to: str | None, times: int, forwarded: bool,
                jq: Sequence[str] = ()) -> dict[str, Any]:
@@ -139,7 +152,20 @@ def register(server: MCPServer[Any], work: ToolProcess, proxy_url: Callable[[], 
         genai-prices table and `prices:` in ccproxy.yaml."""
         return await work.call("sessions", "cost", filters(jq), by)
 
-    for fn in (list_conversations, explain_cache, lint_streams, turn_diff, session_cost):
+    async def context_breakdown(id: CacheFlowId = None, jq: JqArg = None, growth: Growth = False) -> str:
+        """Where one request's input tokens go (like `ccproxy flows context`): each system block, tool schemas
+        grouped by MCP server (`mcp__server__tool`), memory files quoted in the prompt, history, tool results
+        (the largest named), images; estimated from characters and calibrated to the usage the provider
+        reported. With growth: every turn of its conversation and which parts grew."""
+        return await work.call("sessions", "context_breakdown", id, filters(jq), growth)
+
+    async def quota_status(jq: JqArg = None) -> str:
+        """Subscription windows and rate limits per credential (like `ccproxy flows quota`): per cent used,
+        reset time, status, and how much each session and model consumed, from the providers' headers."""
+        return await work.call("sessions", "quota_status", filters(jq))
+
+    for fn in (list_conversations, explain_cache, lint_streams, turn_diff, session_cost, context_breakdown,
+               quota_status):
         server.add_tool(agent_tool(fn), name=fn.__name__, annotations=_READ, structured_output=False)
 
     if proxy_url is None:

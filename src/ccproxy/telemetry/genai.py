@@ -15,6 +15,7 @@ from ccproxy.flows.conversation import conversation_id, inner_request, model_of,
 from ccproxy.flows.meta import SSEEvent
 from ccproxy.flows.record import read_answer
 from ccproxy.sessions.cost import Price, price_usage
+from ccproxy.sessions.quota import parse_quota
 
 #: ccproxy wire format -> `gen_ai.provider.name` (and the older `gen_ai.system`) well-known values.
 SYSTEMS: dict[str, str] = {
@@ -62,6 +63,8 @@ class FlowFacts:
     response_body: bytes | None = None
     upstream_events: list[SSEEvent] = field(default_factory=list)
     client_events: list[SSEEvent] = field(default_factory=list)
+    #: The provider's response headers (its rate-limit headers become `ccproxy.quota.*`).
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -129,6 +132,7 @@ def span_spec(facts: FlowFacts, capture_content: bool = False, prices: Mapping[s
         cost = price_usage(answer.format if answer.format != "unknown" else facts.wire_format,
                            answer.model or model, answer.usage, api_url=f"https://{facts.server_address}", prices=prices)
         optional["ccproxy.cost.usd"] = cost.usd if cost else None
+    optional.update(quota_attributes(facts))
     error = facts.error or (answer.error if answer is not None else None)
     if facts.status_code is not None and facts.status_code >= 400:
         optional["error.type"] = str(facts.status_code)
@@ -140,6 +144,19 @@ def span_spec(facts: FlowFacts, capture_content: bool = False, prices: Mapping[s
     attrs.update({k: v for k, v in optional.items() if v is not None})
     name = f"{operation} {model}" if operation and model else operation or f"{facts.method} {facts.server_address}"
     return SpanSpec(name, int(facts.start * 1e9), int(max(facts.end, facts.start) * 1e9), attrs, error)
+
+
+def quota_attributes(facts: FlowFacts) -> dict[str, Any]:
+    """`ccproxy.quota.status` and, per window, `ccproxy.quota.<window>.utilization` (per cent) / `.reset` (epoch s)."""
+    snap = parse_quota(facts.response_headers, facts.end)
+    if snap is None:
+        return {}
+    out: dict[str, Any] = {"ccproxy.quota.kind": snap.kind, "ccproxy.quota.status": snap.status}
+    for name, w in snap.windows.items():
+        out[f"ccproxy.quota.{name}.utilization"] = w.utilization
+        out[f"ccproxy.quota.{name}.reset"] = w.reset
+        out[f"ccproxy.quota.{name}.status"] = w.status
+    return out
 
 
 def content_attributes(request_doc: Any, text: str | None, answer: Any) -> dict[str, Any]:

@@ -52,12 +52,16 @@ class LiveData:
             return self.body
 
     def flow(self, flow_id: str) -> bytes | None:
+        from ccproxy.sessions.context import flow_breakdown
         from ccproxy.viewer.data import flow_detail
 
         flows = self.library.load([flow_id])
         if not flows:
             return None
-        return json.dumps(flow_detail(flows[0], redacted=True), ensure_ascii=False, default=str).encode()
+        doc = flow_detail(flows[0], redacted=True)
+        context = flow_breakdown(flows[0])  # the stacked bar of where the input tokens went
+        doc["context"] = {k: v for k, v in context.items() if k != "parts"}
+        return json.dumps(doc, ensure_ascii=False, default=str).encode()
 
 
 class _Base(AuthRequestHandler):
@@ -98,12 +102,18 @@ class ViewerFlow(_Base):
         self.write(body)
 
 
-def install(app: Any, config: CCProxyConfig, config_dir: Path) -> None:
-    """Add the viewer's routes to mitmweb's tornado application (before its own, any host)."""
+def install(app: Any, config: CCProxyConfig, config_dir: Path, in_flight: dict[str, Any] | None = None,
+            quota: dict[str, Any] | None = None) -> None:
+    """Add the viewer's routes to mitmweb's tornado application (before its own, any host); `in_flight`:
+    the flows in flight (`addons/live.py`), `quota`: the newest quota per credential (`addons/quota.py`)."""
     from ccproxy.flows.library import FlowLibrary
+    from ccproxy.viewer.live import PATH as LIVE_PATH
+    from ccproxy.viewer.live import LiveStreams
 
     args = {"live": LiveData(FlowLibrary(config, config_dir))}
     app.add_handlers(r".*", [
+        (LIVE_PATH, LiveStreams, {"flows": in_flight if in_flight is not None else {},
+                                  "quota": quota if quota is not None else {}}),
         (r"/ccproxy", ViewerRedirect, args),
         (r"/ccproxy/", ViewerPage, args),
         (r"/ccproxy/api/data", ViewerData, args),

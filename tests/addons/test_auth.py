@@ -12,7 +12,7 @@ from ccproxy.addons.auth import AuthRefresh, ReplayBody, drain
 from ccproxy.auth.apply import sent_credential
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.daemon.chain import build_services
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from tests.fakes.provider import FakeProvider
 
 

@@ -7,7 +7,7 @@ from mitmproxy.test import taddons, tflow
 
 from ccproxy.addons.contentview import ContentViews
 from ccproxy.addons.inspector import Inspector
-from ccproxy.flows.meta import UpstreamResponse, get_meta
+from ccproxy.flowmeta import UpstreamResponse, get_meta
 from ccproxy.flows.sse import SSEParser
 from tests.flows.factory import fixture_bytes
 

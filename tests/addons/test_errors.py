@@ -8,7 +8,7 @@ from pathlib import Path
 from mitmproxy.test import tflow
 
 from ccproxy.addons import errors
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.wire.neutral import ApiError
 
 SRC = Path(errors.__file__).resolve().parent.parent

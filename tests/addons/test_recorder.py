@@ -13,7 +13,7 @@ from ccproxy.addons.inspector import Inspector
 from ccproxy.addons.recorder import Recorder, capture
 from ccproxy.addons.view import FlowView
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.flows.store import FlowStore
 
 

@@ -12,7 +12,7 @@ from mitmproxy.test import tflow
 
 from ccproxy.addons import errors as error_pages
 from ccproxy.addons.timeouts import UpstreamTimeouts
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 
 
 def failed_flow(msg: str = "peer closed connection without sending complete message body") -> http.HTTPFlow:

@@ -16,7 +16,7 @@ import copy
 import json
 from typing import Any
 
-from ccproxy.flows.meta import SSEEvent
+from ccproxy.flowmeta import SSEEvent
 from ccproxy.flows.record import FlowRecord
 from tests.flows.factory import make_record
 

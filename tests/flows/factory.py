@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ccproxy.flows.meta import ClientRequest, FlowMeta, SSEEvent, TransformInfo, UpstreamResponse
+from ccproxy.flowmeta import ClientRequest, FlowMeta, SSEEvent, TransformInfo, UpstreamResponse
 from ccproxy.flows.record import Captured, FlowRecord, build_record
 from ccproxy.flows.sse import SSEParser
 

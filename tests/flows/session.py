@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ccproxy.flows.meta import SSEEvent
+from ccproxy.flowmeta import SSEEvent
 from ccproxy.flows.record import FlowRecord
 from ccproxy.flows.sse import SSEParser
 from tests.flows.factory import make_record

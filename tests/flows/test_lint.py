@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from ccproxy.flowmeta import SSEEvent
 from ccproxy.flows.lint import lint_events, sniff
-from ccproxy.flows.meta import SSEEvent
 from ccproxy.flows.sessions_api import lint_of
 from ccproxy.flows.stored import StoredFlow
 from tests.flows.agent_session import records

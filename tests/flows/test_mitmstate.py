@@ -8,7 +8,7 @@ from mitmproxy import io as mio
 from mitmproxy.io import tnetstring
 from mitmproxy.test import tflow
 
-from ccproxy.flows.meta import ClientRequest, FlowMeta, get_meta
+from ccproxy.flowmeta import ClientRequest, FlowMeta, get_meta
 from ccproxy.flows.mitmstate import masked_state, plain_state
 
 SECRET = "client-own-key-5b2e"

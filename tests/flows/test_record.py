@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from ccproxy.flows.meta import ClientRequest, FlowMeta, UpstreamResponse
+from ccproxy.flowmeta import ClientRequest, FlowMeta, UpstreamResponse
 from ccproxy.flows.record import PARTS, Captured, build_record, events_from_json, events_json
 from tests.flows.factory import fixture_events, make_record, web_json
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ccproxy.flows.meta import SSEEvent
+from ccproxy.flowmeta import SSEEvent
 from ccproxy.flows.sse import SSEParser
 
 FRAMINGS = {"LF": b"\n", "CRLF": b"\r\n", "CR": b"\r"}

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 from ccproxy.config.model import CCProxyConfig
+from ccproxy.flowmeta import ClientRequest, FlowMeta, TransformInfo
 from ccproxy.flows.api import store_path
 from ccproxy.flows.conversation import conversation_id
 from ccproxy.flows.har import to_har
-from ccproxy.flows.meta import ClientRequest, FlowMeta, TransformInfo
 from ccproxy.flows.record import PARTS, Captured, FlowRecord, build_record
 from ccproxy.flows.show import show_json, show_text
 from ccproxy.flows.store import FlowStore

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ccproxy.flows.meta import FlowMeta
+from ccproxy.flowmeta import FlowMeta
 from ccproxy.flows.record import Captured
 from ccproxy.flows.store import FlowStore
 from ccproxy.flows.writer import StoreWriter, read_stats

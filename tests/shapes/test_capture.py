@@ -10,8 +10,8 @@ import pytest
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import ShapeError
+from ccproxy.flowmeta import FlowMeta
 from ccproxy.flows.api import store_path
-from ccproxy.flows.meta import FlowMeta
 from ccproxy.flows.record import FlowRecord
 from ccproxy.flows.store import FlowStore
 from ccproxy.shapes.capture import capture

@@ -25,7 +25,7 @@ from ccproxy.auth.replay import Replayed, client_headers, make_client, resend
 from ccproxy.auth.resolver import CredentialResolver
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import AuthError
-from ccproxy.flows.meta import FlowMeta, get_meta
+from ccproxy.flowmeta import FlowMeta, get_meta
 from ccproxy.flows.redact import MASK
 from ccproxy.pipeline.services import Services
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from mitmproxy import http
 
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.flows.sse import SSEParser
 
 log = logging.getLogger("ccproxy.router")

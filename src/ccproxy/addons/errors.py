@@ -17,7 +17,7 @@ from typing import Any
 
 from mitmproxy import http
 
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.wire.anthropic import typed_error_body
 from ccproxy.wire.neutral import ApiError
 from ccproxy.wire.translate import error_response

@@ -21,7 +21,7 @@ from mitmproxy.proxy import layer, layers
 
 from ccproxy.addons import errors
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.forward.credential import REALM, ProxyCredential
 from ccproxy.forward.hosts import InterceptHosts
 

@@ -28,7 +28,7 @@ from ccproxy.addons.destination import (
 from ccproxy.auth.apply import apply_credential, strip_client_keys
 from ccproxy.config.model import CCProxyConfig, ProviderConfig, TransformRule
 from ccproxy.errors import AuthError
-from ccproxy.flows.meta import FlowMeta, TransformInfo, get_meta
+from ccproxy.flowmeta import FlowMeta, TransformInfo, get_meta
 from ccproxy.pipeline.services import Services
 from ccproxy.wire.endpoints import Endpoint, main_endpoint, path_matches, provider_path
 from ccproxy.wire.neutral import ApiError, ClientOptions

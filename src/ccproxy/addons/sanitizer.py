@@ -16,7 +16,7 @@ from mitmproxy import http
 
 from ccproxy.addons import errors
 from ccproxy.auth.sentinel import SENTINEL_PREFIX
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 
 log = logging.getLogger("ccproxy.sanitizer")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from mitmproxy import http
 
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.pipeline.context import HookContext
 from ccproxy.pipeline.executor import Stage
 from ccproxy.pipeline.services import Services

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from ccproxy.flows.meta import FlowMeta, get_meta
+from ccproxy.flowmeta import FlowMeta, get_meta
 from ccproxy.flows.sse import SSEParser
 
 

@@ -27,7 +27,7 @@ from mitmproxy.connection import ConnectionState
 from mitmproxy.flow import Error
 
 from ccproxy.addons import errors
-from ccproxy.flows.meta import UpstreamResponse, get_meta
+from ccproxy.flowmeta import UpstreamResponse, get_meta
 
 log = logging.getLogger("ccproxy.timeouts")
 

@@ -17,7 +17,7 @@ import logging
 from mitmproxy import http
 
 from ccproxy.addons import errors
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 
 log = logging.getLogger("ccproxy.websocket")
 

@@ -1,7 +1,7 @@
 """The flow store, the flow JSON that jq sees, filtering, compare, diff and HAR.
 
 The library (`FlowLibrary`: list, show, compare, diff, HAR, clear, sessions, ...) lives in
-`ccproxy.flows.library` and is re-exported here lazily: every addon imports `ccproxy.flows.meta`,
+`ccproxy.flows.library` and is re-exported here lazily: every addon imports `ccproxy.flowmeta`,
 and that must not pull in jq or SQLite.
 """
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ccproxy.flows.meta import SSEEvent
+from ccproxy.flowmeta import SSEEvent
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ccproxy.flows.meta import META_KEY, FlowMeta
+from ccproxy.flowmeta import META_KEY, FlowMeta
 from ccproxy.flows.redact import (
     redact_body,
     redact_header,

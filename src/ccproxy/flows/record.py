@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ccproxy.flowmeta import FlowMeta, SSEEvent
 from ccproxy.flows import answer as answers
 from ccproxy.flows.conversation import conversation_id, model_of, parse_json
-from ccproxy.flows.meta import FlowMeta, SSEEvent
 from ccproxy.flows.redact import redact_headers, redact_path, redact_url
 from ccproxy.flows.websocket import PART as WS_PART
 from ccproxy.flows.websocket import RawMessage, messages_json, socket_facts

@@ -28,7 +28,7 @@ from mitmproxy.net import encoding
 from mitmproxy.websocket import WebSocketData, WebSocketMessage
 
 from ccproxy.errors import FlowError
-from ccproxy.flows.meta import META_KEY, FlowMeta
+from ccproxy.flowmeta import META_KEY, FlowMeta
 from ccproxy.flows.store import FlowStore
 from ccproxy.flows.stored import StoredFlow
 from ccproxy.flows.websocket import PART as WS_PART

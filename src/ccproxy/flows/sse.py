@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ccproxy.flows.meta import SSEEvent
+from ccproxy.flowmeta import SSEEvent
 from ccproxy.wire.sse import SSEReader
 
 

@@ -8,8 +8,8 @@ import zlib
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ccproxy.flowmeta import ClientRequest, FlowMeta, SSEEvent, TransformInfo, UpstreamResponse
 from ccproxy.flows import answer as answers
-from ccproxy.flows.meta import ClientRequest, FlowMeta, SSEEvent, TransformInfo, UpstreamResponse
 from ccproxy.flows.record import events_from_json
 
 

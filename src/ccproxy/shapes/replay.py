@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ccproxy.errors import CCProxyError, ConfigError, ShapeError
-from ccproxy.flows.meta import FlowMeta, get_meta
+from ccproxy.flowmeta import FlowMeta, get_meta
 from ccproxy.pipeline.context import HookContext
 from ccproxy.pipeline.dag import order_hooks
 from ccproxy.pipeline.executor import Stage

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from ccproxy.flows.meta import IN_EXTRA, FlowMeta
+from ccproxy.flowmeta import IN_EXTRA, FlowMeta
 from ccproxy.flows.stored import StoredFlow
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ccproxy.config.loader import load_config
-from ccproxy.flows.store import FlowStore
 from ccproxy.mcp.server import build_server
 from ccproxy.mcp.status import DaemonFacts
+from ccproxy.store.db import FlowStore
 from flows import fill
 
 

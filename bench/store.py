@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from common import ROOT
-from tests.flows.factory import make_record
 from tests.flows.session import Turn, session
-from tests.flows.v1store import V1Store
+from tests.store.factory import make_record
+from tests.store.v1store import V1Store
 
-from ccproxy.flows import store as store_module
-from ccproxy.flows.record import FlowRecord
-from ccproxy.flows.store import FlowStore
+from ccproxy.store import db as store_module
+from ccproxy.store.db import FlowStore
+from ccproxy.store.record import FlowRecord
 
 MB = 1e6
 

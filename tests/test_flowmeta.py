@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 from ccproxy.flowmeta import IN_EXTRA, FlowMeta
-from ccproxy.flows.stored import StoredFlow
+from ccproxy.store.stored_flow import StoredFlow
 
 
 def typed_meta() -> FlowMeta:

@@ -152,7 +152,7 @@ def test_the_view_keeps_flows_in_insertion_order_in_its_store() -> None:
 def test_restored_messages_override_get_content() -> None:
     from mitmproxy import http
 
-    from ccproxy.flows.restore import RestoredRequest, RestoredResponse
+    from ccproxy.store.restore import RestoredRequest, RestoredResponse
 
     assert params(http.Message.get_content) == ["self", "strict"]
     assert "raw_content" in {n for n, _ in inspect.getmembers(http.Message)}

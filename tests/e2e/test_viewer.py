@@ -19,8 +19,8 @@ import anthropic
 import pytest
 
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.api import store_path
-from ccproxy.flows.store import FlowStore
+from ccproxy.store.api import store_path
+from ccproxy.store.db import FlowStore
 from tests.daemon import SECRETS, RunningDaemon, wait_for
 from tests.flows.agent_session import SUBAGENT_PROMPT, records
 from tests.viewer.cdp import CHROMIUM, chromium

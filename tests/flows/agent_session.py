@@ -17,8 +17,8 @@ import json
 from typing import Any
 
 from ccproxy.flowmeta import SSEEvent
-from ccproxy.flows.record import FlowRecord
-from tests.flows.factory import make_record
+from ccproxy.store.record import FlowRecord
+from tests.store.factory import make_record
 
 T0 = 1_780_000_000.0
 SESSION = "5f0c2a9e-1d2b-4c3a-9e8f-0a1b2c3d4e5f"

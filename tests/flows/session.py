@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ccproxy.flowmeta import SSEEvent
-from ccproxy.flows.record import FlowRecord
-from ccproxy.flows.sse import SSEParser
-from tests.flows.factory import make_record
+from ccproxy.store.record import FlowRecord
+from ccproxy.store.sse import SSEParser
+from tests.store.factory import make_record
 
 _VOCAB = ["the", "store", "flow", "body", "chunk", "request", "agent", "turn", "message", "tool", "result", "file", "line", "code", "test", "value", "error", "read", "write", "path", "index", "table", "page", "answer", "stream", "event", "proxy", "client", "provider", "model", "token", "session", "cache", "schema", "byte", "hash", "retention", "vacuum", "json", "array", "object", "string", "number"]
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from ccproxy.flows.cache import breakpoints, first_divergence, ttl_of
 from ccproxy.flows.sessions_api import cache_of
-from ccproxy.flows.stored import StoredFlow
+from ccproxy.store.stored_flow import StoredFlow
 from tests.flows.agent_session import records
 
 

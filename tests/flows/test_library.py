@@ -10,12 +10,12 @@ import pytest
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import FlowError, UsageError
-from ccproxy.flows.api import store_path
 from ccproxy.flows.library import FlowLibrary
-from ccproxy.flows.record import FlowRecord
 from ccproxy.flows.session import walk
+from ccproxy.store.api import store_path
+from ccproxy.store.record import FlowRecord
 from tests.flows.agent_session import records
-from tests.flows.factory import make_record
+from tests.store.factory import make_record
 
 Stored = Callable[..., list[FlowRecord]]
 

@@ -7,9 +7,9 @@ import pytest
 from ccproxy.flowmeta import SSEEvent
 from ccproxy.flows.lint import lint_events, sniff
 from ccproxy.flows.sessions_api import lint_of
-from ccproxy.flows.stored import StoredFlow
+from ccproxy.store.stored_flow import StoredFlow
 from tests.flows.agent_session import records
-from tests.flows.factory import fixture_events
+from tests.store.factory import fixture_events
 
 VALID = [("anthropic_stream_text.sse", "anthropic"), ("anthropic_stream_tool.sse", "anthropic"),
          ("anthropic_stream_thinking.sse", "anthropic"), ("openai_stream_usage.sse", "openai_chat"),

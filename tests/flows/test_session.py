@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from ccproxy.flows.session import build_tree, walk
-from ccproxy.flows.stored import StoredFlow
+from ccproxy.store.stored_flow import StoredFlow
 from tests.flows.agent_session import SESSION, SUBAGENT_PROMPT, records
-from tests.flows.factory import make_record
+from tests.store.factory import make_record
 
 
 def flows() -> list[StoredFlow]:

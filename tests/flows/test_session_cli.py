@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ccproxy.cli.main import main
-from ccproxy.flows.record import FlowRecord
+from ccproxy.store.record import FlowRecord
 from tests.flows.agent_session import SESSION, SUBAGENT_PROMPT, records
 
 Stored = Callable[..., list[FlowRecord]]

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from ccproxy.flows.session import group
 from ccproxy.flows.sessions_api import turn_diffs
-from ccproxy.flows.stored import StoredFlow
 from ccproxy.flows.turndiff import diff_text, structural_diff
+from ccproxy.store.stored_flow import StoredFlow
 from tests.flows.agent_session import records
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ccproxy.flows.stored import StoredFlow
+from ccproxy.store.stored_flow import StoredFlow
 from ccproxy.viewer.data import viewer_data
 from ccproxy.viewer.page import write_html
 from tests.flows.agent_session import SUBAGENT_PROMPT, records

@@ -15,7 +15,7 @@ from typing import Any
 from mitmproxy import http
 
 from ccproxy.flowmeta import get_meta
-from ccproxy.flows.sse import SSEParser
+from ccproxy.store.sse import SSEParser
 
 log = logging.getLogger("ccproxy.router")
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ccproxy.errors import FlowError, UsageError
-from ccproxy.flows import api
 from ccproxy.flows import filters as jqf
-from ccproxy.flows.store import FlowStore
-from ccproxy.flows.stored import StoredFlow
+from ccproxy.store import api
+from ccproxy.store.db import FlowStore
+from ccproxy.store.stored_flow import StoredFlow
 
 if TYPE_CHECKING:
     from ccproxy.config.model import CCProxyConfig
@@ -170,7 +170,7 @@ class FlowLibrary:
 
     def conversations(self, jq_filters: Jq = ()) -> list[dict[str, Any]]:
         """The set grouped by conversation (see `flows.conversation.conversations`), latest activity last."""
-        from ccproxy.flows.conversation import conversations as group
+        from ccproxy.store.conversation import conversations as group
 
         return group(self.docs(jq_filters))
 

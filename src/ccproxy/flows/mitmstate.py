@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ccproxy.flowmeta import META_KEY, FlowMeta
-from ccproxy.flows.redact import (
+from ccproxy.store.redact import (
     redact_body,
     redact_header,
     redact_headers,

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, cast
 
-from ccproxy.flows.conversation import conversation_id, first_user_text, parse_json
-from ccproxy.flows.stored import StoredFlow, header
+from ccproxy.store.conversation import conversation_id, first_user_text, parse_json
+from ccproxy.store.stored_flow import StoredFlow, header
 
 #: Tool names that start a subagent in the agent CLIs ccproxy knows.
 AGENT_TOOLS = frozenset({"Task", "Agent", "dispatch_agent", "spawn_agent", "subagent"})

@@ -13,8 +13,8 @@ from typing import Any
 from ccproxy.flows.cache import explain_turns
 from ccproxy.flows.lint import lint_events, summary
 from ccproxy.flows.session import Conversation, Memo, group, memoized
-from ccproxy.flows.stored import StoredFlow
 from ccproxy.flows.turndiff import structural_diff, summarize
+from ccproxy.store.stored_flow import StoredFlow
 
 
 def cache_of(flows: Sequence[StoredFlow], flow_id: str | None = None) -> list[dict[str, Any]]:

@@ -16,10 +16,10 @@ from ccproxy.errors import FlowError, UsageError
 from ccproxy.flows.changes import compare as compare_one
 from ccproxy.flows.changes import comparison_text, diff_text
 from ccproxy.flows.library import FlowLibrary
-from ccproxy.flows.redact import redact_body
-from ccproxy.flows.stored import StoredFlow, pretty
-from ccproxy.flows.times import iso
 from ccproxy.mcp.paging import DEFAULT_PREVIEW, clamp, cut, marker, page, shorten_fields
+from ccproxy.store.redact import redact_body
+from ccproxy.store.stored_flow import StoredFlow, pretty
+from ccproxy.store.times import iso
 
 REQUEST_PHASES = ("request", "client_request")
 RESPONSE_PHASES = ("response", "upstream_response")

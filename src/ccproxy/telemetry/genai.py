@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ccproxy.flowmeta import SSEEvent
-from ccproxy.flows.conversation import conversation_id, model_of, parse_json
-from ccproxy.flows.record import read_answer
+from ccproxy.store.conversation import conversation_id, model_of, parse_json
+from ccproxy.store.record import read_answer
 
 #: ccproxy wire format -> `gen_ai.provider.name` (and the older `gen_ai.system`) well-known values.
 SYSTEMS: dict[str, str] = {

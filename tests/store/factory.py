@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ccproxy.flowmeta import ClientRequest, FlowMeta, SSEEvent, TransformInfo, UpstreamResponse
-from ccproxy.flows.record import Captured, FlowRecord, build_record
-from ccproxy.flows.sse import SSEParser
+from ccproxy.store.record import Captured, FlowRecord, build_record
+from ccproxy.store.sse import SSEParser
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "flows"
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ccproxy.flowmeta import ClientRequest, FlowMeta, SSEEvent, TransformInfo, UpstreamResponse
-from ccproxy.flows import answer as answers
-from ccproxy.flows.record import events_from_json
+from ccproxy.store import answer as answers
+from ccproxy.store.record import events_from_json
 
 
 def header(headers: list[Any] | None, name: str) -> str:

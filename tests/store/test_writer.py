@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from ccproxy.flowmeta import FlowMeta
-from ccproxy.flows.record import Captured
-from ccproxy.flows.store import FlowStore
-from ccproxy.flows.writer import StoreWriter, read_stats
-from ccproxy.flows.writerproc import write
+from ccproxy.store.db import FlowStore
+from ccproxy.store.record import Captured
+from ccproxy.store.writer import StoreWriter, read_stats
+from ccproxy.store.writerproc import write
 from tests.daemon import wait_for
-from tests.flows.factory import make_record, web_json
+from tests.store.factory import make_record, web_json
 
 
 def test_records_reach_the_store_through_the_writer_process(tmp_path: Path) -> None:

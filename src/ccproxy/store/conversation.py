@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ccproxy.flows.times import iso
+from ccproxy.store.times import iso
 
 _GEMINI_MODEL = re.compile(r"/models/([^/:?]+)")
 

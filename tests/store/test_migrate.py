@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from ccproxy.errors import FlowError
-from ccproxy.flows.record import FlowRecord
-from ccproxy.flows.store import SCHEMA_VERSION, FlowStore
-from tests.flows.factory import fixture_events, make_record
+from ccproxy.store.db import SCHEMA_VERSION, FlowStore
+from ccproxy.store.record import FlowRecord
 from tests.flows.session import session
-from tests.flows.v1store import V1Store
+from tests.store.factory import fixture_events, make_record
+from tests.store.v1store import V1Store
 
 
 def v1_store(path: Path) -> list[FlowRecord]:

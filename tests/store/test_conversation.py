@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ccproxy.flows.conversation import conversation_id, conversations, first_user_text, model_of, parse_json
+from ccproxy.store.conversation import conversation_id, conversations, first_user_text, model_of, parse_json
 
 ANTHROPIC_TURN1 = {"model": "claude-x", "system": "be brief",
                    "messages": [{"role": "user", "content": [{"type": "text", "text": "Plan a trip"}]}]}

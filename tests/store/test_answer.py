@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from ccproxy.flows.answer import detect_format, from_body, from_events, normalize_usage
-from tests.flows.factory import fixture_bytes, fixture_events
+from ccproxy.store.answer import detect_format, from_body, from_events, normalize_usage
+from tests.store.factory import fixture_bytes, fixture_events
 
 
 @pytest.mark.parametrize(

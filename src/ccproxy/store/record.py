@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ccproxy.flowmeta import FlowMeta, SSEEvent
-from ccproxy.flows import answer as answers
-from ccproxy.flows.conversation import conversation_id, model_of, parse_json
-from ccproxy.flows.redact import redact_headers, redact_path, redact_url
-from ccproxy.flows.websocket import PART as WS_PART
-from ccproxy.flows.websocket import RawMessage, messages_json, socket_facts
-from ccproxy.flows.websocket import summary as ws_summary
+from ccproxy.store import answer as answers
+from ccproxy.store.conversation import conversation_id, model_of, parse_json
+from ccproxy.store.redact import redact_headers, redact_path, redact_url
+from ccproxy.store.websocket import PART as WS_PART
+from ccproxy.store.websocket import RawMessage, messages_json, socket_facts
+from ccproxy.store.websocket import summary as ws_summary
 
 #: Body parts a record may carry, in phase order.
 PARTS = (

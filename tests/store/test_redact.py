@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from ccproxy.flows.redact import (
+from ccproxy.store.redact import (
     MASK,
     is_sensitive_header,
     mask_value,
@@ -79,7 +79,7 @@ def test_bodies_without_credentials_come_back_byte_identical() -> None:
 
 
 def test_raw_bodies_are_masked_in_place_and_keep_their_layout() -> None:
-    from ccproxy.flows.redact import redact_raw
+    from ccproxy.store.redact import redact_raw
 
     body = b'{"grant_type":"refresh_token",\n  "refresh_token" : "rt-secret-1","nested":{"access_token":"at-2"},' \
            b'"api_key":"sk-ant-oat-ccproxy-x","note":"refresh_token"}'

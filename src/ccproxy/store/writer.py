@@ -8,7 +8,7 @@ child dies the queue is sent again to a new one, so a crash of the writer loses 
 
 When the writer falls behind (sustained load, a store locked by another process, a stopped child),
 the queue does not drop flows: beyond `max_queue` captures wait in a spill file on disk
-(`ccproxy.flows.spill`) and are fed to the writer as it catches up. A flow is lost only when it
+(`ccproxy.store.spill`) and are fed to the writer as it catches up. A flow is lost only when it
 truly cannot be stored (disk full, a capture that kills the writer three times); each loss is
 counted with its real cause, logged, and published in `<store>.status.json` for `ccproxy status`.
 """
@@ -28,12 +28,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ccproxy.flows.record import Captured, FlowRecord, build_record
-from ccproxy.flows.spill import Spill
-from ccproxy.flows.store import FlowStore
-from ccproxy.flows.writerproc import frame
+from ccproxy.store.db import FlowStore
+from ccproxy.store.record import Captured, FlowRecord, build_record
+from ccproxy.store.spill import Spill
+from ccproxy.store.writerproc import frame
 
-log = logging.getLogger("ccproxy.flows.writer")
+log = logging.getLogger("ccproxy.store.writer")
 
 #: (flow id, usage, conversation id) of each written flow, called on the reader thread.
 OnRecord = Callable[[str, Any, Any], None]
@@ -237,7 +237,7 @@ class StoreWriter:
         self.generation += 1
         self.sent = 0
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ccproxy.flows.writerproc", str(self.path), str(self.max_count),
+            [sys.executable, "-m", "ccproxy.store.writerproc", str(self.path), str(self.max_count),
              str(self.max_age_days)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
         )

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from ccproxy.errors import FlowError
-from ccproxy.flows import blobs
-from ccproxy.flows.record import PARTS, FlowRecord
+from ccproxy.store import blobs
+from ccproxy.store.record import PARTS, FlowRecord
 
 SCHEMA_VERSION = 2
 #: Free pages are handed back to the file system in steps this size (4 MiB at 4 KiB pages), each its
@@ -136,7 +136,7 @@ class FlowStore:
         version = self._version()
         if version == SCHEMA_VERSION:
             if int(self.db.execute("PRAGMA auto_vacuum").fetchone()[0]) != 2:
-                from ccproxy.flows import migrate
+                from ccproxy.store import migrate
 
                 migrate.enable_auto_vacuum(self.db)  # an upgrade whose VACUUM met a busy store
             return
@@ -148,7 +148,7 @@ class FlowStore:
             if version == 0:
                 self._create()
             else:
-                from ccproxy.flows import migrate  # only ever needed once per store
+                from ccproxy.store import migrate  # only ever needed once per store
 
                 migrate.upgrade(self.db, self.path, SCHEMA_VERSION)
         finally:

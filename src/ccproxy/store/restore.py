@@ -29,10 +29,10 @@ from mitmproxy.websocket import WebSocketData, WebSocketMessage
 
 from ccproxy.errors import FlowError
 from ccproxy.flowmeta import META_KEY, FlowMeta
-from ccproxy.flows.store import FlowStore
-from ccproxy.flows.stored import StoredFlow
-from ccproxy.flows.websocket import PART as WS_PART
-from ccproxy.flows.websocket import raw_messages
+from ccproxy.store.db import FlowStore
+from ccproxy.store.stored_flow import StoredFlow
+from ccproxy.store.websocket import PART as WS_PART
+from ccproxy.store.websocket import raw_messages
 
 CACHE_FLOWS = 8  # restored flows whose bodies stay in memory after being looked at
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from ccproxy.errors import FlowError
-from ccproxy.flows import blobs
-from ccproxy.flows import store as store_module
-from ccproxy.flows.record import FlowRecord
-from ccproxy.flows.store import FlowStore
-from tests.flows.factory import fixture_events, make_record
+from ccproxy.store import blobs
+from ccproxy.store import db as store_module
+from ccproxy.store.db import FlowStore
+from ccproxy.store.record import FlowRecord
 from tests.flows.session import session
+from tests.store.factory import fixture_events, make_record
 
 
 def _mode(path: Path) -> int:

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ccproxy.errors import FlowError
-from ccproxy.flows import blobs, chunks
-from ccproxy.flows.record import FlowRecord
-from ccproxy.flows.store import FlowStore
-from tests.flows.factory import make_record
+from ccproxy.store import blobs, chunks
+from ccproxy.store.db import FlowStore
+from ccproxy.store.record import FlowRecord
+from tests.store.factory import make_record
 
 
 def pieces(data: bytes) -> list[bytes]:

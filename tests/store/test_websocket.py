@@ -8,16 +8,16 @@ from pathlib import Path
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flowmeta import ClientRequest, FlowMeta, TransformInfo
-from ccproxy.flows.api import store_path
-from ccproxy.flows.conversation import conversation_id
 from ccproxy.flows.har import to_har
-from ccproxy.flows.record import PARTS, Captured, FlowRecord, build_record
 from ccproxy.flows.show import show_json, show_text
-from ccproxy.flows.store import FlowStore
-from ccproxy.flows.stored import StoredFlow
-from ccproxy.flows.websocket import PART, RawMessage, har_messages, messages_from_json, messages_json
-from tests.flows.factory import web_json
+from ccproxy.store.api import store_path
+from ccproxy.store.conversation import conversation_id
+from ccproxy.store.db import FlowStore
+from ccproxy.store.record import PARTS, Captured, FlowRecord, build_record
+from ccproxy.store.stored_flow import StoredFlow
+from ccproxy.store.websocket import PART, RawMessage, har_messages, messages_from_json, messages_json
 from tests.flows.test_har import validate
+from tests.store.factory import web_json
 
 T0 = 1_700_000_000.0
 SECRET = "sk-live-in-a-message-77"

@@ -15,7 +15,7 @@ import zlib
 from pathlib import Path
 
 from ccproxy.errors import FlowError
-from ccproxy.flows import blobs
+from ccproxy.store import blobs
 
 log = logging.getLogger("ccproxy.flows")
 

@@ -7,8 +7,8 @@ from ccproxy.config.model import CCProxyConfig
 
 
 def test_status_reports_what_the_writer_lost_and_why(tmp_path: Path, config: CCProxyConfig) -> None:
-    from ccproxy.flows.api import store_status, store_status_line
-    from ccproxy.flows.writer import StoreWriter
+    from ccproxy.store.api import store_status, store_status_line
+    from ccproxy.store.writer import StoreWriter
 
     path = flows.store_path(config, tmp_path)
     writer = StoreWriter(path, max_count=100, max_age_days=3650).start()

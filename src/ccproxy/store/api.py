@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ccproxy.flows.store import FlowStore
+from ccproxy.store.db import FlowStore
 
 if TYPE_CHECKING:
     from ccproxy.config.model import CCProxyConfig
@@ -38,7 +38,7 @@ def open_store(config: CCProxyConfig, config_dir: Path) -> Iterator[FlowStore | 
 def store_status(config: CCProxyConfig, config_dir: Path) -> dict[str, Any]:
     """The `store` section of `ccproxy status`: where the store is and what the daemon's writer counted
     (since its last start): flows written, flows lost and why, flows waiting in the spill file."""
-    from ccproxy.flows.writer import read_stats
+    from ccproxy.store.writer import read_stats
 
     path = store_path(config, config_dir)
     stats = read_stats(path) or {}

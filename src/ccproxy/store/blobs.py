@@ -18,7 +18,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable
 
 from ccproxy.errors import FlowError
-from ccproxy.flows import chunks
+from ccproxy.store import chunks
 
 RAW, ZLIB, RECIPE = 0, 1, 2
 COMPRESS_OVER = 256  # bytes; smaller blobs are not worth a zlib header

@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 
 from ccproxy.flowmeta import ClientRequest, FlowMeta, UpstreamResponse
-from ccproxy.flows.record import PARTS, Captured, build_record, events_from_json, events_json
-from tests.flows.factory import fixture_events, make_record, web_json
+from ccproxy.store.record import PARTS, Captured, build_record, events_from_json, events_json
+from tests.store.factory import fixture_events, make_record, web_json
 
 
 def test_the_doc_is_mitmweb_json_plus_a_ccproxy_object() -> None:

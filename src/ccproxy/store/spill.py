@@ -20,7 +20,7 @@ from collections import deque
 from pathlib import Path
 from typing import BinaryIO
 
-from ccproxy.flows.writerproc import HEADER
+from ccproxy.store.writerproc import HEADER
 
 
 class Spill:

@@ -1,6 +1,6 @@
 """A flow store as ccproxy wrote it with schema 1 (before the blob table), to test the upgrade.
 
-The SQL and the part encoding are copied from `flows/store.py` at schema 1 and must not change:
+The SQL and the part encoding are copied from `store/db.py` at schema 1 and must not change:
 they stand for files that already exist on users' disks. `bench/store.py` uses it for the
 "before" figures.
 """
@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from ccproxy.flows.record import FlowRecord
+from ccproxy.store.record import FlowRecord
 
 V1_SCHEMA = """
 CREATE TABLE IF NOT EXISTS flows (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ccproxy.flowmeta import SSEEvent
-from ccproxy.flows.sse import SSEParser
+from ccproxy.store.sse import SSEParser
 
 FRAMINGS = {"LF": b"\n", "CRLF": b"\r\n", "CR": b"\r"}
 

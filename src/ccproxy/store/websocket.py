@@ -5,7 +5,7 @@ followed by messages both ways. The store keeps them in the `websocket_messages`
 the shape of Chrome's HAR extension (`_webSocketMessages`): `type` send (client -> provider) or
 receive, `time` (seconds since the epoch), `opcode` (1 text, 2 binary) and `data` (the text, or
 the binary payload in base64). The part holds the bytes as they went over the wire; every view of
-it masks credentials the way bodies are masked (`ccproxy.flows.redact`).
+it masks credentials the way bodies are masked (`ccproxy.store.redact`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from ccproxy.flows.answer import normalize_usage
-from ccproxy.flows.redact import redact_body
+from ccproxy.store.answer import normalize_usage
+from ccproxy.store.redact import redact_body
 
 PART = "websocket_messages"
 TEXT, BINARY = 1, 2

@@ -1,6 +1,6 @@
 """The flow-store writer process: builds records from captures and writes them to SQLite.
 
-Run by `StoreWriter` as `python -m ccproxy.flows.writerproc STORE MAX_COUNT MAX_AGE_DAYS`. Input on
+Run by `StoreWriter` as `python -m ccproxy.store.writerproc STORE MAX_COUNT MAX_AGE_DAYS`. Input on
 stdin: length-prefixed pickles of `Captured` or `FlowRecord` from the daemon (its own child, so the
 pickles are trusted). Output on stdout: one JSON line per written batch, `{"done": N, "facts":
 [[id, usage, conversation_id], ...], "lost": [[id, cause], ...], "log": [[level, message], ...]}`;
@@ -26,8 +26,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from ccproxy.flows.record import Captured, FlowRecord, build_record
-from ccproxy.flows.store import FlowStore
+from ccproxy.store.db import FlowStore
+from ccproxy.store.record import Captured, FlowRecord, build_record
 
 HEADER = struct.Struct(">I")
 BATCH = 64

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from common import ROOT
-from tests.flows.session import Turn, session
+from tests.sessions.session import Turn, session
 from tests.store.factory import make_record
 from tests.store.v1store import V1Store
 

@@ -10,8 +10,8 @@ from ccproxy.config.model import CCProxyConfig
 from ccproxy.mcp.server import build_server
 from ccproxy.mcp.status import DaemonFacts
 from ccproxy.store.record import FlowRecord
-from tests.flows.agent_session import SESSION, SUBAGENT_PROMPT, records
 from tests.mcp.test_server import call
+from tests.sessions.agent_session import SESSION, SUBAGENT_PROMPT, records
 
 Stored = Callable[..., list[FlowRecord]]
 

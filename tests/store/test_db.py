@@ -13,7 +13,7 @@ from ccproxy.store import blobs
 from ccproxy.store import db as store_module
 from ccproxy.store.db import FlowStore
 from ccproxy.store.record import FlowRecord
-from tests.flows.session import session
+from tests.sessions.session import session
 from tests.store.factory import fixture_events, make_record
 
 

@@ -10,7 +10,7 @@ import pytest
 from ccproxy.errors import FlowError
 from ccproxy.store.db import SCHEMA_VERSION, FlowStore
 from ccproxy.store.record import FlowRecord
-from tests.flows.session import session
+from tests.sessions.session import session
 from tests.store.factory import fixture_events, make_record
 from tests.store.v1store import V1Store
 

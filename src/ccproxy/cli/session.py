@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ccproxy.cli.common import library
+from ccproxy.sessions.library import SessionLibrary
 
 
 def register(add: Callable[[str, str, Any], argparse.ArgumentParser]) -> None:
@@ -69,7 +70,7 @@ def _add_conversation(node: Any, conv: dict[str, Any]) -> None:
 
 
 def run_tree(args: argparse.Namespace) -> int:
-    tree = library(args).tree(args.jq)
+    tree = SessionLibrary(library(args)).tree(args.jq)
     if args.json:
         sys.stdout.write(json.dumps(tree, indent=2, ensure_ascii=False) + "\n")
         return 0
@@ -92,9 +93,9 @@ def run_tree(args: argparse.Namespace) -> int:
 
 
 def run_cache(args: argparse.Namespace) -> int:
-    from ccproxy.flows.cache import explain_text
+    from ccproxy.sessions.cache import explain_text
 
-    report = library(args).cache(args.jq, args.id)
+    report = SessionLibrary(library(args)).cache(args.jq, args.id)
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         return 0
@@ -103,7 +104,7 @@ def run_cache(args: argparse.Namespace) -> int:
 
 
 def run_lint(args: argparse.Namespace) -> int:
-    report = library(args).lint(args.jq)
+    report = SessionLibrary(library(args)).lint(args.jq)
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     elif not report:
@@ -118,9 +119,9 @@ def run_lint(args: argparse.Namespace) -> int:
 
 
 def run_turndiff(args: argparse.Namespace) -> int:
-    from ccproxy.flows.turndiff import diff_text
+    from ccproxy.sessions.turndiff import diff_text
 
-    found = library(args).turn_diff(args.id, args.jq)
+    found = SessionLibrary(library(args)).turn_diff(args.id, args.jq)
     if args.json:
         sys.stdout.write(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
         return 0

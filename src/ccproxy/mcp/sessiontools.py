@@ -14,10 +14,11 @@ from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from ccproxy.flows.library import FlowLibrary
-from ccproxy.flows.session import walk
 from ccproxy.mcp.flowtools import filters
 from ccproxy.mcp.paging import page
 from ccproxy.mcp.toolargs import JqArg, MaxCharsArg, OffsetArg, agent_tool
+from ccproxy.sessions.library import SessionLibrary
+from ccproxy.sessions.tree import walk
 
 if TYPE_CHECKING:
     from ccproxy.mcp.offload import ToolProcess
@@ -42,15 +43,19 @@ def _compact(doc: Any) -> str:
 class SessionTools:
     library: FlowLibrary
 
+    @property
+    def sessions(self) -> SessionLibrary:
+        return SessionLibrary(self.library)
+
     def conversations(self, jq: Sequence[str] = (), limit: int = 0, offset: int = 0, max_chars: int = 0) -> str:
-        tree = self.library.tree(jq)
+        tree = self.sessions.tree(jq)
         size = DEFAULT_SESSIONS if limit <= 0 else min(limit, MAX_SESSIONS)
         shown = tree[-size:]
         doc = {"total_sessions": len(tree), "shown": len(shown), "conversations": len(walk(tree)), "sessions": shown}
         return page(_compact(doc), offset, max_chars, f"list_conversations(jq=<same>, limit={limit}")
 
     def explain_cache(self, flow_id: str | None, jq: Sequence[str] = (), offset: int = 0, max_chars: int = 0) -> str:
-        report = self.library.cache(jq, flow_id)
+        report = self.sessions.cache(jq, flow_id)
         if flow_id:
             doc: dict[str, Any] = {"conversations": report}
         else:
@@ -62,13 +67,13 @@ class SessionTools:
         return page(_compact(doc), offset, max_chars, call)
 
     def lint(self, jq: Sequence[str] = (), all_streams: bool = False) -> dict[str, Any]:
-        report = self.library.lint(jq)
+        report = self.sessions.lint(jq)
         invalid = [r for r in report if not r["valid"]]
         shown = report if all_streams else invalid
         return {"streams": len(report), "invalid": len(invalid), "results": shown[-200:]}
 
     def turn_diff(self, flow_id: str, jq: Sequence[str] = ()) -> dict[str, Any]:
-        return self.library.turn_diff(flow_id, jq)
+        return self.sessions.turn_diff(flow_id, jq)
 
 
 def register(server: MCPServer[Any], work: ToolProcess) -> None:

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from ccproxy.flows.cache import explain_turns
-from ccproxy.flows.session import Memo, group, started_of
-from ccproxy.flows.sessions_api import lint_flow, turn_diffs
+from ccproxy.sessions.api import lint_flow, turn_diffs
+from ccproxy.sessions.cache import explain_turns
+from ccproxy.sessions.tree import Memo, group, started_of
 from ccproxy.store.redact import redact_body
 from ccproxy.store.stored_flow import StoredFlow, pretty
 

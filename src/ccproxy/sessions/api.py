@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from ccproxy.flows.cache import explain_turns
-from ccproxy.flows.lint import lint_events, summary
-from ccproxy.flows.session import Conversation, Memo, group, memoized
-from ccproxy.flows.turndiff import structural_diff, summarize
+from ccproxy.sessions.cache import explain_turns
+from ccproxy.sessions.lint import lint_events, summary
+from ccproxy.sessions.tree import Conversation, Memo, group, memoized
+from ccproxy.sessions.turndiff import structural_diff, summarize
 from ccproxy.store.stored_flow import StoredFlow
 
 

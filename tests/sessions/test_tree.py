@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from ccproxy.flows.session import build_tree, walk
+from ccproxy.sessions.tree import build_tree, walk
 from ccproxy.store.stored_flow import StoredFlow
-from tests.flows.agent_session import SESSION, SUBAGENT_PROMPT, records
+from tests.sessions.agent_session import SESSION, SUBAGENT_PROMPT, records
 from tests.store.factory import make_record
 
 
@@ -62,7 +62,7 @@ def test_a_new_conversation_without_a_pending_agent_tool_stays_top_level() -> No
 
 
 def test_a_memo_reuses_parsed_flows_and_forgets_dropped_ones(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ccproxy.flows import session
+    from ccproxy.sessions import tree as session
 
     parsed: list[str] = []
     real = session.request_body
@@ -84,7 +84,7 @@ def test_a_memo_reuses_parsed_flows_and_forgets_dropped_ones(monkeypatch: pytest
 
 
 def build_tree_with(memo: object, flows: list[StoredFlow]) -> list[dict[str, object]]:
-    from ccproxy.flows.session import Memo, group
+    from ccproxy.sessions.tree import Memo, group
 
     assert isinstance(memo, Memo)
     return [s.to_json() for s in group(flows, memo)]

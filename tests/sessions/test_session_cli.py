@@ -11,7 +11,7 @@ import pytest
 
 from ccproxy.cli.main import main
 from ccproxy.store.record import FlowRecord
-from tests.flows.agent_session import SESSION, SUBAGENT_PROMPT, records
+from tests.sessions.agent_session import SESSION, SUBAGENT_PROMPT, records
 
 Stored = Callable[..., list[FlowRecord]]
 

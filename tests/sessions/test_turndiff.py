@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from ccproxy.flows.session import group
-from ccproxy.flows.sessions_api import turn_diffs
-from ccproxy.flows.turndiff import diff_text, structural_diff
+from ccproxy.sessions.api import turn_diffs
+from ccproxy.sessions.tree import group
+from ccproxy.sessions.turndiff import diff_text, structural_diff
 from ccproxy.store.stored_flow import StoredFlow
-from tests.flows.agent_session import records
+from tests.sessions.agent_session import records
 
 
 def test_paths_of_added_removed_and_changed_values() -> None:

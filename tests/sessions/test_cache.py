@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ccproxy.flows.cache import breakpoints, first_divergence, ttl_of
-from ccproxy.flows.sessions_api import cache_of
+from ccproxy.sessions.api import cache_of
+from ccproxy.sessions.cache import breakpoints, first_divergence, ttl_of
 from ccproxy.store.stored_flow import StoredFlow
-from tests.flows.agent_session import records
+from tests.sessions.agent_session import records
 
 
 def rows() -> dict[str, dict[str, object]]:

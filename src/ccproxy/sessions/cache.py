@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import Any
 
-from ccproxy.flows.session import Memo, Turn, memoized
+from ccproxy.sessions.tree import Memo, Turn, memoized
 
 TTL_DEFAULT = 300.0
 TTL_LONG = 3600.0

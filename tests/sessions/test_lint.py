@@ -5,10 +5,10 @@ import json
 import pytest
 
 from ccproxy.flowmeta import SSEEvent
-from ccproxy.flows.lint import lint_events, sniff
-from ccproxy.flows.sessions_api import lint_of
+from ccproxy.sessions.api import lint_of
+from ccproxy.sessions.lint import lint_events, sniff
 from ccproxy.store.stored_flow import StoredFlow
-from tests.flows.agent_session import records
+from tests.sessions.agent_session import records
 from tests.store.factory import fixture_events
 
 VALID = [("anthropic_stream_text.sse", "anthropic"), ("anthropic_stream_tool.sse", "anthropic"),

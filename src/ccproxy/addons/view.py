@@ -12,15 +12,15 @@ the MCP server calls in-process and `ccproxy flows clear` calls over mitmweb's R
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from mitmproxy import command, ctx, http
 
 from ccproxy.config.model import CCProxyConfig
+from ccproxy.mitm.viewstore import oldest
 from ccproxy.store.api import store_path
 from ccproxy.store.restore import load_recent, to_http_flow
 
@@ -29,14 +29,6 @@ log = logging.getLogger("ccproxy.view")
 REMOVE = "ccproxy.view.remove"
 #: The `ids` argument of `ccproxy.view.remove` that means every finished flow.
 EVERYTHING = "*"
-
-
-def oldest(view: Any, count: int) -> Iterable[Any]:
-    """The view's `count` oldest flows by arrival, without sorting the whole view.
-
-    mitmproxy's `View` has no public "oldest first" accessor: its `_store` dict holds the flows in
-    the order they were added (`tests/test_mitmproxy_patches.py` checks it is still there)."""
-    return itertools.islice(view._store.values(), count)
 
 
 def remove_finished(view: Any, ids: Sequence[str]) -> int:

@@ -6,16 +6,16 @@ an upgrade breaks one, this file says which patch to revisit (before an e2e test
 
 | patch point (mitmproxy)                                   | patched in                       |
 |-----------------------------------------------------------|----------------------------------|
-| `proxy.layers.http._http1.make_error_response`            | `daemon/error_pages.install`     |
-| `tools.web.app.ClientConnection.broadcast_flow`           | `daemon/error_pages.quiet_broadcasts` |
-| `io.FlowWriter.add`, `tools.web.app.DumpFlows.get`        | `daemon/error_pages.safe_flow_files` |
-| `proxy.layers.http._http1.Http1Server.read_headers`       | `daemon/headerlimit.install`     |
-| `mitmproxy.addons.onboarding` / `proxyauth` (sys.modules) | `daemon/lean.skip_unused_addons` |
-| `addonmanager.AddonManager` (class swap, `trigger_event`) | `daemon/dispatch.HookTable`      |
-| `proxy.layers.http.HttpStream.state_*_response_body`      | `addons/timeouts.watch_response_bodies` |
-| `Proxyserver.connections[...].transports[...].handler`    | `addons/timeouts.UpstreamTimeouts._server_task` |
-| `addons.view.View._store` (insertion order)               | `addons/view.oldest`             |
-| `http.Message.get_content` (subclassed)                   | `flows/restore._LazyBody`        |
+| `proxy.layers.http._http1.make_error_response`            | `mitm/errorpage.install`         |
+| `tools.web.app.ClientConnection.broadcast_flow`           | `mitm/broadcasts.quiet_broadcasts` |
+| `io.FlowWriter.add`, `tools.web.app.DumpFlows.get`        | `mitm/flowfiles.safe_flow_files` |
+| `proxy.layers.http._http1.Http1Server.read_headers`       | `mitm/headerlimit.install`       |
+| `mitmproxy.addons.onboarding` / `proxyauth` (sys.modules) | `mitm/lean.skip_unused_addons`   |
+| `addonmanager.AddonManager` (class swap, `trigger_event`) | `mitm/dispatch.HookTable`        |
+| `proxy.layers.http.HttpStream.state_*_response_body`      | `mitm/bodywatch.watch_response_bodies` |
+| `Proxyserver.connections[...].transports[...].handler`    | `mitm/upstream.upstream_task`    |
+| `addons.view.View._store` (insertion order)               | `mitm/viewstore.oldest`          |
+| `http.Message.get_content` (subclassed)                   | `store/restore._LazyBody`        |
 | `tools.web.app.ExecuteCommand` (`POST /commands/<name>`)  | `cli/flows.run_command`          |
 """
 
@@ -45,11 +45,11 @@ def test_mitmproxy_is_the_version_these_patches_were_written_for() -> None:
 def test_error_pages_replace_the_http1_error_page_builder() -> None:
     from mitmproxy.proxy.layers.http import _http1
 
-    from ccproxy.addons.errors import json_error_response
-    from ccproxy.daemon import error_pages
+    from ccproxy.mitm import errorpage
+    from ccproxy.mitm.errorpage import json_error_response
 
     assert params(_http1.make_error_response) in (["status_code", "message"], params(json_error_response))
-    error_pages.install()
+    errorpage.install()
     assert _http1.make_error_response is json_error_response  # looked up at call time by the layer
     assert "make_error_response(" in inspect.getsource(_http1.Http1Server)
 
@@ -91,7 +91,7 @@ def test_headerlimit_wraps_the_http1_server_head_reader() -> None:
 
 
 def test_lean_stubs_the_default_addons_mitmproxy_imports_by_name() -> None:
-    from ccproxy.daemon.lean import UNUSED
+    from ccproxy.mitm.lean import UNUSED
 
     source = inspect.getsource(sys.modules["mitmproxy.addons"]) if "mitmproxy.addons" in sys.modules else ""
     if not source:
@@ -116,7 +116,7 @@ def test_dispatch_replaces_the_addon_managers_event_walk() -> None:
     )
 
 
-def test_timeouts_wrap_the_two_body_reading_states_of_an_http_stream() -> None:
+def test_bodywatch_wraps_the_two_body_reading_states_of_an_http_stream() -> None:
     from mitmproxy.proxy.layers.http import HttpStream
     from mitmproxy.proxy.layers.http._events import ResponseData
 
@@ -126,7 +126,7 @@ def test_timeouts_wrap_the_two_body_reading_states_of_an_http_stream() -> None:
     assert issubclass(ResponseData, object)
 
 
-def test_timeouts_find_the_upstream_task_through_the_proxyserver() -> None:
+def test_upstream_finds_the_upstream_task_through_the_proxyserver() -> None:
     from mitmproxy.addons.proxyserver import Proxyserver
     from mitmproxy.proxy import server
 
@@ -139,7 +139,7 @@ def test_the_view_keeps_flows_in_insertion_order_in_its_store() -> None:
     from mitmproxy.addons.view import View
     from mitmproxy.test import tflow
 
-    from ccproxy.addons.view import oldest
+    from ccproxy.mitm.viewstore import oldest
 
     view = View()
     flows = [tflow.tflow(resp=True) for _ in range(3)]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from mitmproxy.net.http import http1
 
-from ccproxy.daemon.headerlimit import head_complete_within, partial_head
+from ccproxy.mitm.headerlimit import head_complete_within, partial_head
 
 
 def test_a_head_counts_as_complete_only_when_its_blank_line_is_within_the_limit() -> None:

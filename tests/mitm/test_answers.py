@@ -1,4 +1,4 @@
-"""ccproxy's own answers come from one module, `addons/errors.py`."""
+"""ccproxy's own answers come from one module, `mitm/answers.py`."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 
 from mitmproxy.test import tflow
 
-from ccproxy.addons import errors
 from ccproxy.flowmeta import get_meta
+from ccproxy.mitm import answers as errors
 from ccproxy.wire.neutral import ApiError
 
 SRC = Path(errors.__file__).resolve().parent.parent
 #: Modules that may spell an error body out: the owner and the wire formats it builds through (the
 #: inbound auth hook, which may not import `addons/`, builds its body through `wire/` too).
-OWNERS = {"addons/errors.py"}
+OWNERS = {"mitm/answers.py"}
 
 
 def test_no_other_module_builds_an_error_body_by_hand() -> None:

@@ -70,7 +70,7 @@ def _refuse(conn: Any, data: bytes, limit: int) -> Generator[Any, Any, None]:
     from mitmproxy.proxy.layers.http._events import ErrorCode, RequestHeaders, RequestProtocolError
     from mitmproxy.utils import human
 
-    from ccproxy.addons.errors import json_error_response
+    from ccproxy.mitm.errorpage import json_error_response
 
     message = too_large_message(limit)
     conn.buf = ReceiveBuffer()  # the megabytes read so far are not kept

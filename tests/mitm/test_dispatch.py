@@ -11,7 +11,7 @@ from mitmproxy import exceptions, hooks
 from mitmproxy.proxy.layers.http import HttpRequestHook
 from mitmproxy.test import taddons, tflow
 
-from ccproxy.daemon.dispatch import HookTable
+from ccproxy.mitm.dispatch import HookTable
 
 
 class Calls:

@@ -4,15 +4,13 @@ One module, so the wire shape of an answer is decided once: in the client's wire
 `ccproxy.wire`) where the route knows it, else the Anthropic error shape
 (`{"type": "error", "error": {"type": ..., "message": ...}}`), which every SDK reads. The error
 pages mitmproxy itself sends for a failed upstream or an unreadable request are built here too
-(`json_error_response`); `daemon/error_pages.py` only installs that function into mitmproxy, and
-`daemon/headerlimit.py` and `addons/timeouts.py` call it from here.
+(`error_page`); `mitm/errorpage.py` installs them into mitmproxy, and `mitm/headerlimit.py` and
+`addons/timeouts.py` use them too.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import weakref
 from typing import Any
 
 from mitmproxy import http
@@ -58,18 +56,6 @@ def answer_json(flow: http.HTTPFlow, status: int, body: Any) -> None:
 
 # -- the pages mitmproxy sends for a failed flow ----------------------------------------------------
 
-#: Error pages decided ahead, keyed by the task that will send them: `UpstreamTimeouts` builds the
-#: page from the error hook (so the flow records it), which runs in the same task just before.
-_PAGES: weakref.WeakKeyDictionary[asyncio.Task[Any], bytes] = weakref.WeakKeyDictionary()
-
-
-def _task() -> asyncio.Task[Any] | None:
-    try:
-        return asyncio.current_task()
-    except RuntimeError:  # no running loop
-        return None
-
-
 def error_page(status_code: int, message: str = "", timeout: str | None = None) -> http.Response:
     """The JSON error answer for a flow the upstream failed; `timeout` makes it a 504."""
     if timeout is not None:
@@ -89,24 +75,3 @@ def error_page(status_code: int, message: str = "", timeout: str | None = None) 
         error_json(status_code, text),
         http.Headers(content_type=JSON, connection="close"),
     )
-
-
-def answer_with(response: http.Response) -> None:
-    """Make the error page the current task sends next exactly `response` (the one the flow records)."""
-    from mitmproxy.net.http import http1
-
-    task = _task()
-    if task is not None:
-        _PAGES[task] = http1.assemble_response(response)
-
-
-def json_error_response(status_code: int, message: str = "") -> bytes:
-    """Replacement for mitmproxy's HTML error page; same signature as `_http1.make_error_response`."""
-    from mitmproxy.net.http import http1
-
-    task = _task() if _PAGES else None
-    decided = _PAGES.pop(task, None) if task is not None else None
-    if decided is not None:
-        return decided
-    data: bytes = http1.assemble_response(error_page(status_code, message))
-    return data

@@ -3,7 +3,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from ccproxy.addons.errors import answer_with, error_page, json_error_response
+from ccproxy.mitm.answers import error_page
+from ccproxy.mitm.errorpage import answer_with, json_error_response
 
 
 def _parse(raw: bytes) -> tuple[int, dict[str, object]]:
@@ -38,7 +39,7 @@ def test_a_decided_page_goes_out_once_from_its_task_and_other_tasks_do_not_get_i
 
 
 def test_an_oversized_head_is_a_json_431_that_says_what_to_do() -> None:
-    from ccproxy.daemon.headerlimit import too_large_message
+    from ccproxy.mitm.headerlimit import too_large_message
 
     status, body = _parse(json_error_response(431, too_large_message(256 * 1024)))
     assert status == 431

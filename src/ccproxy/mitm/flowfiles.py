@@ -1,38 +1,14 @@
-"""Small, contained adjustments to mitmproxy: JSON error pages for SDK clients (built by
-`addons/errors.py`), no idle UI broadcasts,
-flow files (mitmweb's "Save", `/flows/dump`) that can hold ccproxy's metadata and mask credentials."""
+"""Flow files (mitmweb's "Save", `/flows/dump`, `save.file`) that can hold ccproxy's metadata and
+mask credentials: `FlowWriter.add` and `DumpFlows.get` replaced."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from ccproxy.addons.errors import error_json, json_error_response
+from ccproxy.mitm.answers import error_json
 
 log = logging.getLogger("ccproxy.inspector")
-
-
-def install() -> None:
-    """Swap the HTTP/1 error page builder; mitmproxy looks the function up at call time."""
-    from mitmproxy.proxy.layers.http import _http1
-
-    module: Any = _http1
-    module.make_error_response = json_error_response
-
-
-def quiet_broadcasts() -> None:
-    """mitmweb serializes every flow update for its websocket even when no browser is connected;
-    skip that work until someone opens the UI (it costs ~7% of the proxy's CPU under load)."""
-    from mitmproxy.tools.web import app
-
-    conn: Any = app.ClientConnection
-    original = conn.broadcast_flow.__func__
-
-    def broadcast_flow(cls: Any, type: str, f: Any) -> None:
-        if cls.connections:
-            original(cls, type, f)
-
-    conn.broadcast_flow = classmethod(broadcast_flow)
 
 
 def safe_flow_files() -> None:
@@ -45,7 +21,7 @@ def safe_flow_files() -> None:
     from mitmproxy.io import tnetstring
     from mitmproxy.tools.web import app
 
-    from ccproxy.flows.mitmstate import plain_state
+    from ccproxy.mitm.flowstate import plain_state
 
     def add(self: Any, f: Any) -> None:
         tnetstring.dump(plain_state(f.get_state()), self.fo)
@@ -64,7 +40,7 @@ def _dump_flows(self: Any) -> None:
     from mitmproxy import flowfilter
     from mitmproxy.io import tnetstring
 
-    from ccproxy.flows.mitmstate import masked_state
+    from ccproxy.mitm.flowstate import masked_state
 
     expr = self.get_argument("filter", default="")
     try:

@@ -9,7 +9,7 @@ from mitmproxy.io import tnetstring
 from mitmproxy.test import tflow
 
 from ccproxy.flowmeta import ClientRequest, FlowMeta, get_meta
-from ccproxy.flows.mitmstate import masked_state, plain_state
+from ccproxy.mitm.flowstate import masked_state, plain_state
 
 SECRET = "client-own-key-5b2e"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp_types import ToolAnnotations
@@ -16,12 +16,9 @@ from pydantic import Field
 from ccproxy.flows.library import FlowLibrary
 from ccproxy.mcp.flowtools import filters
 from ccproxy.mcp.paging import page
-from ccproxy.mcp.toolargs import JqArg, MaxCharsArg, OffsetArg, agent_tool
+from ccproxy.mcp.toolargs import JqArg, MaxCharsArg, OffsetArg, Worker, agent_tool
 from ccproxy.sessions.library import SessionLibrary
 from ccproxy.sessions.tree import walk
-
-if TYPE_CHECKING:
-    from ccproxy.mcp.offload import ToolProcess
 
 DEFAULT_SESSIONS = 20
 MAX_SESSIONS = 500
@@ -76,7 +73,7 @@ class SessionTools:
         return self.sessions.turn_diff(flow_id, jq)
 
 
-def register(server: MCPServer[Any], work: ToolProcess) -> None:
+def register(server: MCPServer[Any], work: Worker) -> None:
     """Add the session tools, wrapped like every other flow tool (a CCProxyError reaches the agent). They
     run in the worker process: building a session tree parses every flow of the set, which would hold
     the daemon's event loop (and every proxied request) for seconds on a big store."""

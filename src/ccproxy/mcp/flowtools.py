@@ -194,9 +194,3 @@ class _Window:
         if offset:
             text = f"[ccproxy: chars {offset}-{end} of {total}]\n" + text
         return text + marker(call, end, total) if end < total else text
-
-
-def check_phase(phase: str, allowed: Sequence[str]) -> str:
-    if phase not in allowed:
-        raise UsageError(f"phase must be one of {', '.join(allowed)}; got {phase!r}")
-    return phase

@@ -11,10 +11,12 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ccproxy.cli.common import library
-from ccproxy.sessions.library import SessionLibrary
+
+if TYPE_CHECKING:
+    from ccproxy.sessions.library import SessionLibrary
 
 
 def register(add: Callable[[str, str, Any], argparse.ArgumentParser]) -> None:
@@ -33,6 +35,13 @@ def register(add: Callable[[str, str, Any], argparse.ArgumentParser]) -> None:
     sp = add("export", "the session viewer as one self-contained HTML file (redacted unless --unredacted)", run_export)
     sp.add_argument("--html", required=True, metavar="FILE", help="where to write the page (mode 0600)")
     sp.add_argument("--unredacted", action="store_true", help="keep API keys, tokens and cookies in bodies (careful)")
+
+
+def _sessions(args: argparse.Namespace) -> SessionLibrary:
+    """The set as sessions; imported here so `ccproxy --help` does not load the store."""
+    from ccproxy.sessions.library import SessionLibrary
+
+    return SessionLibrary(library(args))
 
 
 def _when(ts: float | None) -> str:
@@ -70,7 +79,7 @@ def _add_conversation(node: Any, conv: dict[str, Any]) -> None:
 
 
 def run_tree(args: argparse.Namespace) -> int:
-    tree = SessionLibrary(library(args)).tree(args.jq)
+    tree = _sessions(args).tree(args.jq)
     if args.json:
         sys.stdout.write(json.dumps(tree, indent=2, ensure_ascii=False) + "\n")
         return 0
@@ -95,7 +104,7 @@ def run_tree(args: argparse.Namespace) -> int:
 def run_cache(args: argparse.Namespace) -> int:
     from ccproxy.sessions.cache import explain_text
 
-    report = SessionLibrary(library(args)).cache(args.jq, args.id)
+    report = _sessions(args).cache(args.jq, args.id)
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         return 0
@@ -104,7 +113,7 @@ def run_cache(args: argparse.Namespace) -> int:
 
 
 def run_lint(args: argparse.Namespace) -> int:
-    report = SessionLibrary(library(args)).lint(args.jq)
+    report = _sessions(args).lint(args.jq)
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     elif not report:
@@ -121,7 +130,7 @@ def run_lint(args: argparse.Namespace) -> int:
 def run_turndiff(args: argparse.Namespace) -> int:
     from ccproxy.sessions.turndiff import diff_text
 
-    found = SessionLibrary(library(args)).turn_diff(args.id, args.jq)
+    found = _sessions(args).turn_diff(args.id, args.jq)
     if args.json:
         sys.stdout.write(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
         return 0

@@ -14,14 +14,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ccproxy.flowmeta import SSEEvent
-
-
-@dataclass
-class Finding:
-    event: int  # 1-based index of the offending event; 0 = the stream as a whole
-    rule: str
-    message: str
-    severity: str = "error"  # "error" breaks the grammar; "warning" is legal but suspicious
+from ccproxy.sessions.grammar import Checker, Finding, parse
+from ccproxy.sessions.streams import anthropic, responses
 
 
 @dataclass
@@ -45,7 +39,7 @@ class StreamLint:
 def sniff(events: Sequence[SSEEvent]) -> str:
     """The wire format a stream is in: `anthropic`, `openai_chat`, `openai_responses`, `gemini` or `unknown`."""
     for ev in events[:5]:
-        doc = _json(ev.data)
+        doc = parse(ev.data)
         kind = str(doc.get("type") or ev.event or "") if isinstance(doc, dict) else str(ev.event or "")
         if kind.startswith("response."):
             return "openai_responses"
@@ -58,109 +52,8 @@ def sniff(events: Sequence[SSEEvent]) -> str:
     return "unknown"
 
 
-def _json(data: str) -> Any:
-    try:
-        return json.loads(data)
-    except ValueError:
-        return None
-
-
-class _Checker:
-    def __init__(self) -> None:
-        self.findings: list[Finding] = []
-
-    def bad(self, n: int, rule: str, message: str, severity: str = "error") -> None:
-        self.findings.append(Finding(n, rule, message, severity))
-
-    def object(self, n: int, ev: SSEEvent, typed: bool = False) -> dict[str, Any] | None:
-        """The event's JSON object, or None after a finding; `typed`: the `event:` name must match its `type`."""
-        doc = _json(ev.data)
-        if not isinstance(doc, dict):
-            self.bad(n, "json", f"data is not a JSON object: {ev.data[:60]!r}")
-            return None
-        if typed and ev.event and ev.event != str(doc.get("type")):
-            self.bad(n, "event-name", f"`event: {ev.event}` carries data of type {str(doc.get('type'))!r}")
-        return doc
-
-
-_DELTA_FOR_BLOCK = {
-    "text": {"text_delta", "citations_delta"},
-    "tool_use": {"input_json_delta"},
-    "server_tool_use": {"input_json_delta"},
-    "mcp_tool_use": {"input_json_delta"},
-    "thinking": {"thinking_delta", "signature_delta"},
-    "redacted_thinking": set(),
-}
-
-
-def _anthropic(events: Sequence[SSEEvent]) -> list[Finding]:
-    c, open_blocks, closed = _Checker(), dict[int, str](), set[int]()
-    state, next_index, deltas = "start", 0, 0
-    for n, ev in enumerate(events, 1):
-        doc = c.object(n, ev, typed=True)
-        if doc is None:
-            continue
-        kind = str(doc.get("type"))
-        if state == "stopped":
-            c.bad(n, "after-stop", f"{kind} after message_stop")
-            continue
-        if kind == "error":
-            c.bad(n, "error-event", f"stream ended by an error event: {(doc.get('error') or {}).get('message', '')}")
-            state = "stopped"
-            continue
-        if state == "start" and kind != "message_start":
-            c.bad(n, "first", f"first event is {kind}, expected message_start")
-        state = "started" if state == "start" else state
-        index = doc.get("index")
-        if kind == "message_start":
-            if n != 1:
-                c.bad(n, "message_start", "message_start repeated")
-        elif kind == "content_block_start":
-            block = str((doc.get("content_block") or {}).get("type"))
-            if index in open_blocks or index in closed:
-                c.bad(n, "block-start", f"content_block_start for index {index} that was already started")
-            elif index != next_index:
-                c.bad(n, "block-order", f"content_block_start index {index}, expected {next_index}")
-            if isinstance(index, int):
-                open_blocks[index] = block
-                next_index = max(next_index, index + 1)
-        elif kind == "content_block_delta":
-            dtype = str((doc.get("delta") or {}).get("type"))
-            deltas += 1
-            if index not in open_blocks:
-                why = "after its content_block_stop" if index in closed else "before its content_block_start"
-                c.bad(n, "delta-block", f"content_block_delta for index {index} {why}")
-            elif dtype not in _DELTA_FOR_BLOCK.get(open_blocks[index], {dtype}):
-                c.bad(n, "delta-type", f"{dtype} in a {open_blocks[index]} block (index {index})")
-        elif kind == "content_block_stop":
-            if index not in open_blocks:
-                c.bad(n, "block-stop", f"content_block_stop for index {index} that is not open")
-            else:
-                del open_blocks[index]
-                closed.add(index)
-        elif kind == "message_delta":
-            if open_blocks:
-                c.bad(n, "unclosed-block", f"message_delta while block(s) {sorted(open_blocks)} are open")
-            if state == "delta":
-                c.bad(n, "message_delta", "message_delta repeated")
-            if not isinstance((doc.get("usage") or {}).get("output_tokens"), int):
-                c.bad(n, "usage", "message_delta without usage.output_tokens")
-            state = "delta"
-        elif kind == "message_stop":
-            if state != "delta":
-                c.bad(n, "message_stop", "message_stop without a message_delta before it")
-            state = "stopped"
-        elif kind != "ping":
-            c.bad(n, "unknown-event", f"unknown event type {kind!r}", "warning")
-    if state != "stopped":
-        c.bad(0, "last", "stream ended without message_stop (cut off?)")
-    if open_blocks:
-        c.bad(0, "unclosed-block", f"block(s) {sorted(open_blocks)} never got content_block_stop")
-    return c.findings
-
-
 def _openai_chat(events: Sequence[SSEEvent]) -> list[Finding]:
-    c = _Checker()
+    c = Checker()
     roles: dict[int, int] = {}
     finished: dict[int, int] = {}
     tool_ids: dict[tuple[int, int], str] = {}
@@ -195,7 +88,7 @@ def _openai_chat(events: Sequence[SSEEvent]) -> list[Finding]:
     return c.findings
 
 
-def _chat_choice(c: _Checker, n: int, choice: dict[str, Any], roles: dict[int, int], finished: dict[int, int],
+def _chat_choice(c: Checker, n: int, choice: dict[str, Any], roles: dict[int, int], finished: dict[int, int],
                  tool_ids: dict[tuple[int, int], str]) -> None:
     index, delta = int(choice.get("index") or 0), choice.get("delta") or {}
     if index in finished and (delta.get("content") or delta.get("tool_calls")):
@@ -228,63 +121,8 @@ def _chat_choice(c: _Checker, n: int, choice: dict[str, Any], roles: dict[int, i
         finished[index] = n
 
 
-def _responses(events: Sequence[SSEEvent]) -> list[Finding]:
-    c = _Checker()
-    items: dict[int, str] = {}
-    done_items: set[int] = set()
-    parts: set[tuple[int, int]] = set()
-    last_seq, terminal = -1, 0
-    for n, ev in enumerate(events, 1):
-        doc = c.object(n, ev, typed=True)
-        if doc is None:
-            continue
-        kind = str(doc.get("type"))
-        if terminal:
-            c.bad(n, "after-terminal", f"{kind} after the terminal event (event {terminal})")
-            continue
-        if n == 1 and kind != "response.created":
-            c.bad(n, "first", f"first event is {kind}, expected response.created")
-        seq = doc.get("sequence_number")
-        if isinstance(seq, int):
-            if seq <= last_seq:
-                c.bad(n, "sequence", f"sequence_number {seq} after {last_seq}")
-            last_seq = seq
-        oi, ci = doc.get("output_index"), doc.get("content_index")
-        if kind == "response.output_item.added":
-            if oi in items:
-                c.bad(n, "item-added", f"output_index {oi} added twice")
-            items[int(oi or 0)] = str((doc.get("item") or {}).get("type"))
-        elif kind == "response.output_item.done":
-            if oi not in items:
-                c.bad(n, "item-done", f"output_item.done for output_index {oi} never added")
-            done_items.add(int(oi or 0))
-        elif kind == "response.content_part.added":
-            if oi not in items:
-                c.bad(n, "part-item", f"content_part.added for output_index {oi} never added")
-            parts.add((int(oi or 0), int(ci or 0)))
-        elif kind in ("response.output_text.delta", "response.refusal.delta"):
-            if (oi, ci) not in parts:
-                c.bad(n, "delta-part", f"{kind} for output {oi} part {ci} before its content_part.added")
-        elif kind == "response.function_call_arguments.delta":
-            if items.get(int(oi or 0)) != "function_call":
-                c.bad(n, "delta-type", f"function_call_arguments.delta for output {oi} "
-                      f"of type {items.get(int(oi or 0))}")
-        elif kind in ("response.completed", "response.incomplete", "response.failed", "error"):
-            terminal = n
-            if kind in ("response.failed", "error"):
-                c.bad(n, "error-event", f"stream ended by {kind}")
-            if open_items := sorted(set(items) - done_items):
-                c.bad(n, "unclosed-item", f"{kind} while output item(s) {open_items} are not done")
-            usage = (doc.get("response") or {}).get("usage")
-            if kind == "response.completed" and not isinstance(usage, dict):
-                c.bad(n, "usage", "response.completed without usage", "warning")
-    if not terminal:
-        c.bad(0, "last", "stream ended without response.completed / incomplete / failed (cut off?)")
-    return c.findings
-
-
 def _gemini(events: Sequence[SSEEvent]) -> list[Finding]:
-    c = _Checker()
+    c = Checker()
     finished: dict[int, int] = {}
     usage = False
     for n, ev in enumerate(events, 1):
@@ -312,7 +150,7 @@ def _gemini(events: Sequence[SSEEvent]) -> list[Finding]:
 #: Findings kept per stream.
 MAX_FINDINGS = 50
 
-_GRAMMARS = {"anthropic": _anthropic, "openai_chat": _openai_chat, "openai_responses": _responses, "gemini": _gemini}
+_GRAMMARS = {"anthropic": anthropic, "openai_chat": _openai_chat, "openai_responses": responses, "gemini": _gemini}
 
 
 def lint_events(events: Sequence[SSEEvent], fmt: str | None = None) -> StreamLint:

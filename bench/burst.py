@@ -31,10 +31,10 @@ from pathlib import Path
 import httpx
 from common import ROOT, Daemon, FakeProcess, _children, wait_until
 from tests.daemon import SECRETS
-from tests.flows.factory import make_record
+from tests.store.factory import make_record
 
-from ccproxy.flows.store import FlowStore
-from ccproxy.flows.writer import read_stats
+from ccproxy.store.db import FlowStore
+from ccproxy.store.writer import read_stats
 
 WORDS = ["the", "tool", "call", "returned", "a", "diff", "of", "the", "repository", "with", "several", "files", "changed", "and", "a", "failing", "test", "in", "the", "parser", "module", "so", "the", "agent", "reads", "the", "file", "again", "before", "it", "edits", "the", "function"]
 
@@ -87,7 +87,7 @@ async def _burst(url: str, body: bytes, concurrency: int, seconds: float) -> tup
 def writer_pid(daemon: Daemon) -> int | None:
     for pid in _children(daemon.proc.pid):
         try:
-            if b"ccproxy.flows.writerproc" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if b"ccproxy.store.writerproc" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 return pid
         except OSError:
             continue

@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 from common import ROOT, Daemon, FakeProcess, load, wait_until
-from tests.flows.factory import make_record
+from tests.store.factory import make_record
 
-from ccproxy.flows.store import FlowStore
+from ccproxy.store.db import FlowStore
 
 SDK_HEADERS = [
     ("host", "127.0.0.1:4000"), ("accept-encoding", "gzip, deflate"), ("connection", "keep-alive"),

@@ -17,12 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flows import fill
-
 from ccproxy.config.loader import load_config
-from ccproxy.flows.store import FlowStore
 from ccproxy.mcp.server import build_server
 from ccproxy.mcp.status import DaemonFacts
+from ccproxy.store.db import FlowStore
+from flows import fill
 
 
 async def heartbeat(gaps: list[float], stop: asyncio.Event) -> None:

@@ -13,10 +13,10 @@ import statistics
 import time
 
 from common import load  # noqa: F401  (puts the repo root on sys.path)
-from tests.flows.factory import make_record
+from tests.store.factory import make_record
 
-from ccproxy.flows.session import Memo, build_tree
-from ccproxy.flows.stored import StoredFlow
+from ccproxy.sessions.tree import Memo, build_tree
+from ccproxy.store.stored_flow import StoredFlow
 from ccproxy.viewer.data import viewer_data
 
 

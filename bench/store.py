@@ -1,12 +1,12 @@
 """The flow store under an agent: one long session that re-sends its conversation every turn, then many.
 
 Run: uv run python bench/store.py [--turns 300] [--sessions 10] [--keep 1000] [--no-v1]
-1. One session (`tests/flows/session.py`: requests growing from ~39 KB to ~483 KB, streamed answers)
+1. One session (`tests/sessions/session.py`: requests growing from ~39 KB to ~483 KB, streamed answers)
    written one flow per transaction, as the writer process does when an agent is the only client;
    every 50 turns: store size, bytes per flow, the distinct content it holds (distinct message,
    system and tool blocks + answer bodies) and the ratio; then the CPU time per flow write and the
    read times. Each flow is also written to a schema-1 store (the layout before the blob table,
-   `tests/flows/v1store.py`), interleaved, for the "before" figures under the same load.
+   `tests/store/v1store.py`), interleaved, for the "before" figures under the same load.
 2. `--sessions` sessions into one store (3,000 flows), retention down to `--keep` flows, and the file
    size before and after (the schema-1 store never shrank); then the one-time upgrade of the
    schema-1 store.
@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from common import ROOT
-from tests.flows.factory import make_record
-from tests.flows.session import Turn, session
-from tests.flows.v1store import V1Store
+from tests.sessions.session import Turn, session
+from tests.store.factory import make_record
+from tests.store.v1store import V1Store
 
-from ccproxy.flows import store as store_module
-from ccproxy.flows.record import FlowRecord
-from ccproxy.flows.store import FlowStore
+from ccproxy.store import db as store_module
+from ccproxy.store.db import FlowStore
+from ccproxy.store.record import FlowRecord
 
 MB = 1e6
 

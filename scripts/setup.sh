@@ -27,6 +27,12 @@ if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install --quiet uv
 fi
 uv sync --frozen --quiet
+# ESLint for the viewer's inline script (scripts/lint_viewer_js.py), pinned by package-lock.json.
+if command -v npm >/dev/null 2>&1; then
+  npm ci --silent --no-audit --no-fund
+else
+  echo "setup: npm is missing: the viewer's JavaScript cannot be linted" >&2
+fi
 # uv byte-compiles the dependencies, not ccproxy's own (editable) sources; where
 # PYTHONDONTWRITEBYTECODE is set, every daemon a test starts would compile them again.
 uv run --quiet python -m compileall -q src >/dev/null

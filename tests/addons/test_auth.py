@@ -13,7 +13,7 @@ from ccproxy.addons.replayed import ReplayBody, drain
 from ccproxy.auth.apply import sent_credential
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.daemon.chain import build_services
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from tests.fakes.provider import FakeProvider
 
 

@@ -7,9 +7,9 @@ from mitmproxy.test import taddons, tflow
 
 from ccproxy.addons.contentview import ContentViews
 from ccproxy.addons.inspector import Inspector
-from ccproxy.flows.meta import UpstreamResponse, get_meta
-from ccproxy.flows.sse import SSEParser
-from tests.flows.factory import fixture_bytes
+from ccproxy.flowmeta import UpstreamResponse, get_meta
+from ccproxy.store.sse import SSEParser
+from tests.store.factory import fixture_bytes
 
 
 def test_client_request_view_shows_the_pre_pipeline_snapshot() -> None:

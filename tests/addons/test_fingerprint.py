@@ -9,7 +9,7 @@ from mitmproxy.tls import ClientHello, ClientHelloData
 
 from ccproxy.addons.fingerprint import Fingerprint
 from ccproxy.addons.inspector import Inspector
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.wire.fingerprint import ja4, parse_client_hello
 from tests.wire.test_fingerprint import chrome_hello
 

@@ -9,7 +9,7 @@ from mitmproxy.test import tflow
 from ccproxy.addons.forward import ForwardProxy
 from ccproxy.addons.inspector import Inspector
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.forward.credential import ProxyCredential
 
 CRED = ProxyCredential("ccproxy", "s3cret-token")

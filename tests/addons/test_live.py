@@ -5,7 +5,7 @@ from __future__ import annotations
 from mitmproxy.test import tflow
 
 from ccproxy.addons.live import LiveFlows
-from ccproxy.flows.meta import SSEEvent, get_meta
+from ccproxy.flowmeta import SSEEvent, get_meta
 from ccproxy.viewer.live import live_doc
 
 

@@ -10,7 +10,7 @@ from mitmproxy.test import tflow
 
 from ccproxy.addons.quota import TASK_ID, QuotaWatch
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.meta import UpstreamResponse, get_meta
+from ccproxy.flowmeta import UpstreamResponse, get_meta
 from ccproxy.mcp.notifications import NotificationBuffer
 
 

@@ -13,8 +13,8 @@ from ccproxy.addons.inspector import Inspector
 from ccproxy.addons.recorder import Recorder, capture
 from ccproxy.addons.view import FlowView
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.meta import get_meta
-from ccproxy.flows.store import FlowStore
+from ccproxy.flowmeta import get_meta
+from ccproxy.store.db import FlowStore
 
 
 def recent(flow: http.HTTPFlow) -> http.HTTPFlow:
@@ -146,7 +146,7 @@ def test_a_restarted_daemon_shows_the_newest_stored_flows_in_mitmweb(tmp_path: P
 def test_restored_flows_hold_no_bodies_until_mitmweb_opens_one(tmp_path: Path) -> None:
     from mitmproxy.tools.web.app import flow_to_json
 
-    from ccproxy.flows.restore import RECENT
+    from ccproxy.store.restore import RECENT
 
     config = CCProxyConfig()
     first = Recorder(config, tmp_path)

@@ -15,7 +15,7 @@ from ccproxy.addons.destination import parse_dest_host
 from ccproxy.addons.router import Router
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.daemon.chain import build_services
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.wire.neutral import ClientOptions
 from ccproxy.wire.translate import StreamTranslator
 

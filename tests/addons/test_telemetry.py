@@ -6,7 +6,7 @@ from mitmproxy.test import tflow
 
 from ccproxy.addons.telemetry import Telemetry, facts_of
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.meta import SSEEvent, TransformInfo, get_meta
+from ccproxy.flowmeta import SSEEvent, TransformInfo, get_meta
 from ccproxy.telemetry.genai import FlowFacts
 
 

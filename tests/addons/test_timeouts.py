@@ -10,9 +10,9 @@ from mitmproxy.connection import ConnectionState
 from mitmproxy.flow import Error
 from mitmproxy.test import tflow
 
-from ccproxy.addons import errors as error_pages
 from ccproxy.addons.timeouts import UpstreamTimeouts
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
+from ccproxy.mitm import errorpage as error_pages
 
 
 def failed_flow(msg: str = "peer closed connection without sending complete message body") -> http.HTTPFlow:

@@ -17,9 +17,9 @@ from ccproxy.addons.recorder import Recorder
 from ccproxy.addons.router import Router
 from ccproxy.addons.websocket import WebSocketLog, is_upgrade
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.api import store_path
-from ccproxy.flows.meta import get_meta
-from ccproxy.flows.restore import load_recent, to_http_flow
+from ccproxy.flowmeta import get_meta
+from ccproxy.store.api import store_path
+from ccproxy.store.restore import load_recent, to_http_flow
 from tests.addons.test_auth import rejected_flow, run_headers
 from tests.addons.test_auth import setup as auth_setup
 from tests.addons.test_recorder import recent

@@ -15,7 +15,7 @@ from ccproxy.addons.router import Router
 from ccproxy.auth.apply import apply_credential, mask_credential, sent_credential, strip_client_keys
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.daemon.chain import build_services
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.hooks.inject_auth import inject_auth
 from ccproxy.pipeline.context import HookContext
 from tests.fakes.provider import FakeProvider

@@ -21,7 +21,7 @@ import pytest
 from google import genai
 from google.genai import types as gtypes
 
-from ccproxy.flows.store import FlowStore
+from ccproxy.store.db import FlowStore
 from tests.daemon import SECRETS, RunningDaemon, wait_for
 from tests.fakes.provider import FakeProvider
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ccproxy.flows.store import FlowStore
+from ccproxy.store.db import FlowStore
 from tests.daemon import RunningDaemon, make_daemon
-from tests.flows.factory import make_record
+from tests.store.factory import make_record
 
 COMMANDS = [("list",), ("list", "--json"), ("show",), ("compare",), ("diff",), ("dump",), ("clear",),
             ("clear", "--all")]

@@ -12,9 +12,9 @@ from typing import Any
 import anthropic
 import openai
 
-from ccproxy.flows.store import FlowStore
+from ccproxy.store.db import FlowStore
 from tests.daemon import RunningDaemon, wait_for
-from tests.flows.factory import make_record
+from tests.store.factory import make_record
 
 Factory = Callable[..., RunningDaemon]
 

@@ -19,10 +19,10 @@ import anthropic
 import pytest
 
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.api import store_path
-from ccproxy.flows.store import FlowStore
+from ccproxy.store.api import store_path
+from ccproxy.store.db import FlowStore
 from tests.daemon import SECRETS, RunningDaemon, wait_for
-from tests.flows.agent_session import SUBAGENT_PROMPT, records
+from tests.sessions.agent_session import SUBAGENT_PROMPT, records
 from tests.viewer.cdp import CHROMIUM, chromium
 from tests.viewer.test_browser import SUBAGENT_NESTED, shoot
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.api import store_path
-from ccproxy.flows.record import FlowRecord
-from ccproxy.flows.store import FlowStore
+from ccproxy.store.api import store_path
+from ccproxy.store.db import FlowStore
+from ccproxy.store.record import FlowRecord
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from ccproxy.flows.changes import (
     header_changes,
     sliding_diff,
 )
-from ccproxy.flows.stored import StoredFlow
-from tests.flows.factory import make_record
+from ccproxy.store.stored_flow import StoredFlow
+from tests.store.factory import make_record
 
 
 def stored(**kw: object) -> StoredFlow:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from ccproxy.flows.answer import from_body, from_events
-from ccproxy.flows.conversation import conversation_id, first_user_text, model_of
-from ccproxy.flows.lint import lint_events, sniff
-from ccproxy.flows.meta import SSEEvent
+from ccproxy.flowmeta import SSEEvent
+from ccproxy.sessions.lint import lint_events, sniff
+from ccproxy.store.answer import from_body, from_events
+from ccproxy.store.conversation import conversation_id, first_user_text, model_of
 from ccproxy.telemetry.genai import FlowFacts, span_spec
 from ccproxy.wire.sse import SSEReader
 from tests.wire.golden import load_bytes, load_json

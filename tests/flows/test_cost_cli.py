@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from ccproxy.cli.main import main
-from ccproxy.flows.record import FlowRecord
 from ccproxy.sessions.cost import flow_cost, usd_text
-from tests.flows.agent_session import records
+from ccproxy.store.record import FlowRecord
+from tests.sessions.agent_session import records
 
 Stored = Callable[..., list[FlowRecord]]
 

@@ -8,8 +8,8 @@ import jsonschema
 import pytest
 
 from ccproxy.flows.har import to_har
-from ccproxy.flows.stored import StoredFlow
-from tests.flows.factory import fixture_bytes, fixture_events, make_record
+from ccproxy.store.stored_flow import StoredFlow
+from tests.store.factory import fixture_bytes, fixture_events, make_record
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "fixtures" / "har-1.2.schema.json").read_text())
 
@@ -104,9 +104,9 @@ def test_dumping_many_large_flows_holds_one_flow_at_a_time(tmp_path: Path) -> No
     import tracemalloc
 
     from ccproxy.config.model import CCProxyConfig
-    from ccproxy.flows import api
     from ccproxy.flows.library import FlowLibrary
-    from ccproxy.flows.store import FlowStore
+    from ccproxy.store import api
+    from ccproxy.store.db import FlowStore
 
     config = CCProxyConfig()
     count, pad = 60, 400_000

@@ -10,12 +10,13 @@ import pytest
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import FlowError, UsageError
-from ccproxy.flows.api import store_path
 from ccproxy.flows.library import FlowLibrary
-from ccproxy.flows.record import FlowRecord
-from ccproxy.flows.session import walk
-from tests.flows.agent_session import records
-from tests.flows.factory import make_record
+from ccproxy.sessions.library import SessionLibrary
+from ccproxy.sessions.tree import walk
+from ccproxy.store.api import store_path
+from ccproxy.store.record import FlowRecord
+from tests.sessions.agent_session import records
+from tests.store.factory import make_record
 
 Stored = Callable[..., list[FlowRecord]]
 
@@ -120,25 +121,11 @@ def test_every_view_reads_the_same_resolved_set(tmp_path: Path, config: CCProxyC
     assert lib.ids() == kept and [d["id"] for d in lib.docs()] == kept
     assert [f.id for f in lib.load_set()] == kept and [f.id for f in lib.iter_flows(lib.ids(), chunk=2)] == kept
     assert lib.newest() == (len(kept), lib.docs())
-    assert {t["flow_id"] for c in walk(lib.tree()) for t in c["turns"]} == set(kept)
-    assert {r["flow_id"] for r in lib.lint()} <= set(kept)
-    assert all(t["flow_id"] in kept for c in lib.cache() for t in c["turns"])
+    assert {t["flow_id"] for c in walk(SessionLibrary(lib).tree()) for t in c["turns"]} == set(kept)
+    assert {r["flow_id"] for r in SessionLibrary(lib).lint()} <= set(kept)
+    assert all(t["flow_id"] in kept for c in SessionLibrary(lib).cache() for t in c["turns"])
     with pytest.raises(FlowError, match="leave it out"):
-        lib.turn_diff(next(r.id for r in recs if not r.id.startswith("a")))
-
-
-def test_session_views_and_their_errors(tmp_path: Path, config: CCProxyConfig, stored: Stored) -> None:
-    stored(*records())
-    lib = FlowLibrary(config, tmp_path)
-    found = lib.turn_diff("a1")
-    assert found["flow_id"].startswith("a1") and found["against"].startswith("a0")
-    with pytest.raises(FlowError, match="first turn of its conversation"):
-        lib.turn_diff("a0")
-    assert [c["conversation"] for c in lib.cache(id_prefix="a3")] == [c["conversation"] for c in lib.cache()
-                                                                     if any(t["flow_id"].startswith("a3")
-                                                                            for t in c["turns"])]
-    with pytest.raises(FlowError, match="no flows in the set"):
-        lib.cache([".[:0]"])
+        SessionLibrary(lib).turn_diff(next(r.id for r in recs if not r.id.startswith("a")))
 
 
 def test_the_library_crosses_into_a_worker_process_as_config_and_paths(tmp_path: Path, config: CCProxyConfig) -> None:

@@ -12,8 +12,8 @@ import pytest
 from ccproxy.errors import ConfigError
 from ccproxy.flows.recorded_answer import Refusal, Replayed, replay
 from ccproxy.flows.recording import Match, Miss, Recording, read_recording, write_recording
-from ccproxy.flows.stored import StoredFlow
-from tests.flows.factory import fixture_events, make_record
+from ccproxy.store.stored_flow import StoredFlow
+from tests.store.factory import fixture_events, make_record
 
 
 def flow(body: dict[str, Any], **kw: Any) -> StoredFlow:

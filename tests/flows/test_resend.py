@@ -8,8 +8,8 @@ import pytest
 
 from ccproxy.errors import UsageError
 from ccproxy.flows.resend import REPLAY_HEADER, plan
-from ccproxy.flows.stored import StoredFlow
-from tests.flows.factory import make_record
+from ccproxy.store.stored_flow import StoredFlow
+from tests.store.factory import make_record
 
 
 def sentinel(provider: str) -> str:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 
 from ccproxy.flows.show import message_text, show_json, show_text
-from ccproxy.flows.stored import StoredFlow
-from tests.flows.factory import fixture_bytes, fixture_events, make_record
+from ccproxy.store.stored_flow import StoredFlow
+from tests.store.factory import fixture_bytes, fixture_events, make_record
 
 
 def stored(**kw: object) -> StoredFlow:

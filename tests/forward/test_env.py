@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from ccproxy.cabundle import CA_ENV_VARS
 from ccproxy.errors import NamespaceError
 from ccproxy.forward.env import NO_PROXY, proxy_env, write_bundle
-from ccproxy.namespace.cabundle import CA_ENV_VARS
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 

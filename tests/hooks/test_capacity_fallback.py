@@ -8,7 +8,7 @@ from mitmproxy.test import tflow
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import ConfigError
-from ccproxy.flows.meta import TransformInfo, get_meta
+from ccproxy.flowmeta import TransformInfo, get_meta
 from ccproxy.hooks.capacity_fallback import Params, capacity_fallback
 from ccproxy.pipeline.context import HookContext
 from ccproxy.pipeline.loader import load_hook

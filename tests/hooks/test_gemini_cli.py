@@ -6,7 +6,7 @@ from mitmproxy import http
 from mitmproxy.test import tflow
 
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.meta import ClientRequest, TransformInfo, get_meta
+from ccproxy.flowmeta import ClientRequest, TransformInfo, get_meta
 from ccproxy.hooks.gemini_cli import gemini_cli
 from ccproxy.pipeline.context import HookContext
 from tests.wire.golden import load_bytes

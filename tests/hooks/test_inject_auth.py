@@ -9,7 +9,7 @@ from mitmproxy.test import tflow
 from ccproxy.auth.sentinel import find_sentinel
 from ccproxy.config.model import CCProxyConfig, ProviderConfig
 from ccproxy.daemon.chain import build_services
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.hooks.extract_session_id import extract_session_id, session_from_user_id
 from ccproxy.hooks.inject_auth import inject_auth
 from ccproxy.pipeline.context import HookContext

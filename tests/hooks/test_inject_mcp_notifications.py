@@ -9,7 +9,7 @@ from mitmproxy.test import tflow
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.daemon.chain import build_services
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.hooks.inject_mcp_notifications import Params, inject_mcp_notifications
 from ccproxy.mcp.notifications import Notification, NotificationBuffer
 from ccproxy.pipeline.context import HookContext

@@ -10,7 +10,7 @@ from mitmproxy.test import tflow
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import ConfigError
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.hooks import loop_guard as guard
 from ccproxy.pipeline.context import HookContext
 from ccproxy.pipeline.loader import load_hook

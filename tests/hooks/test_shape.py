@@ -14,7 +14,7 @@ from mitmproxy.test import tflow
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.daemon.chain import build_services
 from ccproxy.errors import ConfigError
-from ccproxy.flows.meta import TransformInfo, get_meta
+from ccproxy.flowmeta import TransformInfo, get_meta
 from ccproxy.pipeline.context import HookContext
 from ccproxy.pipeline.executor import Stage
 from ccproxy.pipeline.loader import load_stage

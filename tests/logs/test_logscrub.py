@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from ccproxy.daemon.logscrub import ScrubbingFormatter, mask_credentials, scrub
-from ccproxy.flows.meta import ClientRequest, FlowMeta
+from ccproxy.flowmeta import ClientRequest, FlowMeta
 
 SECRET = "client-own-secret-7f3a9c"
 PROMPT = "the prompt nobody else may read"

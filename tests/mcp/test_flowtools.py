@@ -9,9 +9,9 @@ import pytest
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import FlowError, UsageError
 from ccproxy.flows.library import FlowLibrary
-from ccproxy.flows.record import FlowRecord
 from ccproxy.mcp.flowtools import FlowTools, filters
-from tests.flows.factory import fixture_bytes, fixture_events, make_record
+from ccproxy.store.record import FlowRecord
+from tests.store.factory import fixture_bytes, fixture_events, make_record
 
 Stored = Callable[..., list[FlowRecord]]
 

@@ -13,11 +13,11 @@ import pytest
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import UsageError
 from ccproxy.flows.library import FlowLibrary
-from ccproxy.flows.record import FlowRecord
 from ccproxy.mcp.flowtools import FlowTools
 from ccproxy.mcp.offload import ToolProcess
 from ccproxy.mcp.paging import answer
-from tests.flows.factory import make_record
+from ccproxy.store.record import FlowRecord
+from tests.store.factory import make_record
 
 Stored = Callable[..., list[FlowRecord]]
 

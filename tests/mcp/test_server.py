@@ -11,11 +11,11 @@ from mcp import Client
 from starlette.testclient import TestClient
 
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.record import FlowRecord
 from ccproxy.mcp.notifications import NotificationBuffer
 from ccproxy.mcp.server import NOTIFY_MAX_BYTES, build_app, build_server
 from ccproxy.mcp.status import DaemonFacts
-from tests.flows.factory import make_record
+from ccproxy.store.record import FlowRecord
+from tests.store.factory import make_record
 
 Stored = Callable[..., list[FlowRecord]]
 TOOLS = {"list_flows", "get_flow", "get_request_body", "get_response_body", "compare_flows", "diff_flows",

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.record import FlowRecord
 from ccproxy.mcp.server import build_server
 from ccproxy.mcp.status import DaemonFacts
-from tests.flows.agent_session import SESSION, SUBAGENT_PROMPT, records
+from ccproxy.store.record import FlowRecord
 from tests.mcp.test_server import call
+from tests.sessions.agent_session import SESSION, SUBAGENT_PROMPT, records
 
 Stored = Callable[..., list[FlowRecord]]
 

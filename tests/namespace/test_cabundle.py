@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from ccproxy.cabundle import CA_ENV_VARS, read_ca
 from ccproxy.errors import NamespaceError
-from ccproxy.namespace.cabundle import CA_ENV_VARS, plan_trust, read_ca, subject_hash, trust_targets
+from ccproxy.namespace.cabundle import plan_trust, subject_hash, trust_targets
 from tests.namespace.certs import ScratchCA
 
 

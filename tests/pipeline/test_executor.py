@@ -7,7 +7,7 @@ from mitmproxy.test import tflow
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import ConfigError
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.pipeline.context import HookContext
 from ccproxy.pipeline.executor import Stage, parse_override
 from ccproxy.pipeline.loader import load_hook, load_stage

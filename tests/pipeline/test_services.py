@@ -13,7 +13,7 @@ from ccproxy.auth.resolver import CredentialResolver
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.daemon.chain import build_chain, build_services
 from ccproxy.errors import DaemonError
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.hooks.inject_auth import inject_auth
 from ccproxy.pipeline.context import HookContext
 from ccproxy.pipeline.services import Services

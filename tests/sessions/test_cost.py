@@ -9,8 +9,8 @@ import genai_prices
 import pytest
 
 from ccproxy.config.pricing import ModelPrice
-from ccproxy.flows.answer import normalize_usage
 from ccproxy.sessions.cost import flow_cost, price_usage, total, usd_text
+from ccproxy.store.answer import normalize_usage
 
 #: (ccproxy format, price-table provider, api flavor, a response as the provider sends it)
 RESPONSES: list[tuple[str, str, str, dict[str, Any]]] = [

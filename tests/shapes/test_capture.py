@@ -10,14 +10,14 @@ import pytest
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import ShapeError
-from ccproxy.flows.api import store_path
-from ccproxy.flows.meta import FlowMeta
-from ccproxy.flows.record import FlowRecord
-from ccproxy.flows.store import FlowStore
+from ccproxy.flowmeta import FlowMeta
 from ccproxy.shapes.capture import capture
 from ccproxy.shapes.profile import resolve
-from tests.flows.factory import make_record
+from ccproxy.store.api import store_path
+from ccproxy.store.db import FlowStore
+from ccproxy.store.record import FlowRecord
 from tests.shapes.conftest import capture_body, make_config
+from tests.store.factory import make_record
 
 CAPTURED_HEADERS = [
     ["host", "a.test"],

@@ -6,7 +6,7 @@ from typing import Any
 
 from mitmproxy.test import tflow
 
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.pipeline.context import HookContext
 from ccproxy.shapes.ids import RegenerateIds, format_like, regenerate_ids
 from ccproxy.shapes.profile import resolve

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ccproxy.flows.meta import SSEEvent
+from ccproxy.flowmeta import SSEEvent
 from ccproxy.telemetry.genai import FlowFacts, span_spec
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from ccproxy.flows.stored import StoredFlow
+from ccproxy.store.stored_flow import StoredFlow
 from ccproxy.viewer.data import viewer_data
 from ccproxy.viewer.page import write_html
-from tests.flows.agent_session import SUBAGENT_PROMPT, records
+from tests.sessions.agent_session import SUBAGENT_PROMPT, records
 from tests.viewer.cdp import CHROMIUM, Page, chromium
 
 pytestmark = pytest.mark.skipif(not (shutil.which(CHROMIUM) or os.path.exists(CHROMIUM)),

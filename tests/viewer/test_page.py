@@ -5,11 +5,11 @@ import re
 import stat
 from pathlib import Path
 
-from ccproxy.flows.stored import StoredFlow
+from ccproxy.store.stored_flow import StoredFlow
 from ccproxy.viewer.data import viewer_data
 from ccproxy.viewer.page import inline_json, render, write_html
-from tests.flows.agent_session import records
-from tests.flows.factory import make_record
+from tests.sessions.agent_session import records
+from tests.store.factory import make_record
 
 DATA_RE = re.compile(r'<script type="application/json" id="ccproxy-data">(.*?)</script>', re.S)
 

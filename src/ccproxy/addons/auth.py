@@ -23,9 +23,9 @@ from ccproxy.auth.replay import Replayed, make_client, resend
 from ccproxy.auth.resolver import CredentialResolver
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import AuthError
-from ccproxy.flows.meta import FlowMeta, get_meta
-from ccproxy.flows.redact import MASK
+from ccproxy.flowmeta import FlowMeta, get_meta
 from ccproxy.pipeline.services import Services
+from ccproxy.store.redact import MASK
 
 if TYPE_CHECKING:
     import httpx

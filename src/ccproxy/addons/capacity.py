@@ -29,7 +29,7 @@ from ccproxy.auth.replay import Replayed, make_client, resend
 from ccproxy.auth.sentinel import contains_sentinel
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import AuthError
-from ccproxy.flows.meta import FlowMeta, TransformInfo, get_meta
+from ccproxy.flowmeta import FlowMeta, TransformInfo, get_meta
 from ccproxy.pipeline.services import Services
 from ccproxy.wire import capacity
 from ccproxy.wire.endpoints import Endpoint, main_endpoint, provider_path

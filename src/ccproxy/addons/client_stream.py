@@ -14,8 +14,8 @@ from typing import Any
 
 from mitmproxy import http
 
-from ccproxy.flows.meta import get_meta
-from ccproxy.flows.sse import SSEParser
+from ccproxy.flowmeta import get_meta
+from ccproxy.store.sse import SSEParser
 
 log = logging.getLogger("ccproxy.router")
 

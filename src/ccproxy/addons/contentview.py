@@ -13,9 +13,9 @@ from typing import Any
 from mitmproxy import contentviews
 from mitmproxy.contentviews import Contentview, Metadata
 
-from ccproxy.flows.answer import from_events
-from ccproxy.flows.meta import META_KEY, FlowMeta
+from ccproxy.flowmeta import META_KEY, FlowMeta
 from ccproxy.flows.show import answer_lines, message_text
+from ccproxy.store.answer import from_events
 
 
 def _meta(metadata: Metadata) -> FlowMeta:

@@ -7,7 +7,7 @@ from typing import Any
 
 from mitmproxy import connection, http, tls
 
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.wire.fingerprint import ClientHelloError, http_fingerprint, tls_fingerprint
 
 log = logging.getLogger("ccproxy.fingerprint")

@@ -1,7 +1,7 @@
 """The forward listener's gate: proxy credential on CONNECT and plain requests; only LLM hosts are decrypted.
 
 mitmproxy's own `proxyauth` addon is not used: it is replaced by an empty stand-in for start-up speed
-(`daemon/lean.py`, its ldap3 import), and its option applies to every listener, so it would also ask
+(`mitm/lean.py`, its ldap3 import), and its option applies to every listener, so it would also ask
 reverse-mode clients for a password. This addon checks `Proxy-Authorization` only on the forward
 (regular-mode) listener and answers 407 otherwise.
 
@@ -19,11 +19,11 @@ import weakref
 from mitmproxy import connection, ctx, http
 from mitmproxy.proxy import layer, layers
 
-from ccproxy.addons import errors
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.forward.credential import REALM, ProxyCredential
 from ccproxy.forward.hosts import InterceptHosts
+from ccproxy.mitm import answers as errors
 
 log = logging.getLogger("ccproxy.forward")
 

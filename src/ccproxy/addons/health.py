@@ -7,8 +7,8 @@ import time
 from mitmproxy import http
 
 from ccproxy import __version__
-from ccproxy.addons import errors
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
+from ccproxy.mitm import answers as errors
 
 HEALTH_PATH = "/health"
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from mitmproxy import http, tcp
 
-from ccproxy.addons import errors
 from ccproxy.addons.forward import is_forward
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.forward.hosts import InterceptHosts, normalize
+from ccproxy.mitm import answers as errors
 
 log = logging.getLogger("ccproxy.hosts")
 

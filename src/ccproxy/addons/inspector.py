@@ -6,7 +6,7 @@ import time
 
 from mitmproxy import http
 
-from ccproxy.flows.meta import ClientRequest, UpstreamResponse, get_meta
+from ccproxy.flowmeta import ClientRequest, UpstreamResponse, get_meta
 
 
 def source_of(flow: http.HTTPFlow) -> str:

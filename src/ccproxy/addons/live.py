@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.wire.endpoints import main_endpoint
 
 #: More in flight than this and the oldest are no longer shown (a leak guard, not a limit on traffic).

@@ -17,7 +17,7 @@ from typing import Any
 from mitmproxy import http
 
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.pipeline.services import Services
 from ccproxy.sessions.quota import QuotaSnapshot, Window, credential_of, crossed, parse_quota
 

@@ -19,15 +19,15 @@ from pathlib import Path
 
 from mitmproxy import http
 
-from ccproxy.addons import errors
 from ccproxy.auth.apply import apply_credential, strip_client_keys
 from ccproxy.config.model import CCProxyConfig, ProviderConfig
 from ccproxy.errors import AuthError, ConfigError
-from ccproxy.flows.meta import TransformInfo, get_meta
+from ccproxy.flowmeta import TransformInfo, get_meta
 from ccproxy.flows.recorded_answer import Refusal, Replayed, replay
 from ccproxy.flows.recording import Miss, Recording, read_recording
-from ccproxy.flows.stored import StoredFlow
+from ccproxy.mitm import answers as errors
 from ccproxy.pipeline.services import Services
+from ccproxy.store.stored_flow import StoredFlow
 from ccproxy.wire.endpoints import main_endpoint
 from ccproxy.wire.neutral import ApiError
 

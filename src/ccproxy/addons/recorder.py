@@ -13,11 +13,11 @@ from mitmproxy import http
 from mitmproxy.websocket import WebSocketData
 
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.api import store_path
-from ccproxy.flows.meta import FlowMeta, get_meta
-from ccproxy.flows.record import Captured
-from ccproxy.flows.websocket import RawMessage
-from ccproxy.flows.writer import StoreWriter
+from ccproxy.flowmeta import FlowMeta, get_meta
+from ccproxy.store.api import store_path
+from ccproxy.store.record import Captured
+from ccproxy.store.websocket import RawMessage
+from ccproxy.store.writer import StoreWriter
 
 log = logging.getLogger("ccproxy.recorder")
 

@@ -6,7 +6,7 @@ import re
 
 from mitmproxy import http
 
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 
 HEADER = "x-ccproxy-replay-of"
 _ID = re.compile(r"[0-9a-fA-F-]{8,64}")

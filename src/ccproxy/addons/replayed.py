@@ -17,7 +17,7 @@ from mitmproxy import http
 
 from ccproxy.addons.stream import _Tap
 from ccproxy.auth.replay import Replayed, client_headers
-from ccproxy.flows.meta import FlowMeta
+from ccproxy.flowmeta import FlowMeta
 
 
 def drain(tap: Any, body: bytes) -> bytes:

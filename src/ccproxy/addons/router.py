@@ -16,7 +16,7 @@ from dataclasses import asdict
 from mitmproxy import http
 from mitmproxy.net.http import status_codes
 
-from ccproxy.addons import client_stream, errors, websocket
+from ccproxy.addons import client_stream, websocket
 from ccproxy.addons.destination import (
     client_key,
     first_rule,
@@ -28,7 +28,8 @@ from ccproxy.addons.destination import (
 from ccproxy.auth.apply import apply_credential, strip_client_keys
 from ccproxy.config.model import CCProxyConfig, ProviderConfig, TransformRule
 from ccproxy.errors import AuthError
-from ccproxy.flows.meta import FlowMeta, TransformInfo, get_meta
+from ccproxy.flowmeta import FlowMeta, TransformInfo, get_meta
+from ccproxy.mitm import answers as errors
 from ccproxy.pipeline.services import Services
 from ccproxy.wire.endpoints import Endpoint, main_endpoint, path_matches, provider_path
 from ccproxy.wire.neutral import ApiError, ClientOptions

@@ -14,9 +14,9 @@ import re
 
 from mitmproxy import http
 
-from ccproxy.addons import errors
 from ccproxy.auth.sentinel import SENTINEL_PREFIX
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
+from ccproxy.mitm import answers as errors
 
 log = logging.getLogger("ccproxy.sanitizer")
 

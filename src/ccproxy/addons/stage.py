@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from ccproxy.addons.errors import answer_in_format
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
+from ccproxy.mitm.answers import answer_in_format
 from ccproxy.pipeline.context import HookContext
 from ccproxy.pipeline.executor import Stage
 from ccproxy.pipeline.services import Services

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from ccproxy.flows.meta import FlowMeta, get_meta
-from ccproxy.flows.sse import SSEParser
+from ccproxy.flowmeta import FlowMeta, get_meta
+from ccproxy.store.sse import SSEParser
 
 
 def is_event_stream(response: http.Response) -> bool:

@@ -7,7 +7,7 @@ import time
 from mitmproxy import http
 
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.meta import FlowMeta, get_meta
+from ccproxy.flowmeta import FlowMeta, get_meta
 from ccproxy.telemetry.export import SpanExport
 from ccproxy.telemetry.genai import FlowFacts
 from ccproxy.wire.endpoints import main_endpoint

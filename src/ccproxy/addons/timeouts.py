@@ -17,48 +17,19 @@ status and headers, if any came, stay in `.ccproxy.upstream_response`.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from mitmproxy import ctx, http
 from mitmproxy.connection import ConnectionState
 from mitmproxy.flow import Error
 
-from ccproxy.addons import errors
-from ccproxy.flows.meta import UpstreamResponse, get_meta
+from ccproxy.flowmeta import UpstreamResponse, get_meta
+from ccproxy.mitm import answers, errorpage
+from ccproxy.mitm.bodywatch import _BODY_WATCH, watch_response_bodies
+from ccproxy.mitm.upstream import upstream_task
 
 log = logging.getLogger("ccproxy.timeouts")
-
-#: Live flows (by id) whose response body is being read, and what to call when a chunk arrives.
-_BODY_WATCH: dict[str, Callable[[], None]] = {}
-
-
-def watch_response_bodies() -> None:
-    """Call the flow's watcher for every response body chunk mitmproxy reads, streamed or buffered.
-
-    mitmproxy has no event per chunk of a buffered body (only `response` at its end), so a body
-    stalled half way was invisible until the connection's 600 s idle limit. The two states of its
-    HTTP stream that read a body are wrapped once; the wrapper only looks, then calls the original."""
-    from mitmproxy.proxy.layers.http import HttpStream
-    from mitmproxy.proxy.layers.http._events import ResponseData
-
-    for name in ("state_consume_response_body", "state_stream_response_body"):
-        original = getattr(HttpStream, name)
-        if getattr(original, "ccproxy_watched", False):
-            continue
-
-        def watched(self: Any, event: Any, _original: Any = original) -> Iterator[Any]:
-            if isinstance(event, ResponseData) and (note := _BODY_WATCH.get(self.flow.id)) is not None:
-                note()
-            result: Iterator[Any] = _original(self, event)
-            return result
-
-        wrapper = functools.wraps(original)(watched)
-        wrapper.ccproxy_watched = True  # type: ignore[attr-defined]
-        setattr(HttpStream, name, wrapper)
-
 
 def client_got_headers(flow: http.HTTPFlow) -> bool:
     """Whether the response's headers already went to the client (a streamed body starts at once)."""
@@ -107,11 +78,7 @@ class UpstreamTimeouts:
 
     def _server_task(self, flow: http.HTTPFlow) -> asyncio.Task[Any] | None:
         """The task that reads the flow's upstream connection (mitmproxy's connection handler)."""
-        proxyserver = self.master.addons.get("proxyserver") if self.master is not None else None
-        handler = getattr(proxyserver, "connections", {}).get(flow.client_conn.id)
-        io = getattr(handler, "transports", {}).get(flow.server_conn) if handler is not None else None
-        task = getattr(io, "handler", None)
-        return task if isinstance(task, asyncio.Task) and not task.done() else None
+        return upstream_task(self.master, flow)
 
     # -- events ------------------------------------------------------------------------------------
     def request(self, flow: http.HTTPFlow) -> None:
@@ -160,10 +127,10 @@ class UpstreamTimeouts:
                 status_code=upstream.status_code, reason=upstream.reason,
                 headers=[(k, v) for k, v in upstream.headers.items(multi=True)], body=b"",
             )
-        page = errors.error_page(502, err.msg, timeout)
+        page = answers.error_page(502, err.msg, timeout)
         page.timestamp_start = page.timestamp_end = err.timestamp
         flow.response = page
-        errors.answer_with(page)
+        errorpage.answer_with(page)
 
     def done(self) -> None:
         for timer in self.timers.values():

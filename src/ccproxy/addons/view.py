@@ -3,7 +3,7 @@ cleared on request.
 
 mitmweb keeps every flow it sees in memory; the flow store keeps them on disk. This addon keeps the
 two in step: a started daemon shows the newest stored flows again (summaries, bodies read when
-opened: `flows/restore.py`), the view holds only the newest `inspector.view_limit` flows, and flows
+opened: `store/restore.py`), the view holds only the newest `inspector.view_limit` flows, and flows
 cleared from the store leave the view through one mitmproxy command, `ccproxy.view.remove`, which
 the MCP server calls in-process and `ccproxy flows clear` calls over mitmweb's REST API
 (`POST /commands/ccproxy.view.remove`).
@@ -12,31 +12,23 @@ the MCP server calls in-process and `ccproxy flows clear` calls over mitmweb's R
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from mitmproxy import command, ctx, http
 
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows.api import store_path
-from ccproxy.flows.restore import load_recent, to_http_flow
+from ccproxy.mitm.viewstore import oldest
+from ccproxy.store.api import store_path
+from ccproxy.store.restore import load_recent, to_http_flow
 
 log = logging.getLogger("ccproxy.view")
 
 REMOVE = "ccproxy.view.remove"
 #: The `ids` argument of `ccproxy.view.remove` that means every finished flow.
 EVERYTHING = "*"
-
-
-def oldest(view: Any, count: int) -> Iterable[Any]:
-    """The view's `count` oldest flows by arrival, without sorting the whole view.
-
-    mitmproxy's `View` has no public "oldest first" accessor: its `_store` dict holds the flows in
-    the order they were added (`tests/test_mitmproxy_patches.py` checks it is still there)."""
-    return itertools.islice(view._store.values(), count)
 
 
 def remove_finished(view: Any, ids: Sequence[str]) -> int:
@@ -73,7 +65,7 @@ class FlowView:
         self.restoring = asyncio.get_running_loop().create_task(self._restore(self.limit))
 
     async def _restore(self, limit: int) -> None:
-        """Summaries only: bodies stay in the store until mitmweb shows one (`ccproxy.flows.restore`)."""
+        """Summaries only: bodies stay in the store until mitmweb shows one (`ccproxy.store.restore`)."""
         try:
             path = store_path(self.config, self.config_dir)
             docs = await asyncio.to_thread(load_recent, path, limit)

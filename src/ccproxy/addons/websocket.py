@@ -16,8 +16,8 @@ import logging
 
 from mitmproxy import http
 
-from ccproxy.addons import errors
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
+from ccproxy.mitm import answers as errors
 
 log = logging.getLogger("ccproxy.websocket")
 

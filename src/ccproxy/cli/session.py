@@ -11,9 +11,12 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ccproxy.cli.common import library
+
+if TYPE_CHECKING:
+    from ccproxy.sessions.library import SessionLibrary
 
 
 def register(add: Callable[[str, str, Any], argparse.ArgumentParser]) -> None:
@@ -36,6 +39,13 @@ def register(add: Callable[[str, str, Any], argparse.ArgumentParser]) -> None:
     out.add_argument("--recording", metavar="FILE", help="write the flows (bodies, streams with their timing) "
                      "as a recording for `provider: recorded` (mode 0600)")
     sp.add_argument("--unredacted", action="store_true", help="keep API keys, tokens and cookies in bodies (careful)")
+
+
+def _sessions(args: argparse.Namespace) -> SessionLibrary:
+    """The set as sessions; imported here so `ccproxy --help` does not load the store."""
+    from ccproxy.sessions.library import SessionLibrary
+
+    return SessionLibrary(library(args))
 
 
 def _when(ts: float | None) -> str:
@@ -86,10 +96,7 @@ def _cost(node: dict[str, Any], key: str) -> str:
 
 
 def run_tree(args: argparse.Namespace) -> int:
-    from ccproxy.sessions.spend import tree_with_costs
-
-    lib = library(args)
-    tree = tree_with_costs(lib.load_set(args.jq), lib.config.prices)
+    tree = _sessions(args).tree(args.jq)
     if args.json:
         sys.stdout.write(json.dumps(tree, indent=2, ensure_ascii=False) + "\n")
         return 0
@@ -112,9 +119,9 @@ def run_tree(args: argparse.Namespace) -> int:
 
 
 def run_cache(args: argparse.Namespace) -> int:
-    from ccproxy.flows.cache import explain_text
+    from ccproxy.sessions.cache import explain_text
 
-    report = library(args).cache(args.jq, args.id)
+    report = _sessions(args).cache(args.jq, args.id)
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         return 0
@@ -123,7 +130,7 @@ def run_cache(args: argparse.Namespace) -> int:
 
 
 def run_lint(args: argparse.Namespace) -> int:
-    report = library(args).lint(args.jq)
+    report = _sessions(args).lint(args.jq)
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     elif not report:
@@ -138,9 +145,9 @@ def run_lint(args: argparse.Namespace) -> int:
 
 
 def run_turndiff(args: argparse.Namespace) -> int:
-    from ccproxy.flows.turndiff import diff_text
+    from ccproxy.sessions.turndiff import diff_text
 
-    found = library(args).turn_diff(args.id, args.jq)
+    found = _sessions(args).turn_diff(args.id, args.jq)
     if args.json:
         sys.stdout.write(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
         return 0

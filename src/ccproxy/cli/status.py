@@ -193,7 +193,7 @@ def report(state: RuntimeState | None, config: CCProxyConfig, directory: Any, sh
         "auth_view": view,
         "pipeline": pipeline_doc(config),
     }
-    from ccproxy.flows.api import store_status  # flow store counters: written, lost (and why), spilled
+    from ccproxy.store.api import store_status  # flow store counters: written, lost (and why), spilled
 
     doc["store"] = store_status(config, directory)
     from ccproxy.cli.quota import status_quota  # subscription windows, from the newest stored answers
@@ -228,7 +228,7 @@ def render(doc: dict[str, Any]) -> None:
     else:
         console.print("[yellow]no daemon running for this config dir[/yellow] — `ccproxy start`")
     if "store" in doc:
-        from ccproxy.flows.api import store_status_line
+        from ccproxy.store.api import store_status_line
 
         console.print(store_status_line(doc["store"]), highlight=False)
     if doc.get("quota"):

@@ -15,10 +15,8 @@ from typing import Any
 
 from ccproxy import __version__
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.daemon import authview, error_pages, headerlimit
+from ccproxy.daemon import authview
 from ccproxy.daemon.chain import build_chain, build_services
-from ccproxy.daemon.dispatch import HookTable
-from ccproxy.daemon.lean import skip_unused_addons
 from ccproxy.daemon.logs import log_path, setup_logging
 from ccproxy.daemon.state import (
     DaemonLock,
@@ -32,6 +30,8 @@ from ccproxy.daemon.state import (
 from ccproxy.errors import DaemonError
 from ccproxy.forward.credential import ProxyCredential
 from ccproxy.mcp.service import McpService
+from ccproxy.mitm import install_all
+from ccproxy.mitm.dispatch import HookTable
 from ccproxy.namespace.listener import LISTEN_HOST, WireGuardListener, install_tls_keylog
 from ccproxy.namespace.upstream import upstream_bundle
 
@@ -228,11 +228,7 @@ class Daemon:
 
     async def run(self) -> None:
         self.preflight()
-        skip_unused_addons()
-        error_pages.install()
-        error_pages.quiet_broadcasts()
-        error_pages.safe_flow_files()
-        headerlimit.install()
+        install_all()  # every process-wide patch of mitmproxy (mitm/)
         if self.mcp is not None:
             await self.mcp.prepare()
         self.master = self.build_master()

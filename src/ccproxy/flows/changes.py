@@ -11,8 +11,8 @@ import itertools
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ccproxy.flows.redact import redact_body, redact_header, redact_url
-from ccproxy.flows.stored import StoredFlow, pretty
+from ccproxy.store.redact import redact_body, redact_header, redact_url
+from ccproxy.store.stored_flow import StoredFlow, pretty
 
 
 @dataclass

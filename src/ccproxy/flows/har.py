@@ -16,11 +16,11 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from ccproxy import __version__
-from ccproxy.flows.redact import MASK, redact_body, redact_url
-from ccproxy.flows.stored import StoredFlow, header
-from ccproxy.flows.times import iso
-from ccproxy.flows.websocket import PART as WS_PART
-from ccproxy.flows.websocket import har_messages
+from ccproxy.store.redact import MASK, redact_body, redact_url
+from ccproxy.store.stored_flow import StoredFlow, header
+from ccproxy.store.times import iso
+from ccproxy.store.websocket import PART as WS_PART
+from ccproxy.store.websocket import har_messages
 
 
 class Sink(Protocol):

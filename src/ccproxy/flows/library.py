@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ccproxy.errors import FlowError, UsageError
-from ccproxy.flows import api
 from ccproxy.flows import filters as jqf
-from ccproxy.flows.store import FlowStore
-from ccproxy.flows.stored import StoredFlow
+from ccproxy.store import api
+from ccproxy.store.db import FlowStore
+from ccproxy.store.stored_flow import StoredFlow
 
 if TYPE_CHECKING:
     from ccproxy.config.model import CCProxyConfig
@@ -170,7 +170,7 @@ class FlowLibrary:
 
     def conversations(self, jq_filters: Jq = ()) -> list[dict[str, Any]]:
         """The set grouped by conversation (see `flows.conversation.conversations`), latest activity last."""
-        from ccproxy.flows.conversation import conversations as group
+        from ccproxy.store.conversation import conversations as group
 
         return group(self.docs(jq_filters))
 
@@ -205,44 +205,6 @@ class FlowLibrary:
         from ccproxy.flows.har import to_har as build_har
 
         return build_har(self.load_set(jq_filters), masked=redacted)
-
-    def tree(self, jq_filters: Jq = ()) -> list[dict[str, Any]]:
-        """Sessions -> conversations -> turns, subagents nested under the turn that spawned them."""
-        from ccproxy.flows.session import build_tree
-
-        return build_tree(self.load_set(jq_filters))
-
-    def cache(self, jq_filters: Jq = (), id_prefix: str | None = None) -> list[dict[str, Any]]:
-        """Prompt-cache forensics per conversation (`sessions_api.cache_of`); `id_prefix` keeps its conversation."""
-        from ccproxy.flows.sessions_api import cache_of
-
-        flows = self.load_set(jq_filters)
-        if not flows:
-            raise FlowError("no flows in the set; `ccproxy flows list` shows what is stored")
-        flow_id = self.find_id(id_prefix, jq_filters) if id_prefix else None
-        return cache_of(flows, flow_id)
-
-    def lint(self, jq_filters: Jq = ()) -> list[dict[str, Any]]:
-        from ccproxy.flows.sessions_api import lint_of
-
-        return lint_of(self.load_set(jq_filters))
-
-    def turn_diff(self, id_prefix: str, jq_filters: Jq = ()) -> dict[str, Any]:
-        """The structural diff of one flow's request against the previous turn of its conversation."""
-        from ccproxy.flows.session import group
-        from ccproxy.flows.sessions_api import turn_diffs
-
-        flow_id = self.find_id(id_prefix, jq_filters)
-        for session in group(self.load_set(jq_filters)):
-            for conv in session.conversations:
-                if any(t.flow.id == flow_id for t in conv.turns):
-                    found = turn_diffs(conv).get(flow_id)
-                    if found is None:
-                        raise FlowError(
-                            f"flow {flow_id[:8]} is the first turn of its conversation; nothing to diff against"
-                        )
-                    return {"flow_id": flow_id, **found}
-        raise FlowError(f"flow {flow_id[:8]} is not in the set")
 
     # -- changing the store ------------------------------------------------------------------------
 

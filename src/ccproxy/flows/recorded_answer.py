@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccproxy.flows.conversation import parse_json
-from ccproxy.flows.stored import StoredFlow
+from ccproxy.store.conversation import parse_json
+from ccproxy.store.stored_flow import StoredFlow
 from ccproxy.wire.endpoints import main_endpoint
 from ccproxy.wire.translate import StreamTranslator, TranslationError, client_options, translate_response
 

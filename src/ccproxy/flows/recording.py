@@ -28,10 +28,9 @@ from typing import Any
 
 from ccproxy.errors import ConfigError
 from ccproxy.fileio import write_private_json
-from ccproxy.flows.conversation import model_of, parse_json
-from ccproxy.flows.redact import redact_body
-from ccproxy.flows.session import messages_of, prefixes
-from ccproxy.flows.stored import StoredFlow
+from ccproxy.store.conversation import messages_of, model_of, parse_json, prefixes
+from ccproxy.store.redact import redact_body
+from ccproxy.store.stored_flow import StoredFlow
 
 KIND = "ccproxy-recording"
 VERSION = 1

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 from ccproxy.config.model import DEFAULT_AUTH_HEADER
 from ccproxy.errors import FlowError, UsageError
-from ccproxy.flows.redact import MASK
-from ccproxy.flows.stored import StoredFlow
+from ccproxy.store.redact import MASK
+from ccproxy.store.stored_flow import StoredFlow
 from ccproxy.wire.endpoints import main_endpoint
 
 REPLAY_HEADER = "x-ccproxy-replay-of"

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ccproxy.flows.answer import Answer
 from ccproxy.flows.changes import compare_request, compare_response, side_text
-from ccproxy.flows.redact import redact_body, redact_raw
-from ccproxy.flows.stored import StoredFlow, pretty
-from ccproxy.flows.times import iso
-from ccproxy.flows.websocket import PART as WS_PART
-from ccproxy.flows.websocket import har_messages
-from ccproxy.flows.websocket import show_lines as websocket_lines
+from ccproxy.store.answer import Answer
+from ccproxy.store.redact import redact_body, redact_raw
+from ccproxy.store.stored_flow import StoredFlow, pretty
+from ccproxy.store.times import iso
+from ccproxy.store.websocket import PART as WS_PART
+from ccproxy.store.websocket import har_messages
+from ccproxy.store.websocket import show_lines as websocket_lines
 
 
 def _usage_text(usage: dict[str, int] | None) -> str:
@@ -205,7 +205,7 @@ def dumps(doc: Any) -> str:
 
 def message_text(first_line: str, headers: list[Any], body: bytes, content_type: str = "") -> str:
     """One HTTP message for a human (the mitmweb content views): masked headers, pretty body."""
-    from ccproxy.flows.redact import redact_headers
+    from ccproxy.store.redact import redact_headers
 
     lines = [first_line + "\n", *_headers_lines(redact_headers(headers)), "\n"]
     lines.append(pretty(redact_body(body, content_type)) if body else "(empty body)\n")

@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ccproxy.namespace.cabundle import CA_ENV_VARS, combined_bundle, read_ca, system_bundle_text
+from ccproxy.cabundle import CA_ENV_VARS, combined_bundle, read_ca, system_bundle_text
 
 #: Proxy variables, in both spellings: curl reads only lowercase `http_proxy`, Go and Python read both.
 PROXY_VARS: tuple[str, ...] = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")

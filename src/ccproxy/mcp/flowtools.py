@@ -16,10 +16,10 @@ from ccproxy.errors import FlowError, UsageError
 from ccproxy.flows.changes import compare as compare_one
 from ccproxy.flows.changes import comparison_text, diff_text
 from ccproxy.flows.library import FlowLibrary
-from ccproxy.flows.redact import redact_body
-from ccproxy.flows.stored import StoredFlow, pretty
-from ccproxy.flows.times import iso
 from ccproxy.mcp.paging import DEFAULT_PREVIEW, clamp, cut, marker, page, shorten_fields
+from ccproxy.store.redact import redact_body
+from ccproxy.store.stored_flow import StoredFlow, pretty
+from ccproxy.store.times import iso
 
 REQUEST_PHASES = ("request", "client_request")
 RESPONSE_PHASES = ("response", "upstream_response")
@@ -194,9 +194,3 @@ class _Window:
         if offset:
             text = f"[ccproxy: chars {offset}-{end} of {total}]\n" + text
         return text + marker(call, end, total) if end < total else text
-
-
-def check_phase(phase: str, allowed: Sequence[str]) -> str:
-    if phase not in allowed:
-        raise UsageError(f"phase must be one of {', '.join(allowed)}; got {phase!r}")
-    return phase

@@ -7,20 +7,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from ccproxy.flows.library import FlowLibrary
-from ccproxy.flows.session import walk
 from ccproxy.mcp.flowtools import filters
 from ccproxy.mcp.paging import page
-from ccproxy.mcp.toolargs import JqArg, MaxCharsArg, OffsetArg, agent_tool
-
-if TYPE_CHECKING:
-    from ccproxy.mcp.offload import ToolProcess
+from ccproxy.mcp.toolargs import JqArg, MaxCharsArg, OffsetArg, Worker, agent_tool
+from ccproxy.sessions.library import SessionLibrary
+from ccproxy.sessions.tree import walk
 
 DEFAULT_SESSIONS = 20
 MAX_SESSIONS = 500
@@ -51,17 +49,19 @@ def _compact(doc: Any) -> str:
 class SessionTools:
     library: FlowLibrary
 
-    def conversations(self, jq: Sequence[str] = (), limit: int = 0, offset: int = 0, max_chars: int = 0) -> str:
-        from ccproxy.sessions.spend import tree_with_costs
+    @property
+    def sessions(self) -> SessionLibrary:
+        return SessionLibrary(self.library)
 
-        tree = tree_with_costs(self.library.load_set(jq), self.library.config.prices)
+    def conversations(self, jq: Sequence[str] = (), limit: int = 0, offset: int = 0, max_chars: int = 0) -> str:
+        tree = self.sessions.tree(jq)
         size = DEFAULT_SESSIONS if limit <= 0 else min(limit, MAX_SESSIONS)
         shown = tree[-size:]
         doc = {"total_sessions": len(tree), "shown": len(shown), "conversations": len(walk(tree)), "sessions": shown}
         return page(_compact(doc), offset, max_chars, f"list_conversations(jq=<same>, limit={limit}")
 
     def explain_cache(self, flow_id: str | None, jq: Sequence[str] = (), offset: int = 0, max_chars: int = 0) -> str:
-        report = self.library.cache(jq, flow_id)
+        report = self.sessions.cache(jq, flow_id)
         if flow_id:
             doc: dict[str, Any] = {"conversations": report}
         else:
@@ -73,13 +73,13 @@ class SessionTools:
         return page(_compact(doc), offset, max_chars, call)
 
     def lint(self, jq: Sequence[str] = (), all_streams: bool = False) -> dict[str, Any]:
-        report = self.library.lint(jq)
+        report = self.sessions.lint(jq)
         invalid = [r for r in report if not r["valid"]]
         shown = report if all_streams else invalid
         return {"streams": len(report), "invalid": len(invalid), "results": shown[-200:]}
 
     def turn_diff(self, flow_id: str, jq: Sequence[str] = ()) -> dict[str, Any]:
-        return self.library.turn_diff(flow_id, jq)
+        return self.sessions.turn_diff(flow_id, jq)
 
     def context_breakdown(self, flow_id: str | None, jq: Sequence[str] = (), growth: bool = False) -> dict[str, Any]:
         from ccproxy.sessions.context import context_report
@@ -112,7 +112,7 @@ class SessionTools:
         return {**report, "prices": f"genai-prices {table_version()}"}
 
 
-def register(server: MCPServer[Any], work: ToolProcess, proxy_url: Callable[[], str] | None = None) -> None:
+def register(server: MCPServer[Any], work: Worker, proxy_url: Callable[[], str] | None = None) -> None:
     """Add the session tools, wrapped like every other flow tool (a CCProxyError reaches the agent). They
     run in the worker process: building a session tree parses every flow of the set, which would hold
     the daemon's event loop (and every proxied request) for seconds on a big store."""

@@ -15,8 +15,8 @@ from typing import Any
 
 from ccproxy import __version__
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.flows import api
 from ccproxy.mcp.notifications import NotificationBuffer
+from ccproxy.store import api
 
 
 @dataclass

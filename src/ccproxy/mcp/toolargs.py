@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import anyio.to_thread
 from mcp.server.mcpserver.exceptions import ToolError
@@ -57,3 +57,10 @@ def agent_tool[F: Callable[..., Any]](fn: F) -> F:
             raise ToolError(str(exc)) from exc
 
     return run  # type: ignore[return-value]
+
+
+class Worker(Protocol):
+    """What a tool registered on the server calls to run in the worker pool (`offload.ToolProcess`);
+    named here so the tool modules that `offload.py` starts need not import it back."""
+
+    async def call(self, kind: str, method: str, *args: Any, **kwargs: Any) -> str: ...

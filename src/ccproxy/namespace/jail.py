@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from ccproxy.cabundle import read_ca
 from ccproxy.errors import DaemonError, NamespaceError
-from ccproxy.namespace.cabundle import plan_trust, read_ca
+from ccproxy.namespace.cabundle import plan_trust
 from ccproxy.namespace.control import Channel, ChannelClosed
 from ccproxy.namespace.hostside import HostPorts, Slirp, connect_loopback
 from ccproxy.namespace.protocol import (

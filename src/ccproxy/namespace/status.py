@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ccproxy.namespace.cabundle import CA_ENV_VARS, trust_targets
+from ccproxy.cabundle import CA_ENV_VARS
+from ccproxy.namespace.cabundle import trust_targets
 from ccproxy.namespace.jail import DaemonInfo, unshare_maps_users
 from ccproxy.namespace.listener import TLS_KEYLOG_FILE
 from ccproxy.namespace.tools import (

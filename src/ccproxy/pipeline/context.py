@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.errors import DaemonError
-from ccproxy.flows.meta import FlowMeta, get_meta
+from ccproxy.flowmeta import FlowMeta, get_meta
 from ccproxy.pipeline.services import Services
 
 if TYPE_CHECKING:

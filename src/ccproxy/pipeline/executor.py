@@ -6,7 +6,7 @@ import inspect
 import logging
 
 from ccproxy.errors import ConfigError
-from ccproxy.flows.meta import HookRun, get_meta
+from ccproxy.flowmeta import HookRun, get_meta
 from ccproxy.pipeline.context import HookContext
 from ccproxy.pipeline.dag import order_hooks
 from ccproxy.pipeline.hook import HookSpec

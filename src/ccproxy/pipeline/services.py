@@ -4,6 +4,8 @@ Each member is required where ccproxy cannot work without it: a daemon missing i
 resolver or shape runtime fails when it is built, not by sending a request without a credential
 later. Only `notifications` may be None (the MCP server is off). The member types are named for the
 type checker only: `pipeline/` sits below `auth/`, `shapes/` and `mcp/` and must not import them.
+The shape runtime is not named even so: `shapes/` imports `pipeline/`, and a type-only import back
+would close a loop (`shapes.replay.runtime_of` narrows the member to its type).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from ccproxy.errors import DaemonError
 if TYPE_CHECKING:
     from ccproxy.auth.resolver import CredentialResolver
     from ccproxy.mcp.notifications import NotificationBuffer
-    from ccproxy.shapes.replay import ShapeRuntime
 
 #: Members that may be None, and what None means.
 OPTIONAL = {"notifications": "the MCP server is off (mcp.http.enabled: false)"}
@@ -27,7 +28,7 @@ class Services:
     """What `Daemon.build_master` hands to the addon chain and, through `HookContext`, to every hook."""
 
     resolver: CredentialResolver  # providers' credentials: inject_auth, the router, the 401 replay
-    shapes: ShapeRuntime  # saved shapes and shaping profiles: the `shape` hook
+    shapes: object  # a shapes.replay.ShapeRuntime (saved shapes and profiles): the `shape` hook
     notifications: NotificationBuffer | None = None  # /mcp/notify events: inject_mcp_notifications
 
     def __post_init__(self) -> None:

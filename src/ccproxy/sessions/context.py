@@ -17,7 +17,7 @@ from typing import Any
 
 from ccproxy.errors import FlowError
 from ccproxy.flows.library import FlowLibrary
-from ccproxy.flows.stored import StoredFlow
+from ccproxy.store.stored_flow import StoredFlow
 from ccproxy.wire.endpoints import main_endpoint
 
 CHARS_PER_TOKEN = 4.0

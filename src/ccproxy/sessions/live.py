@@ -11,8 +11,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ccproxy.flows.answer import from_events
-from ccproxy.flows.meta import SSEEvent
+from ccproxy.flowmeta import SSEEvent
+from ccproxy.store.answer import from_events
 
 #: An event that carries content: a non-empty string under a key the four formats put content in.
 _CONTENT = re.compile(r'"(?:text|thinking|partial_json|arguments|content|delta)"\s*:\s*"[^"]')

@@ -12,8 +12,8 @@ from typing import Any
 
 from ccproxy.flows.library import FlowLibrary
 from ccproxy.flows.resend import plan, send
-from ccproxy.flows.stored import StoredFlow
 from ccproxy.sessions.cost import Price, answered_model, flow_cost
+from ccproxy.store.stored_flow import StoredFlow
 
 WAIT_SECONDS = 30.0  # for the daemon's writer to store the replayed flows
 MAX_TIMES = 20

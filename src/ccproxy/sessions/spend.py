@@ -10,9 +10,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ccproxy.flows.session import build_tree, session_of, started_of
-from ccproxy.flows.stored import StoredFlow
 from ccproxy.sessions.cost import Cost, Price, answered_model, flow_cost, total, usd_text
+from ccproxy.sessions.tree import build_tree, session_of, started_of
+from ccproxy.store.stored_flow import StoredFlow
 
 BY = ("model", "session", "day", "flow")
 

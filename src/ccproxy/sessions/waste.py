@@ -137,7 +137,10 @@ def session_report(library: FlowLibrary, session_prefix: str, jq: Sequence[str] 
         raise UsageError(f"session {session_prefix!r} matches {len(ids)} sessions{known}" if ids
                          else f"no session {session_prefix!r} in the set{known}")
     chain = [*jq, f"map(select(.ccproxy.session_id == {json.dumps(ids[0])}))"]
-    tree = library.tree(chain)
+    from ccproxy.sessions.library import SessionLibrary
+
+    views = SessionLibrary(library)
+    tree = views.tree(chain)
     session = next(s for s in tree if s["session_id"] == ids[0])
     # The turn with the longest history holds every call and result of its conversation (a retry of an
     # early turn may come last).
@@ -155,4 +158,4 @@ def session_report(library: FlowLibrary, session_prefix: str, jq: Sequence[str] 
         except ValueError:
             continue
         bodies[conv_id] = (endpoint.format if endpoint else "anthropic", body)
-    return report(session, library.cache(chain), bodies)
+    return report(session, views.cache(chain), bodies)

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ccproxy.errors import ShapeError
-from ccproxy.flows.stored import StoredFlow
 from ccproxy.shapes import sanitize
 from ccproxy.shapes.envelope import Shape, parse_body
 from ccproxy.shapes.merge import envelope_body
 from ccproxy.shapes.profile import Profile
+from ccproxy.store.stored_flow import StoredFlow
 
 if TYPE_CHECKING:
     from ccproxy.config.model import CCProxyConfig

@@ -110,11 +110,6 @@ def resolve(config: CCProxyConfig, name: str) -> Profile:
     )
 
 
-def profile_names(config: CCProxyConfig) -> list[str]:
-    """Every provider a shape may exist for: configured providers and shaping-only profiles."""
-    return sorted(set(config.providers) | set(config.shaping.providers))
-
-
 def shapes_dir(config: CCProxyConfig, config_dir: Path) -> Path:
     path = Path(config.shaping.shapes_dir).expanduser()
     return path if path.is_absolute() else config_dir / path

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ccproxy.errors import CCProxyError, ConfigError, ShapeError
-from ccproxy.flows.meta import FlowMeta, get_meta
+from ccproxy.errors import CCProxyError, ConfigError, DaemonError, ShapeError
+from ccproxy.flowmeta import FlowMeta, get_meta
 from ccproxy.pipeline.context import HookContext
 from ccproxy.pipeline.dag import order_hooks
 from ccproxy.pipeline.executor import Stage
@@ -92,9 +92,18 @@ def _working_flow(flow: http.HTTPFlow, headers: list[tuple[str, str]]) -> http.H
     return working
 
 
+def runtime_of(services: Services) -> ShapeRuntime:
+    """The daemon's shape runtime (`Services.shapes`, which `pipeline/` cannot name: shapes/ imports it)."""
+    runtime = services.shapes
+    if not isinstance(runtime, ShapeRuntime):
+        raise DaemonError(f"Services.shapes is a {type(runtime).__name__}, not a ShapeRuntime; "
+                          "build the services with ccproxy.daemon.chain.build_services")
+    return runtime
+
+
 async def shape_flow(flow: http.HTTPFlow, services: Services, config: CCProxyConfig) -> dict[str, Any]:
     """Shape `flow` in place when it qualifies; returns what `.ccproxy.shape` records."""
-    meta, runtime = get_meta(flow), services.shapes
+    meta, runtime = get_meta(flow), runtime_of(services)
     if meta.shape and meta.shape.get("applied"):
         return meta.shape  # a replayed flow (mitmweb "replay") is shaped once, not twice
     reason = skip_reason(meta)

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from ccproxy.config.shaping import CREDENTIAL_HEADERS
-from ccproxy.flows.redact import MASK, SENTINEL_PREFIX, is_sensitive_field, is_sensitive_header
+from ccproxy.store.redact import MASK, SENTINEL_PREFIX, is_sensitive_field, is_sensitive_header
 
 INTERNAL_PREFIX = "x-ccproxy-"
 #: Decided by the connection or the body at send time, never part of an envelope.

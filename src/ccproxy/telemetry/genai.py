@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccproxy.flows.conversation import conversation_id, inner_request, model_of, parse_json
-from ccproxy.flows.meta import SSEEvent
-from ccproxy.flows.record import read_answer
+from ccproxy.flowmeta import SSEEvent
 from ccproxy.sessions.cost import Price, price_usage
 from ccproxy.sessions.quota import parse_quota
+from ccproxy.store.conversation import conversation_id, inner_request, model_of, parse_json
+from ccproxy.store.record import read_answer
 
 #: ccproxy wire format -> `gen_ai.provider.name` (and the older `gen_ai.system`) well-known values.
 SYSTEMS: dict[str, str] = {

@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from ccproxy.flows.cache import explain_turns
-from ccproxy.flows.redact import redact_body
-from ccproxy.flows.session import Memo, group, started_of
-from ccproxy.flows.sessions_api import lint_flow, turn_diffs
-from ccproxy.flows.stored import StoredFlow, pretty
+from ccproxy.sessions.api import lint_flow, turn_diffs
+from ccproxy.sessions.cache import explain_turns
 from ccproxy.sessions.cost import Price, flow_cost
 from ccproxy.sessions.spend import annotate_tree
+from ccproxy.sessions.tree import Memo, group, started_of
+from ccproxy.store.redact import redact_body
+from ccproxy.store.stored_flow import StoredFlow, pretty
 
 PHASES = ("client_request", "request", "upstream_response", "response")
 #: A body shown in the page is cut here; the full body stays one `ccproxy flows show` away.

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mitmproxy.tools.web.app import AuthRequestHandler
 
-from ccproxy.flows.meta import get_meta
+from ccproxy.flowmeta import get_meta
 from ccproxy.sessions.live import live_view
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mitmproxy.tools.web.app import AuthRequestHandler
 
-from ccproxy.flows.session import Memo
+from ccproxy.sessions.tree import Memo
 from ccproxy.viewer.page import render
 
 if TYPE_CHECKING:

@@ -12,7 +12,6 @@ Conventions that keep the translators honest:
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -282,10 +281,6 @@ class Loss(str):
 
 
 # --- small shared helpers --------------------------------------------------------------------------
-
-
-def new_id(prefix: str) -> str:
-    return prefix + secrets.token_hex(12)
 
 
 def convert_id(upstream_id: str, prefix: str) -> str:

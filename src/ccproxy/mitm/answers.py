@@ -1,0 +1,77 @@
+"""ccproxy's own answers: every JSON error the daemon sends instead of the provider is built here.
+
+One module, so the wire shape of an answer is decided once: in the client's wire format (via
+`ccproxy.wire`) where the route knows it, else the Anthropic error shape
+(`{"type": "error", "error": {"type": ..., "message": ...}}`), which every SDK reads. The error
+pages mitmproxy itself sends for a failed upstream or an unreadable request are built here too
+(`error_page`); `mitm/errorpage.py` installs them into mitmproxy, and `mitm/headerlimit.py` and
+`addons/timeouts.py` use them too.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mitmproxy import http
+
+from ccproxy.flowmeta import get_meta
+from ccproxy.wire.anthropic import typed_error_body
+from ccproxy.wire.neutral import ApiError
+from ccproxy.wire.translate import error_response
+
+_STATUS_TYPE = {
+    400: "invalid_request_error",
+    431: "request_header_fields_too_large",
+    502: "upstream_unreachable",
+    504: "upstream_timeout",
+}
+
+JSON = "application/json"
+
+
+def error_json(status_code: int, text: str, kind: str | None = None) -> bytes:
+    """ccproxy's JSON error body (the Anthropic error shape, which every SDK reads)."""
+    return json.dumps(typed_error_body(kind or _STATUS_TYPE.get(status_code, "proxy_error"), text)).encode()
+
+
+def answer(flow: http.HTTPFlow, status: int, kind: str, message: str, *, close: bool = False) -> None:
+    """Answer the flow with ccproxy's own error (Anthropic shape); the message is also the flow's error."""
+    get_meta(flow).error = message
+    headers = {"content-type": JSON, "connection": "close"} if close else {"content-type": JSON}
+    flow.response = http.Response.make(status, error_json(status, message, kind), headers)
+
+
+def answer_in_format(flow: http.HTTPFlow, client_format: str | None, error: ApiError) -> None:
+    """Answer the flow with an error in the client's wire format (Anthropic's when unknown)."""
+    status, body = error_response(error, client_format or "anthropic")
+    get_meta(flow).error = error.message
+    flow.response = http.Response.make(status, json.dumps(body), {"content-type": JSON})
+
+
+def answer_json(flow: http.HTTPFlow, status: int, body: Any) -> None:
+    """A JSON answer ccproxy gives itself that is not an error (`GET /health`)."""
+    flow.response = http.Response.make(status, json.dumps(body), {"content-type": JSON})
+
+
+# -- the pages mitmproxy sends for a failed flow ----------------------------------------------------
+
+def error_page(status_code: int, message: str = "", timeout: str | None = None) -> http.Response:
+    """The JSON error answer for a flow the upstream failed; `timeout` makes it a 504."""
+    if timeout is not None:
+        status_code = 504
+        text = f"ccproxy got no answer in time from the upstream: {timeout}; the flow records the error."
+    elif status_code == 431:
+        text = message
+    elif status_code < 500:
+        text = f"ccproxy could not read the request: {message or 'malformed HTTP'}. Check what the client sends."
+    else:
+        text = (
+            f"ccproxy could not get an answer from the upstream: {message or 'no detail'}. "
+            "Check that the provider's host/port in ccproxy.yaml is reachable; the flow records the error."
+        )
+    return http.Response.make(
+        status_code,
+        error_json(status_code, text),
+        http.Headers(content_type=JSON, connection="close"),
+    )

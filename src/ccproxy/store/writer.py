@@ -1,0 +1,358 @@
+"""Hand finished flows to a writer process, so parsing bodies and disk I/O never stall the proxy.
+
+A process rather than a thread: building a record (JSON, body parsing, compression) held the GIL
+long enough to delay the event loop by milliseconds per flow (bench/proxy.py). The daemon only
+pickles the capture and queues it; a sender thread writes it to the child's pipe, a reader thread
+takes the acknowledgements. A flow stays queued until the child says it is written, and if the
+child dies the queue is sent again to a new one, so a crash of the writer loses nothing.
+
+When the writer falls behind (sustained load, a store locked by another process, a stopped child),
+the queue does not drop flows: beyond `max_queue` captures wait in a spill file on disk
+(`ccproxy.store.spill`) and are fed to the writer as it catches up. A flow is lost only when it
+truly cannot be stored (disk full, a capture that kills the writer three times); each loss is
+counted with its real cause, logged, and published in `<store>.status.json` for `ccproxy status`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ccproxy.store.db import FlowStore
+from ccproxy.store.record import Captured, FlowRecord, build_record
+from ccproxy.store.spill import Spill
+from ccproxy.store.writerproc import frame
+
+log = logging.getLogger("ccproxy.store.writer")
+
+#: (flow id, usage, conversation id) of each written flow, called on the reader thread.
+OnRecord = Callable[[str, Any, Any], None]
+MAX_FAILED_STARTS = 3  # a child that dies this often without progress: drop the flow it choked on
+STATS_EVERY = 1.0  # seconds between refreshes of the status file while flows are written
+LOSS_LOG_EVERY = 5.0  # seconds between log lines about losses with the same cause
+
+
+def stats_path(store: Path) -> Path:
+    """The writer's counters for `ccproxy status`, next to the store."""
+    return store.with_name(store.name + ".status.json")
+
+
+def read_stats(store: Path) -> dict[str, Any] | None:
+    """The counters the last (or running) daemon published, or None."""
+    try:
+        doc = json.loads(stats_path(store).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+class StoreWriter:
+    """A bounded in-memory queue in front of the writer process, with a spill file behind it: a slow
+    disk never makes a client wait, and never costs a flow."""
+
+    def __init__(self, path: Path, max_count: int, max_age_days: float, max_queue: int = 1000,
+                 on_record: OnRecord | None = None, max_queue_bytes: int = 64 << 20) -> None:
+        self.path = path
+        self.max_count = max_count
+        self.max_age_days = max_age_days
+        #: In memory at most this many captures and bytes (agent requests are up to MBs each); the rest spill.
+        self.max_queue = max_queue
+        self.max_queue_bytes = max_queue_bytes
+        self.queued_bytes = 0
+        self.on_record = on_record
+        self.lost = 0  # flows that could not be stored, whatever the cause
+        self.last_loss: dict[str, Any] | None = None  # {"at": epoch, "cause": "..."}
+        self.spilled = 0  # flows that waited in the spill file (this run)
+        self.written = 0
+        self.lock = threading.Condition()
+        #: (frame, spill segment or None) not yet written by the child, oldest first.
+        self.unacked: deque[tuple[bytes, int | None]] = deque()
+        self.sent = 0  # how many of `unacked` the current child has been sent
+        self.spill: Spill | None = None
+        self.closing = False
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.generation = 0
+        self.failed_starts = 0
+        self.stats_at = 0.0
+        self.loss_logged_at, self.loss_logged_cause = -LOSS_LOG_EVERY, ""
+        self.sender = threading.Thread(target=self._send_loop, name="ccproxy-flow-sender", daemon=True)
+        self.reader: threading.Thread | None = None
+
+    def _spill(self) -> Spill:
+        if self.spill is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.spill = Spill(self.path)
+            if self.spill.truncated:
+                self._lose(self.spill.truncated, "the spill file ended mid-flow (the daemon died while writing it)")
+                self.spill.truncated = 0
+            if self.spill.recovered:
+                log.info("flow store: %d flow(s) spilled by an earlier run are written now", self.spill.recovered)
+        return self.spill
+
+    def _lose(self, count: int, cause: str, flow_id: str | None = None) -> None:
+        """Count flows that cannot be stored, say why (lock held or not: counters only)."""
+        self.lost += count
+        self.last_loss = {"at": time.time(), "cause": cause, "flow": flow_id}
+        now = time.monotonic()
+        if now - self.loss_logged_at >= LOSS_LOG_EVERY or cause != self.loss_logged_cause:
+            # A full disk fails every flow: one line per cause and interval, not one per flow.
+            self.loss_logged_at, self.loss_logged_cause = now, cause
+            which = f" (flow {flow_id[:8]})" if flow_id else ""
+            log.error("flow store: %d flow(s) not recorded%s, %d lost since start: %s",
+                      count, which, self.lost, cause)
+        self._publish(force=now - self.stats_at >= 0.2)
+
+    def stats(self) -> dict[str, Any]:
+        spill = self.spill
+        return {
+            "store": str(self.path),
+            "pid": os.getpid(),
+            "written": self.written,
+            "lost": self.lost,
+            "last_loss": self.last_loss,
+            "queued": len(self.unacked),
+            "queued_bytes": self.queued_bytes,
+            "spilled": self.spilled,
+            "spill_pending": spill.pending if spill is not None else 0,
+            "updated_at": time.time(),
+        }
+
+    def _publish(self, force: bool = False) -> None:
+        """Refresh the status file (at most once a second unless `force`); a full disk is not fatal here."""
+        from ccproxy.fileio import write_private_json
+
+        now = time.monotonic()
+        if not force and now - self.stats_at < STATS_EVERY:
+            return
+        self.stats_at = now
+        with contextlib.suppress(OSError):
+            write_private_json(stats_path(self.path), self.stats())
+
+    def start(self) -> StoreWriter:
+        with FlowStore(self.path, create=True) as store:  # 0600 file and schema exist before any flow
+            removed = store.apply_retention(self.max_count, self.max_age_days)
+        if removed:
+            log.info("flow store: retention removed %d old flow(s)", removed)
+        with self.lock:
+            self._spill()  # an earlier run's spill is written first
+            self._spawn()
+        self._publish(force=True)
+        self.sender.start()
+        return self
+
+    # -- the daemon's side -----------------------------------------------------------------------
+    def submit(self, item: FlowRecord | Captured) -> bool:
+        """Queue a record, or the raw material of one (built in the writer process). False: the flow
+        is lost (counted, and the cause logged)."""
+        try:
+            data = frame(item)
+        except Exception:  # something in the capture does not pickle: build the record here instead
+            try:
+                data = frame(build_record(item) if isinstance(item, Captured) else item)
+            except Exception as exc:
+                log.exception("a flow could not be prepared for the store")
+                self._lose(1, f"the capture could not be serialized: {type(exc).__name__}: {exc}")
+                return False
+        with self.lock:
+            spill = self._spill()
+            if spill.unread == 0 and self._room():
+                self.unacked.append((data, None))
+                self.queued_bytes += len(data)
+                self.lock.notify_all()
+                return True
+            try:
+                spill.append(data)
+            except OSError as exc:
+                self._lose(1, f"the writer is {len(self.unacked)} flow(s) behind and the spill file under "
+                              f"{self.path.parent} could not take more: {_oserror(exc)}")
+                return False
+            self.spilled += 1
+            if self.spilled == 1 or self.spilled % 1000 == 0:
+                log.warning("flow store: the writer is %d flow(s) behind; %d flow(s) wait in %s (%d so far)",
+                            len(self.unacked), spill.unread, spill.path(spill.write_no or 0).name, self.spilled)
+            self.lock.notify_all()
+            return True
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait (bounded) until everything submitted so far is on disk."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while self._backlog() and (left := deadline - time.monotonic()) > 0:
+                self.lock.wait(left)
+            return not self._backlog()
+
+    def _room(self) -> bool:
+        return len(self.unacked) < self.max_queue and (self.queued_bytes < self.max_queue_bytes or not self.unacked)
+
+    def _backlog(self) -> int:
+        return len(self.unacked) + (self.spill.unread if self.spill is not None else 0)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued (bounded by `timeout`), then stop the child; what is still not written
+        waits in the spill file for the next start."""
+        self.flush(timeout)
+        with self.lock:
+            self.closing = True
+            self.lock.notify_all()
+            proc = self.proc
+        if self.sender.is_alive():
+            self.sender.join(timeout)
+        if proc is not None:
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self.reader is not None:
+            self.reader.join(timeout)
+        with self.lock:
+            spill = self._spill()
+            for data, segment in self.unacked:
+                if segment is None:
+                    try:
+                        spill.append(data)
+                    except OSError as exc:
+                        self._lose(1, f"unwritten at shutdown and the spill file failed: {_oserror(exc)}")
+            self.unacked.clear()
+            self.queued_bytes = 0
+            pending = spill.pending
+            spill.close()
+        if pending:
+            log.warning("flow store: %d flow(s) not written yet wait in the spill file for the next start", pending)
+        self._publish(force=True)
+
+    # -- threads ----------------------------------------------------------------------------------
+    def _spawn(self) -> None:
+        """Start a child (lock held) that will be sent every unacknowledged frame."""
+        self.generation += 1
+        self.sent = 0
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ccproxy.store.writerproc", str(self.path), str(self.max_count),
+             str(self.max_age_days)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+        )
+        self.reader = threading.Thread(
+            target=self._read_loop, args=(self.proc, self.generation), name="ccproxy-flow-acks", daemon=True
+        )
+        self.reader.start()
+
+    def _refill(self, limit: int = 64) -> None:
+        """Move spilled frames into the in-memory queue as it empties (lock held; a few at a time, so
+        reading the spill never keeps `submit` on the event loop waiting for the lock)."""
+        spill = self.spill
+        while spill is not None and spill.unread and self._room() and limit > 0:
+            limit -= 1
+            try:
+                taken = spill.take()
+            except OSError as exc:
+                self._lose(spill.unread, f"the spill file could not be read: {_oserror(exc)}")
+                spill.unread = 0
+                return
+            if taken is None:
+                break
+            self.unacked.append((taken[1], taken[0]))
+            self.queued_bytes += len(taken[1])
+        if spill is not None and spill.truncated:
+            self._lose(spill.truncated, "a spill file ended mid-flow")
+            spill.truncated = 0
+
+    def _send_loop(self) -> None:
+        while True:
+            with self.lock:
+                if not self.closing:  # at shutdown what is still spilled stays there for the next start
+                    self._refill()
+                while self.sent >= len(self.unacked) and not self.closing:
+                    self.lock.wait()
+                    if not self.closing:
+                        self._refill()
+                if self.sent >= len(self.unacked) and self.closing:
+                    proc = self.proc
+                    break
+                proc, generation = self.proc, self.generation
+                chunk = [self.unacked[i][0] for i in range(self.sent, len(self.unacked))]
+                self.sent = len(self.unacked)
+            assert proc is not None and proc.stdin is not None
+            try:
+                proc.stdin.write(b"".join(chunk))
+                proc.stdin.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                with self.lock:  # the reader sees the child gone and starts a new one
+                    if self.closing:
+                        break
+                    while self.generation == generation and not self.closing:
+                        self.lock.wait(1.0)
+        if proc is not None and proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()  # end of input: the child writes what it has and exits
+
+    def _read_loop(self, proc: subprocess.Popen[bytes], generation: int) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                log.error("flow store writer said something unexpected: %r", line[:200])
+                continue
+            for level, text in msg.get("log") or []:
+                log.log(logging.ERROR if level == "error" else logging.INFO, "%s", text)
+            for flow_id, usage, conversation_id in msg.get("facts") or []:
+                self.written += 1
+                if self.on_record is not None:
+                    try:
+                        self.on_record(flow_id, usage, conversation_id)
+                    except Exception:
+                        log.exception("flow %s: could not update the live flow's metadata", str(flow_id)[:8])
+            lost = msg.get("lost") or []
+            with self.lock:
+                for flow_id, cause in lost:
+                    self._lose(1, str(cause), str(flow_id))
+                done = min(int(msg.get("done") or 0), len(self.unacked))
+                for _ in range(done):
+                    data, segment = self.unacked.popleft()
+                    self.queued_bytes -= len(data)
+                    if segment is not None and self.spill is not None:
+                        self.spill.done(segment)
+                self.sent = max(0, self.sent - done)
+                if done:
+                    self.failed_starts = 0
+                self.lock.notify_all()
+            self._publish()
+        code = proc.wait()
+        with self.lock:
+            if self.generation != generation:
+                return
+            if self.closing:
+                if self.unacked:
+                    log.error("flow store writer exited (code %s) at shutdown; %d flow(s) unwritten",
+                              code, len(self.unacked))
+                return
+            self.failed_starts += 1
+            log.error("flow store writer exited (code %s) with %d flow(s) unwritten; starting a new one",
+                      code, len(self.unacked))
+            if self.failed_starts >= MAX_FAILED_STARTS and self.unacked:
+                data, segment = self.unacked.popleft()
+                self.queued_bytes -= len(data)
+                if segment is not None and self.spill is not None:
+                    self.spill.done(segment)
+                self.failed_starts = 0
+                self._lose(1, f"the writer process died {MAX_FAILED_STARTS} times on it (last exit code {code})")
+            self._spawn()
+            self.lock.notify_all()
+
+
+def _oserror(exc: OSError) -> str:
+    """`ENOSPC: No space left on device` rather than a guess about the disk."""
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    return f"{name + ': ' if name else ''}{exc.strerror or exc}"

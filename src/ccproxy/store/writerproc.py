@@ -1,0 +1,199 @@
+"""The flow-store writer process: builds records from captures and writes them to SQLite.
+
+Run by `StoreWriter` as `python -m ccproxy.store.writerproc STORE MAX_COUNT MAX_AGE_DAYS`. Input on
+stdin: length-prefixed pickles of `Captured` or `FlowRecord` from the daemon (its own child, so the
+pickles are trusted). Output on stdout: one JSON line per written batch, `{"done": N, "facts":
+[[id, usage, conversation_id], ...], "lost": [[id, cause], ...], "log": [[level, message], ...]}`;
+the daemon logs the messages and counts the losses, so this process never touches the log file.
+A store locked by another process is waited for (the daemon spills meanwhile), never given up on;
+a flow is reported lost only when writing it fails for good (disk full, a record SQLite refuses),
+and then with the error itself as the cause. It exits at end of input, after writing everything.
+Signals from the terminal are ignored: the daemon decides when the writer stops, by closing stdin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import select
+import signal
+import sqlite3
+import struct
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from ccproxy.store.db import FlowStore
+from ccproxy.store.record import Captured, FlowRecord, build_record
+
+HEADER = struct.Struct(">I")
+BATCH = 64
+#: After a flow arrives, wait this long for others to share its transaction: one commit, one
+#: acknowledgement and one wake-up for several flows instead of each (the writer's CPU competes
+#: with the proxy's for the same cores). Flows reach the store at most this much later.
+LINGER = 0.02
+AGE_CHECK_EVERY = 60.0  # seconds between age-retention passes
+
+
+def frame(item: Captured | FlowRecord) -> bytes:
+    data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+    return HEADER.pack(len(data)) + data
+
+
+class Frames:
+    """Whole frames off a pipe: blocks for the first, then takes whatever else is already there."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buf = bytearray()
+        self.eof = False
+
+    def _fill(self, block: bool) -> None:
+        if self.eof or not (block or select.select([self.fd], [], [], 0)[0]):
+            return
+        data = os.read(self.fd, 1 << 20)
+        if data:
+            self.buf += data
+        else:
+            self.eof = True
+
+    def _pop(self) -> bytes | None:
+        if len(self.buf) < HEADER.size:
+            return None
+        (size,) = HEADER.unpack_from(self.buf)
+        if len(self.buf) < HEADER.size + size:
+            return None
+        data = bytes(self.buf[HEADER.size : HEADER.size + size])
+        del self.buf[: HEADER.size + size]
+        return data
+
+    def batch(self, limit: int, linger: float = 0.0) -> list[bytes]:
+        """Up to `limit` frames; after the first, waits `linger` seconds for more to share its write."""
+        out: list[bytes] = []
+        while not out and not self.eof:
+            self._fill(block=True)
+            while len(out) < limit and (item := self._pop()) is not None:
+                out.append(item)
+        if linger and len(out) < limit and not self.eof:
+            time.sleep(linger)
+        self._fill(block=False)
+        while len(out) < limit and (item := self._pop()) is not None:
+            out.append(item)
+        return out
+
+
+class Retention:
+    """Count retention only when over the limit and age retention once a minute: the delete scans
+    the index, so running it after every batch would cost more than the write."""
+
+    def __init__(self, store: FlowStore, max_count: int, max_age_days: float) -> None:
+        self.store, self.max_count, self.max_age_days = store, max_count, max_age_days
+        self.count = store.count()
+        self.next_age_check = 0.0
+
+    def after_write(self, added: int) -> int:
+        self.count += added
+        now = time.monotonic()
+        if self.count <= self.max_count and now < self.next_age_check:
+            return 0
+        removed = self.store.apply_retention(self.max_count, self.max_age_days)
+        self.count = self.store.count()
+        self.next_age_check = now + AGE_CHECK_EVERY
+        return removed
+
+
+def _record(data: bytes, logs: list[list[str]], lost: list[list[str]]) -> FlowRecord | None:
+    item: Any = None
+    try:
+        item = pickle.loads(data)
+        return item if isinstance(item, FlowRecord) else build_record(item)
+    except Exception as exc:
+        flow_id = str(item.web.get("id", "?")) if isinstance(item, Captured) else "?"
+        logs.append(["error", f"flow {flow_id[:8]}: could not build its store record\n" + traceback.format_exc()])
+        lost.append([flow_id, f"its store record could not be built: {cause(exc)}"])
+        return None
+
+
+def cause(exc: BaseException) -> str:
+    """The error as SQLite or the OS named it (`SQLITE_FULL`, `ENOSPC`), for logs and `ccproxy status`."""
+    import errno
+
+    if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorname", None):
+        return f"{exc.sqlite_errorname}: {exc}"
+    if isinstance(exc, OSError) and exc.errno:
+        return f"{errno.errorcode.get(exc.errno, exc.errno)}: {exc.strerror or exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _busy(exc: BaseException) -> bool:
+    """Another connection holds the store (a CLI `flows clear`, a VACUUM): wait, the daemon spills."""
+    return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) in (
+        sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def write(store: Any, records: list[FlowRecord], lost: list[list[str]], say: Any = None) -> list[FlowRecord]:
+    """Store `records`; returns those written. Busy: retried until it works. Other errors: the batch is
+    retried flow by flow so one bad record costs only itself, and each failure goes into `lost`."""
+    delay, waited_since = 0.05, 0.0
+    while True:
+        try:
+            store.put(records)
+            return records
+        except Exception as exc:
+            if _busy(exc):
+                now = time.monotonic()
+                if say is not None and now - waited_since > 60:
+                    waited_since = now
+                    say(f"flow store: {cause(exc)}; another process holds {getattr(store, 'path', 'the store')}, "
+                        "the writer waits (flows queue up meanwhile, nothing is dropped)")
+                time.sleep(delay)
+                delay = min(1.0, delay * 2)
+                continue
+            if len(records) > 1:
+                return [r for one in records for r in write(store, [one], lost, say)]
+            lost.extend([r.id, cause(exc)] for r in records)
+            return []
+
+
+def _facts(record: FlowRecord) -> list[Any]:
+    ccp = record.doc.get("ccproxy") or {}
+    return [record.id, ccp.get("usage"), ccp.get("conversation_id")]
+
+
+def serve(store_path: Path, max_count: int, max_age_days: float) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    frames = Frames(sys.stdin.fileno())
+    out = sys.stdout
+
+    def say(text: str) -> None:  # a message while a batch is still in progress
+        out.write(json.dumps({"done": 0, "log": [["error", text]]}) + "\n")
+        out.flush()
+
+    with FlowStore(store_path) as store:
+        retention = Retention(store, max_count, max_age_days)
+        while True:
+            batch = frames.batch(BATCH, LINGER)
+            if not batch:
+                return
+            logs: list[list[str]] = []
+            lost: list[list[str]] = []
+            records = [r for r in (_record(d, logs, lost) for d in batch) if r is not None]
+            if records:
+                records = write(store, records, lost, say)
+            try:
+                removed = retention.after_write(len(records)) if records else 0
+                if removed:
+                    logs.append(["info", f"flow store: retention removed {removed} old flow(s)"])
+            except Exception as exc:
+                logs.append(["error", f"flow store: retention failed on {store_path}: {cause(exc)}"])
+            out.write(json.dumps({"done": len(batch), "facts": [_facts(r) for r in records], "lost": lost,
+                                  "log": logs}) + "\n")
+            out.flush()
+
+
+if __name__ == "__main__":
+    serve(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]))

@@ -10,9 +10,10 @@ Behaviour is steered by the request's model name (so it works through any client
                    by `hang_seconds`), then reset
   ...-halfbody     (not streamed) send the headers and half the JSON body, then reset
 A request that declares tools gets a tool call back unless its last message is a tool result.
-Attributes (`required_token`, `sse_events`, `sse_delay`, `answer_size`) tune it for auth tests and bench.
+Attributes (`required_token`, `sse_events`, `sse_delay`, `answer_size`, `cache_write_tokens`) tune it for auth tests and bench.
 
-Like the real APIs, the Gemini endpoint signs each function call (`thoughtSignature`) and, for
+Like the real APIs, the Chat and Responses endpoints refuse a reasoning setting for a non-reasoning
+model (`gpt-4o`, `gpt-4.1`: 400 `Unsupported parameter`), the Gemini endpoint signs each function call (`thoughtSignature`) and, for
 gemini-3 models, refuses a follow-up turn whose call lost the signature it issued; the Anthropic
 endpoint with thinking enabled answers with a signed thinking block and refuses a tool loop whose
 assistant turn lost it (`signed` records what was issued).
@@ -84,6 +85,7 @@ class FakeProvider:
         self.sse_events: int | None = None
         self.sse_delay: float = 0.0
         self.answer_size: int | None = None
+        self.cache_write_tokens = 0  # prompt-cache writes reported by the Anthropic and Chat endpoints
         self.hang_seconds: float = 30.0
         self.signed: dict[str, str] = {}  # signature issued -> the thinking text / function name it signs
         self.ws_received: list[str | bytes] = []  # messages its Responses WebSocket got (tests/fakes/websocket.py)
@@ -126,6 +128,7 @@ class FakeProvider:
         self.sse_events = None
         self.sse_delay = 0.0
         self.answer_size = None
+        self.cache_write_tokens = 0
         self.signed.clear()
 
     def sign(self, what: str) -> str:
@@ -141,6 +144,11 @@ class FakeProvider:
             return {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}
         if fmt == "anthropic" and (message := _anthropic_refusal(self, body)):
             return {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
+        if fmt in ("openai", "responses") and (param := _reasoning_refusal(fmt, model, body)):
+            return {"error": {
+                "message": f"Unsupported parameter: '{param}' is not supported with this model.",
+                "type": "invalid_request_error", "param": param, "code": "unsupported_parameter",
+            }}
         return None
 
     def answer_for(self, body: dict[str, Any], fmt: str) -> Answer:
@@ -319,7 +327,7 @@ class _Handler(BaseHTTPRequestHandler):
         answer = self.fake.answer_for(body, fmt)
         self.stall = model.endswith("stall")
         cut = model.endswith("cut") or self.stall
-        if fmt in ("anthropic", "gemini") and (refusal := self.fake.refusal(fmt, model, body)):
+        if refusal := self.fake.refusal(fmt, model, body):
             self._json(400, refusal)
             return
         handler = getattr(self, f"_{fmt}")
@@ -346,7 +354,7 @@ class _Handler(BaseHTTPRequestHandler):
         usage = {
             "input_tokens": a.input_tokens,
             "output_tokens": a.output_tokens,
-            "cache_creation_input_tokens": 0,
+            "cache_creation_input_tokens": self.fake.cache_write_tokens,
             "cache_read_input_tokens": 3,
         }
         stop = "tool_use" if a.tool else "end_turn"
@@ -435,7 +443,8 @@ class _Handler(BaseHTTPRequestHandler):
         cid, created = f"chatcmpl-{uuid.uuid4().hex[:20]}", int(time.time())
         usage = {
             "prompt_tokens": a.input_tokens, "completion_tokens": a.output_tokens,
-            "total_tokens": a.input_tokens + a.output_tokens, "prompt_tokens_details": {"cached_tokens": 3},
+            "total_tokens": a.input_tokens + a.output_tokens, "prompt_tokens_details": {
+                "cached_tokens": 3, "cache_write_tokens": self.fake.cache_write_tokens},
         }
         finish = "tool_calls" if a.tool else "stop"
         call = {"id": "call_fake01", "type": "function",
@@ -614,6 +623,21 @@ def _gemini_refusal(fake: FakeProvider, model: str, body: dict[str, Any]) -> str
                 f"performance. Additional data, function call `default_api:{name}` , position {position + 1}. "
                 "Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details."
             )
+    return None
+
+
+#: Chat/Responses models without reasoning: OpenAI refuses any reasoning setting for them.
+NON_REASONING = re.compile(r"^(gpt-4|gpt-3|chatgpt-)")
+
+
+def _reasoning_refusal(fmt: str, model: str, body: dict[str, Any]) -> str | None:
+    """The reasoning parameter a non-reasoning model refuses, as the real API names it."""
+    if not NON_REASONING.match(model):
+        return None
+    if fmt == "openai" and "reasoning_effort" in body:
+        return "reasoning_effort"
+    if fmt == "responses" and "reasoning" in body:
+        return "reasoning.effort"
     return None
 
 

@@ -266,8 +266,9 @@ def build_request(req: Request, warnings: list[str]) -> dict[str, Any]:
         )
     if req.parallel_tool_calls is not None and req.tools:
         body["parallel_tool_calls"] = req.parallel_tool_calls
-    if req.reasoning is not None:
-        body["reasoning_effort"] = effort_of(req.reasoning) if req.reasoning.enabled else "none"
+    if req.reasoning is not None and req.reasoning.enabled:
+        # Only where asked for: "none" for a disabled request is refused by every non-reasoning model.
+        body["reasoning_effort"] = effort_of(req.reasoning)
     if req.user:
         body["user"] = req.user
     if req.stream:
@@ -286,6 +287,7 @@ def usage_in(usage: dict[str, Any]) -> Usage:
         input_tokens=usage.get("prompt_tokens") or 0,
         output_tokens=usage.get("completion_tokens") or 0,
         cached_tokens=prompt.get("cached_tokens") or 0,
+        cache_write_tokens=prompt.get("cache_write_tokens") or 0,
         reasoning_tokens=completion.get("reasoning_tokens") or 0,
     )
 
@@ -295,7 +297,11 @@ def usage_out(usage: Usage) -> dict[str, Any]:
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": usage.output_tokens,
         "total_tokens": usage.input_tokens + usage.output_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens, "audio_tokens": 0},
+        "prompt_tokens_details": {
+            "cached_tokens": usage.cached_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+            "audio_tokens": 0,
+        },
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens, "audio_tokens": 0},
     }
 

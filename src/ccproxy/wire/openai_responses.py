@@ -222,8 +222,8 @@ def build_request(req: Request, warnings: list[str]) -> dict[str, Any]:
         )
     if req.parallel_tool_calls is not None and req.tools:
         body["parallel_tool_calls"] = req.parallel_tool_calls
-    if req.reasoning is not None:
-        body["reasoning"] = {"effort": effort_of(req.reasoning) if req.reasoning.enabled else "none"}
+    if req.reasoning is not None and req.reasoning.enabled:
+        body["reasoning"] = {"effort": effort_of(req.reasoning)}  # no "none": non-reasoning models refuse it
     if req.user:
         body["user"] = req.user
     if req.stream:

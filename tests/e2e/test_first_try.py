@@ -1,0 +1,147 @@
+"""What an agent CLI or SDK must get right on its first request, through the daemon and the real SDKs.
+
+The fake provider enforces the real APIs' rules: a non-reasoning Chat/Responses model refuses any
+reasoning setting with a 400, as OpenAI and many compatible servers do.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+
+from tests.daemon import RunningDaemon, make_daemon
+from tests.fakes.provider import FakeProvider
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory, _fake_session: FakeProvider) -> Iterator[RunningDaemon]:
+    d = make_daemon(tmp_path_factory.mktemp("first-try"), _fake_session.host).start()
+    yield d
+    d.stop()
+
+
+def claude(daemon: RunningDaemon, provider: str) -> anthropic.Anthropic:
+    return anthropic.Anthropic(
+        base_url=daemon.proxy_url, api_key=f"sk-ant-oat-ccproxy-{provider}", max_retries=0
+    )
+
+
+def flows(daemon: RunningDaemon) -> list[dict[str, Any]]:
+    res = daemon.cli("flows", "list", "--json")
+    assert res.returncode == 0, res.stderr
+    found: list[dict[str, Any]] = json.loads(res.stdout)
+    return found
+
+
+def sent(fake: FakeProvider) -> list[dict[str, Any]]:
+    return [r.json for r in fake.requests if r.method == "POST"]
+
+
+# --- 1: reasoning settings only where asked for and accepted --------------------------------------
+
+
+@pytest.mark.parametrize(("model", "stream"), [("gpt-4.1", False), ("gpt-4o", True)], ids=["json", "sse"])
+def test_thinking_client_to_non_reasoning_chat_model_works_and_is_remembered(
+    daemon: RunningDaemon, fake_provider: FakeProvider, model: str, stream: bool
+) -> None:
+    """Claude Code's `thinking: adaptive` to gpt-4.1: refused once, retried without, left out after."""
+    client = claude(daemon, "openai")
+    kwargs: Any = {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}],
+                   "thinking": {"type": "enabled", "budget_tokens": 2048}}
+    for _ in range(2):
+        if stream:
+            with client.messages.stream(**kwargs) as s:
+                msg = s.get_final_message()
+        else:
+            msg = client.messages.create(**kwargs)
+        assert msg.content[0].type == "text" and msg.content[0].text == "Hello from the fake provider."
+    bodies = sent(fake_provider)
+    assert ["reasoning_effort" in b for b in bodies] == [True, False, False]  # refused, retried, remembered
+    mine = [f for f in flows(daemon) if (f["ccproxy"].get("transform") or {}).get("model") == model]
+    retried = [f for f in mine if f["ccproxy"]["extra"].get("param_retry") == "reasoning_effort"]
+    assert len(retried) == 1 and retried[0]["response"]["status_code"] == 200
+    assert any("refused reasoning_effort" in w for w in retried[0]["ccproxy"]["warnings"])
+    later = [f for f in mine if f is not retried[0]]
+    assert len(later) == 1 and any("reasoning_effort not sent" in w for w in later[0]["ccproxy"]["warnings"])
+
+
+def test_disabled_thinking_sends_no_reasoning_setting(daemon: RunningDaemon, fake_provider: FakeProvider) -> None:
+    """Claude Code's title request (`thinking: disabled`) must not become `reasoning_effort: none`."""
+    msg = claude(daemon, "openai").messages.create(
+        model="gpt-4o-mini", max_tokens=16, messages=[{"role": "user", "content": "title?"}],
+        thinking={"type": "disabled"},
+    )
+    assert msg.content[0].type == "text"
+    assert [("reasoning_effort" in b) for b in sent(fake_provider)] == [False]
+
+
+def test_reasoning_model_keeps_its_reasoning_effort(daemon: RunningDaemon, fake_provider: FakeProvider) -> None:
+    claude(daemon, "openai").messages.create(
+        model="o4-mini", max_tokens=64, messages=[{"role": "user", "content": "hi"}],
+        thinking={"type": "enabled", "budget_tokens": 30000},
+    )
+    assert [b.get("reasoning_effort") for b in sent(fake_provider)] == ["high"]
+
+
+def test_responses_upstream_refusing_reasoning_is_retried(
+    daemon: RunningDaemon, fake_provider: FakeProvider
+) -> None:
+    msg = claude(daemon, "responses").messages.create(
+        model="gpt-4.1-mini", max_tokens=64, messages=[{"role": "user", "content": "hi"}],
+        thinking={"type": "enabled", "budget_tokens": 2048},
+    )
+    assert msg.content[0].type == "text"
+    assert [("reasoning" in b) for b in sent(fake_provider)] == [True, False]
+
+
+def test_other_400s_are_not_retried(daemon: RunningDaemon, fake_provider: FakeProvider) -> None:
+    with pytest.raises(anthropic.BadRequestError, match="fake provider error 400"):
+        claude(daemon, "openai").messages.create(
+            model="gpt-4o-error-400", max_tokens=16, messages=[{"role": "user", "content": "hi"}],
+            thinking={"type": "enabled", "budget_tokens": 2048},
+        )
+    assert len(sent(fake_provider)) == 1
+
+
+# --- 10: prompt-cache writes survive an OpenAI Chat end ---------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_cache_writes_from_a_chat_upstream_reach_an_anthropic_client(
+    daemon: RunningDaemon, fake_provider: FakeProvider, stream: bool
+) -> None:
+    fake_provider.cache_write_tokens = 7
+    client = claude(daemon, "openai")
+    kwargs: Any = {"model": "o4-mini", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+    if stream:
+        with client.messages.stream(**kwargs) as s:
+            msg = s.get_final_message()
+    else:
+        msg = client.messages.create(**kwargs)
+    assert msg.usage.cache_creation_input_tokens == 7 and msg.usage.cache_read_input_tokens == 3
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_cache_writes_from_an_anthropic_upstream_reach_a_chat_client(
+    daemon: RunningDaemon, fake_provider: FakeProvider, stream: bool
+) -> None:
+    fake_provider.cache_write_tokens = 7
+    client = openai.OpenAI(
+        base_url=daemon.proxy_url + "/v1", api_key="sk-ant-oat-ccproxy-anthropic", max_retries=0
+    )
+    messages: Any = [{"role": "user", "content": "hi"}]
+    if stream:
+        with client.chat.completions.stream(
+            model="claude-test", messages=messages, stream_options={"include_usage": True}
+        ) as s:
+            out = s.get_final_completion()
+    else:
+        out = client.chat.completions.create(model="claude-test", messages=messages)
+    assert out.usage is not None and out.usage.prompt_tokens_details is not None
+    assert out.usage.prompt_tokens_details.cache_write_tokens == 7
+    assert out.usage.prompt_tokens_details.cached_tokens == 3

@@ -7,6 +7,7 @@ reasoning setting with a 400, as OpenAI and many compatible servers do.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ import anthropic
 import openai
 import pytest
 
-from tests.daemon import RunningDaemon, make_daemon
+from tests.daemon import SECRETS, RunningDaemon, make_daemon
 from tests.fakes.provider import FakeProvider
 
 
@@ -145,3 +146,35 @@ def test_cache_writes_from_an_anthropic_upstream_reach_a_chat_client(
     assert out.usage is not None and out.usage.prompt_tokens_details is not None
     assert out.usage.prompt_tokens_details.cache_write_tokens == 7
     assert out.usage.prompt_tokens_details.cached_tokens == 3
+
+
+# --- 7: `ccproxy run -- python my_agent.py` with SDKs built without a key ---------------------------
+
+PLAIN_SDKS = (
+    "import anthropic, openai\n"
+    "from google import genai\n"
+    "a = anthropic.Anthropic(max_retries=0)\n"
+    "print(a.messages.create(model='m', max_tokens=8, messages=[{'role': 'user', 'content': 'hi'}]).content[0].text)\n"
+    "o = openai.OpenAI(max_retries=0)\n"
+    "print(o.chat.completions.create(model='m', messages=[{'role': 'user', 'content': 'hi'}]).choices[0].message.content)\n"
+    "g = genai.Client()\n"
+    "print(g.models.generate_content(model='gemini-2.5-flash', contents='hi').text)\n"
+)
+
+
+def test_run_gives_plain_sdk_clients_the_sentinel(daemon: RunningDaemon, fake_provider: FakeProvider) -> None:
+    unset = {k: "" for k in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")}
+    res = daemon.cli("run", "--", sys.executable, "-c", PLAIN_SDKS, env=unset)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == ["Hello from the fake provider."] * 3
+    assert [r.credential() for r in fake_provider.requests] == [
+        SECRETS["FAKE_ANTHROPIC_KEY"], SECRETS["FAKE_OPENAI_KEY"], SECRETS["FAKE_GEMINI_KEY"]
+    ]
+
+
+def test_run_keeps_a_key_the_user_set(daemon: RunningDaemon) -> None:
+    script = "import os; print(os.environ['ANTHROPIC_API_KEY'], os.environ['OPENAI_API_KEY'])"
+    res = daemon.cli("run", "--", sys.executable, "-c", script,
+                     env={"ANTHROPIC_API_KEY": "sk-ant-mine", "OPENAI_API_KEY": ""})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["sk-ant-mine", "sk-ant-oat-ccproxy-openai"]

@@ -192,11 +192,7 @@ class Router:
         try:
             apply_credential(req, provider.auth_header, await self.services.resolver.resolve(name))
         except AuthError as exc:
-            answer_error(
-                flow,
-                meta.transform.from_format if meta.transform else None,
-                ApiError("authentication", str(exc), 502),
-            )
+            errors.answer_local(flow, exc)
             return False
         meta.auth_injected = True
         return True

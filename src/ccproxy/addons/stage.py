@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mitmproxy import http
 
+from ccproxy.addons import errors
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flows.meta import get_meta
 from ccproxy.pipeline.context import HookContext
@@ -28,3 +29,5 @@ class HookStage:
             return
         ctx = HookContext(flow=flow, config=self.config, stage=self.stage.name, services=self.services)
         await self.stage.run(ctx)
+        if ctx.refused is not None and flow.response is None:
+            errors.answer_local(flow, ctx.refused)

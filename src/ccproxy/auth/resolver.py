@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 from pathlib import Path
 
 from ccproxy.auth.oauth import OAuthSource, RefreshState, Renewal, token_path
@@ -25,9 +26,11 @@ class CredentialResolver:
             return self.config.providers[name]
         except KeyError:
             known = ", ".join(sorted(self.config.providers)) or "none"
+            close = difflib.get_close_matches(name, list(self.config.providers), n=1, cutoff=0.6)
+            guess = f"did you mean {close[0]!r} (sk-ant-oat-ccproxy-{close[0]})? " if close else ""
             raise AuthError(
-                f"unknown provider {name!r} in sentinel key sk-ant-oat-ccproxy-{name} "
-                f"(configured: {known}); add providers.{name} to ccproxy.yaml"
+                f"unknown provider {name!r} in sentinel key sk-ant-oat-ccproxy-{name}: {guess}"
+                f"configured: {known}; fix the key, or add providers.{name} to ccproxy.yaml"
             ) from None
 
     def oauth(self, name: str) -> OAuthSource | None:

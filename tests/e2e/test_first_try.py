@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -178,3 +180,27 @@ def test_run_keeps_a_key_the_user_set(daemon: RunningDaemon) -> None:
                      env={"ANTHROPIC_API_KEY": "sk-ant-mine", "OPENAI_API_KEY": ""})
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["sk-ant-mine", "sk-ant-oat-ccproxy-openai"]
+
+
+# --- 6: a `command` credential is not a process per request ---------------------------------------
+
+
+def test_command_credential_runs_once_for_many_requests(
+    daemon_factory: Callable[..., RunningDaemon], fake_provider: FakeProvider, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs"
+    command = f"echo run >> {runs}; echo cmd-key-secret"
+    provider = {"provider": "anthropic", "host": fake_provider.host, "scheme": "http",
+                "auth": {"type": "command", "command": command}}
+    d = daemon_factory({"providers": {"vault": provider}})
+    client = claude(d, "vault")
+    with ThreadPoolExecutor(8) as pool:  # concurrent first requests share one run (single flight)
+        texts = list(pool.map(lambda _: client.messages.create(
+            model="m", max_tokens=8, messages=[{"role": "user", "content": "hi"}]).content[0], range(16)))
+    assert len(texts) == 16 and runs.read_text().splitlines() == ["run"]
+    assert {r.credential() for r in fake_provider.requests} == {"cmd-key-secret"}
+    res = d.cli("status", "--json")
+    assert res.returncode == 0, res.stderr
+    resolved = json.loads(res.stdout)["providers"]["vault"]["auth_resolved"]
+    assert resolved["cached_until"] - resolved["resolved_at"] == pytest.approx(300)
+    assert "resolved" in d.cli("status").stdout

@@ -158,7 +158,7 @@ def test_missing_credential_is_an_error_not_a_forward(
         headers={"authorization": "Bearer sk-ant-oat-ccproxy-openai"},
         json={"model": "m", "messages": []},
     )
-    assert res.status_code == 502
+    assert res.status_code == 400  # in the OpenAI shape, for an OpenAI client
     assert "FAKE_OPENAI_KEY is not set" in res.json()["error"]["message"]
     assert fake_provider.requests == []
 

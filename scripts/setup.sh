@@ -30,4 +30,10 @@ uv sync --frozen --quiet
 # uv byte-compiles the dependencies, not ccproxy's own (editable) sources; where
 # PYTHONDONTWRITEBYTECODE is set, every daemon a test starts would compile them again.
 uv run --quiet python -m compileall -q src >/dev/null
+# The agent CLIs tests/e2e/test_agent_clis.py runs (pinned in tests/agent_clis/package.json; the
+# install is skipped when it is already there). No registry, no CLIs: those tests skip, saying why.
+if command -v npm >/dev/null 2>&1; then
+  (cd tests/agent_clis && npm install --no-audit --no-fund --loglevel=error >/dev/null 2>&1) \
+    || echo "setup: npm could not install the agent CLIs; tests/e2e/test_agent_clis.py will skip" >&2
+fi
 echo "setup: ok ($(uv run python --version), $(uv run ccproxy --version))"

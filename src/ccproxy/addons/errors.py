@@ -68,7 +68,14 @@ def client_format(flow: http.HTTPFlow) -> str:
 def answer_local(flow: http.HTTPFlow, error: CCProxyError) -> None:
     """ccproxy itself cannot serve this request as configured: say so in the client's own format, once."""
     kind, status = LOCAL_ERROR
-    answer_in_format(flow, client_format(flow), ApiError(kind, f"ccproxy: {error}", status))
+    message = f"ccproxy: {error}"
+    request = flow.request
+    if request.method == "GET" and "websocket" in request.headers.get("upgrade", "").lower():
+        # Codex shows nothing for a refused handshake but a 426, after which it POSTs over HTTP
+        # and gets (and shows) this message as a 400 (see addons/websocket.py).
+        answer(flow, 426, "invalid_request_error", message, close=True)
+        return
+    answer_in_format(flow, client_format(flow), ApiError(kind, message, status))
 
 
 def answer_json(flow: http.HTTPFlow, status: int, body: Any) -> None:

@@ -127,6 +127,9 @@ def run_child(cmd: list[str], env: dict[str, str]) -> int:
         except FileNotFoundError:
             print(f"error: command not found: {cmd[0]}", file=sys.stderr)
             return 127
+        except OSError as exc:  # not an executable this system can run (a stub, another architecture)
+            print(f"error: cannot run {cmd[0]}: {exc.strerror}", file=sys.stderr)
+            return 126
         while child.poll() is None:
             info = signal.sigtimedwait(waited, 1.0)
             if info is not None and info.si_signo != signal.SIGCHLD and info.si_code != SI_KERNEL:

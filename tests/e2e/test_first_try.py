@@ -204,3 +204,21 @@ def test_command_credential_runs_once_for_many_requests(
     resolved = json.loads(res.stdout)["providers"]["vault"]["auth_resolved"]
     assert resolved["cached_until"] - resolved["resolved_at"] == pytest.approx(300)
     assert "resolved" in d.cli("status").stdout
+
+
+# --- 2: what a Chat upstream cannot take is translated or named -------------------------------------
+
+
+def test_structured_output_and_dropped_fields_through_the_daemon(
+    daemon: RunningDaemon, fake_provider: FakeProvider
+) -> None:
+    schema = {"type": "object", "properties": {"title": {"type": "string"}}, "required": ["title"]}
+    claude(daemon, "openai").messages.create(
+        model="o3-structured", max_tokens=64, messages=[{"role": "user", "content": "title?"}],
+        extra_body={"output_config": {"format": {"type": "json_schema", "schema": schema}},
+                    "context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]}},
+    )
+    (body,) = sent(fake_provider)
+    assert body["response_format"] == {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
+    (flow,) = [f for f in flows(daemon) if (f["ccproxy"].get("transform") or {}).get("model") == "o3-structured"]
+    assert any("context_management" in w for w in flow["ccproxy"]["warnings"])

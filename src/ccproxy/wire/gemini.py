@@ -17,6 +17,7 @@ from ccproxy.wire.neutral import (
     ErrorKind,
     Image,
     Message,
+    OutputSchema,
     Part,
     Reasoning,
     Request,
@@ -69,9 +70,7 @@ STATUS_NAME: dict[ErrorKind, str] = {
 KIND_OF_STATUS_NAME: dict[str, ErrorKind] = {v: k for k, v in STATUS_NAME.items() if k != "request_too_large"}
 GEMINI_ONLY = ("safetySettings", "cachedContent", "labels")
 GENERATION_ONLY = (
-    "responseMimeType",
     "responseSchema",
-    "responseJsonSchema",
     "presencePenalty",
     "frequencyPenalty",
     "seed",
@@ -177,6 +176,11 @@ def _generation_in(config: dict[str, Any], req: Request, warnings: list[str]) ->
     req.stop = list(get(config, "stopSequences") or [])
     if (get(config, "candidateCount") or 1) > 1:
         warnings.append("candidateCount above 1 has no equivalent; one answer was asked for")
+    schema = get(config, "responseJsonSchema")
+    if isinstance(schema, dict):
+        req.output = OutputSchema(schema)
+    elif get(config, "responseMimeType") not in (None, "text/plain") and get(config, "responseSchema") is None:
+        warnings.append(f"generationConfig.responseMimeType {get(config, 'responseMimeType')!r} has no equivalent; dropped")
     for key in GENERATION_ONLY:
         if get(config, key) is not None:
             warnings.append(f"generationConfig.{key} has no equivalent in the destination format; dropped")
@@ -278,6 +282,9 @@ def _generation_out(req: Request, warnings: list[str]) -> dict[str, Any]:
     config.update({k: v for k, v in pairs if v is not None})
     if req.stop:
         config["stopSequences"] = req.stop
+    if req.output is not None:
+        config["responseMimeType"] = "application/json"
+        config["responseJsonSchema"] = req.output.schema
     if req.reasoning is not None:
         enabled = req.reasoning.enabled
         config["thinkingConfig"] = {

@@ -16,9 +16,11 @@ from typing import Any
 import anthropic
 import openai
 import pytest
+from google import genai
+from google.genai import types as gtypes
 
 from tests.daemon import SECRETS, RunningDaemon, make_daemon
-from tests.fakes.provider import FakeProvider
+from tests.fakes.provider import THINKING_TEXT, FakeProvider
 
 
 @pytest.fixture(scope="module")
@@ -222,3 +224,43 @@ def test_structured_output_and_dropped_fields_through_the_daemon(
     assert body["response_format"] == {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
     (flow,) = [f for f in flows(daemon) if (f["ccproxy"].get("transform") or {}).get("model") == "o3-structured"]
     assert any("context_management" in w for w in flow["ccproxy"]["warnings"])
+
+
+# --- 3: gemini-cli -> Anthropic with thinking: the signature rides in functionCall.id ------------------
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_gemini_client_dropping_thoughts_keeps_anthropic_thinking_on(
+    daemon: RunningDaemon, fake_provider: FakeProvider, stream: bool
+) -> None:
+    options = gtypes.HttpOptions(base_url=daemon.proxy_url, retry_options=gtypes.HttpRetryOptions(attempts=1))
+    client = genai.Client(api_key="sk-ant-oat-ccproxy-anthropic", http_options=options)
+    schema = {"type": "object", "properties": {"location": {"type": "string"}}}
+    config = gtypes.GenerateContentConfig(
+        tools=[gtypes.Tool(function_declarations=[gtypes.FunctionDeclaration(name="get_weather",
+                                                                              parameters_json_schema=schema)])],
+        automatic_function_calling=gtypes.AutomaticFunctionCallingConfig(disable=True),
+        thinking_config=gtypes.ThinkingConfig(thinking_budget=2048, include_thoughts=True),
+        max_output_tokens=4096,
+    )
+    question = gtypes.Content(role="user", parts=[gtypes.Part(text="weather in Paris?")])
+    if stream:
+        chunks = list(client.models.generate_content_stream(model="claude-test", contents=[question], config=config))
+        parts = [p for c in chunks if c.candidates and c.candidates[0].content
+                 for p in c.candidates[0].content.parts or []]
+    else:
+        first = client.models.generate_content(model="claude-test", contents=[question], config=config)
+        assert first.candidates and first.candidates[0].content
+        parts = first.candidates[0].content.parts or []
+    assert fake_provider.requests[-1].json["thinking"]["type"] == "enabled"
+    calls = [p for p in parts if p.function_call]  # what gemini-cli keeps: the call with its id, no thoughts
+    assert len(calls) == 1 and calls[0].function_call and calls[0].function_call.id
+    answer = gtypes.Part(function_response=gtypes.FunctionResponse(
+        id=calls[0].function_call.id, name="get_weather", response={"output": "sunny"}))
+    contents = [question, gtypes.Content(role="model", parts=calls), gtypes.Content(role="user", parts=[answer])]
+    second = client.models.generate_content(model="claude-test", contents=contents, config=config)
+    assert second.text == "The weather in Paris is sunny."
+    sent_body = fake_provider.requests[-1].json
+    assert sent_body["thinking"]["type"] == "enabled"  # not switched off for the follow-up
+    thinking = sent_body["messages"][1]["content"][0]
+    assert thinking["type"] == "thinking" and fake_provider.signed[thinking["signature"]] == THINKING_TEXT

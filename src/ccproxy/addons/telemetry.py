@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from mitmproxy import http
 
 from ccproxy.config.model import CCProxyConfig
+from ccproxy.errors import ConfigError
 from ccproxy.flows.meta import FlowMeta, get_meta
 from ccproxy.telemetry.export import SpanExport
 from ccproxy.telemetry.genai import FlowFacts
@@ -61,7 +63,10 @@ class Telemetry:
         self.export: SpanExport | None = None
 
     def running(self) -> None:
-        self.export = SpanExport(self.config.telemetry).start()
+        try:
+            self.export = SpanExport(self.config.telemetry).start()
+        except ConfigError as exc:  # the `otel` extra is not installed: say so once, keep serving
+            logging.getLogger("ccproxy.telemetry").error("%s", exc)
 
     def done(self) -> None:
         if self.export is not None:

@@ -44,7 +44,7 @@ def get(url: str, token: str | None = None) -> tuple[int, bytes]:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as resp:
             return int(resp.status), resp.read()
     except urllib.error.HTTPError as exc:
-        return int(exc.code), b""
+        return int(exc.code), exc.read()
 
 
 def test_the_viewer_needs_the_mitmweb_token(daemon_factory: Callable[..., RunningDaemon]) -> None:
@@ -52,6 +52,11 @@ def test_the_viewer_needs_the_mitmweb_token(daemon_factory: Callable[..., Runnin
     base, token = daemon.inspector_url + "/ccproxy", daemon.state["web_token"]
     assert get(base + "/api/data")[0] == 403
     assert get(base + "/", "wrong-token")[0] == 403
+    assert b"ccproxy status --show-secrets" in get(base + "/")[1]  # the 403 says how to get the token
+    shown = daemon.cli("status", "--json", "--show-secrets")
+    assert json.loads(shown.stdout)["viewer"]["url"] == f"{daemon.inspector_url}/ccproxy/?token={token}"
+    hidden = json.loads(daemon.cli("status", "--json").stdout)["viewer"]["url"]
+    assert hidden == f"{daemon.inspector_url}/ccproxy/" and token not in daemon.cli("status").stdout
     status, body = get(base + "/api/data", token)
     assert status == 200
     data = json.loads(body)

@@ -214,6 +214,8 @@ def report(state: RuntimeState | None, config: CCProxyConfig, directory: Any, sh
     doc["store"] = store_status(config, directory)
     if state is not None:
         doc["inspector"]["token"] = state.web_token if show else "<hidden: --show-secrets>"
+        viewer = state.listeners["inspector"].url.rstrip("/") + "/ccproxy/"
+        doc["viewer"] = {"url": f"{viewer}?token={state.web_token}" if show else viewer}
         for name, listener in state.listeners.items():
             doc.setdefault(name, {})["url"] = listener.url
     return doc
@@ -233,6 +235,9 @@ def render(doc: dict[str, Any]) -> None:
         table.add_row(name, doc[name]["url"], up[bool(doc[name].get("up"))])
     if "wireguard" in doc:  # `run --inspect`'s tunnel; UDP, so no health probe: listed while the daemon runs
         table.add_row("wireguard", doc["wireguard"]["url"], "[green]listening[/green]")
+    if "viewer" in doc:  # the session viewer; `?token=` only with --show-secrets
+        hint = "[green]open[/green]" if "token=" in doc["viewer"]["url"] else "needs ?token= (--show-secrets)"
+        table.add_row("viewer", doc["viewer"]["url"], hint)
     if "forward" in doc:  # `run --proxy`'s forward proxy (its credential is only in the state file)
         table.add_row("forward", doc["forward"]["url"], "[green]listening[/green]")
     console.print(table)

@@ -19,7 +19,7 @@ import pytest
 from google import genai
 from google.genai import types as gtypes
 
-from tests.daemon import SECRETS, RunningDaemon, make_daemon
+from tests.daemon import SECRETS, RunningDaemon, make_daemon, wait_for
 from tests.fakes.provider import THINKING_TEXT, FakeProvider
 
 
@@ -264,3 +264,16 @@ def test_gemini_client_dropping_thoughts_keeps_anthropic_thinking_on(
     assert sent_body["thinking"]["type"] == "enabled"  # not switched off for the follow-up
     thinking = sent_body["messages"][1]["content"][0]
     assert thinking["type"] == "thinking" and fake_provider.signed[thinking["signature"]] == THINKING_TEXT
+
+
+# --- 9: small things ---------------------------------------------------------------------------------
+
+
+def test_a_head_probe_of_the_root_is_answered_and_not_recorded(daemon: RunningDaemon) -> None:
+    import httpx
+
+    before = len(flows(daemon))
+    assert httpx.head(daemon.proxy_url + "/").status_code == 200  # Claude Code's reachability check
+    assert httpx.get(daemon.proxy_url + "/").status_code == 501  # anything else at / is still not routed
+    wait_for(lambda: len(flows(daemon)) > before, 20, 0.1, "the GET / flow to be recorded")
+    assert not [f for f in flows(daemon) if f["request"]["method"] == "HEAD"]

@@ -277,3 +277,13 @@ def test_a_head_probe_of_the_root_is_answered_and_not_recorded(daemon: RunningDa
     assert httpx.get(daemon.proxy_url + "/").status_code == 501  # anything else at / is still not routed
     wait_for(lambda: len(flows(daemon)) > before, 20, 0.1, "the GET / flow to be recorded")
     assert not [f for f in flows(daemon) if f["request"]["method"] == "HEAD"]
+
+
+def test_show_says_a_locally_answered_flow_was_not_forwarded(daemon: RunningDaemon) -> None:
+    with pytest.raises(anthropic.BadRequestError):
+        claude(daemon, "nosuch").messages.create(model="m-local", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+    wait_for(lambda: any(f["ccproxy"].get("model") == "m-local" for f in flows(daemon)), 20, 0.1, "the flow")
+    (flow,) = [f for f in flows(daemon) if f["ccproxy"].get("model") == "m-local"]
+    res = daemon.cli("flows", "show", flow["id"])
+    assert res.returncode == 0, res.stderr
+    assert "not forwarded: ccproxy answered the client itself" in res.stdout

@@ -44,3 +44,11 @@ def test_provider_format_without_a_transform_and_internal_flows_skipped() -> Non
     get_meta(internal).internal = True
     addon.response(internal)
     assert [f.flow_id for f in submitted] == [flow.id]
+
+
+def test_an_intercepted_host_without_a_provider_still_gets_its_format_from_the_path() -> None:
+    flow = tflow.tflow(resp=True)
+    flow.request.host = "myres.openai.azure.com"
+    flow.request.path = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+    get_meta(flow).source = "forward"
+    assert facts_of(config(), flow).wire_format == "openai"

@@ -12,13 +12,19 @@ from ccproxy.errors import ConfigError
 from ccproxy.flows.meta import FlowMeta, get_meta
 from ccproxy.telemetry.export import SpanExport
 from ccproxy.telemetry.genai import FlowFacts
+from ccproxy.wire.endpoints import main_endpoint
 
 
-def wire_format(config: CCProxyConfig, meta: FlowMeta) -> str | None:
+def wire_format(config: CCProxyConfig, meta: FlowMeta, path: str = "") -> str | None:
+    """The format the provider spoke: the route's, the provider's, else the path's (a host decrypted
+    through `inspector.forward.intercept_hosts`, e.g. Azure OpenAI, has no provider entry)."""
     if meta.transform is not None and meta.transform.to_format:
         return meta.transform.to_format
     provider = config.providers.get(meta.provider) if meta.provider else None
-    return provider.provider if provider is not None else None
+    if provider is not None:
+        return provider.provider
+    hit = main_endpoint(path) if path else None
+    return hit.format if hit is not None else None
 
 
 def facts_of(config: CCProxyConfig, flow: http.HTTPFlow) -> FlowFacts:
@@ -41,7 +47,7 @@ def facts_of(config: CCProxyConfig, flow: http.HTTPFlow) -> FlowFacts:
         status_code=resp.status_code if resp else None,
         first_byte=meta.timestamp_first_byte,
         provider=meta.provider,
-        wire_format=wire_format(config, meta),
+        wire_format=wire_format(config, meta, req.path),
         route_action=transform.mode if transform else None,
         route_model=transform.model if transform else None,
         session_id=meta.session_id,

@@ -4,7 +4,7 @@ Run: uv run python bench/credentials.py [--requests N] [--max-seconds S]
 One daemon holds three providers at the fake, differing only in their credential source: `env`,
 `command` with the default cache (`auth.cache_ttl`: 300 s) and `command` with `cache_ttl: 0` (a
 process per request, ccproxy's behaviour before the cache). Each load is split into rounds that
-alternate between the targets, so a slow spell of a shared machine hits all alike. Prints requests/s
+alternate between the targets in rotated order, so a slow spell of a shared machine hits all alike. Prints requests/s
 and p50/p99 for concurrency 1 and 16, and the ratios against `env` and bare mitmdump.
 Everything talks to 127.0.0.1 only.
 """
@@ -50,8 +50,10 @@ def main() -> None:
         }
         for conc, total in ((1, args.requests_c1), (16, args.requests)):
             rounds: dict[str, list[LoadResult]] = {name: [] for name in targets}
-            for _ in range(args.rounds):
-                for name, (url, headers) in targets.items():
+            names = list(targets)
+            for r in range(args.rounds):
+                for name in names[r % len(names):] + names[: r % len(names)]:  # rotated: no target always follows another
+                    url, headers = targets[name]
                     part = max(conc, total // args.rounds)
                     rounds[name].append(load(url, headers, BODY, conc, part, args.max_seconds / args.rounds))
             for name, parts in rounds.items():

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.daemon import RunningDaemon, make_daemon
+from tests.daemon import SECRETS, RunningDaemon, make_daemon
 from tests.fakes.provider import FakeProvider
 
 BIN = Path(__file__).resolve().parents[1] / "agent_clis" / "node_modules" / ".bin"
@@ -111,3 +111,24 @@ def test_gemini_cli_runs_on_a_fresh_home_and_shows_a_credential_error(
     assert "Invalid auth method" not in ran[0].stdout + ran[0].stderr
     assert_shown_at_once(ran, "gemini")
     assert fake_provider.requests == []
+
+
+@pytest.fixture(scope="module")
+def working(_fake_session: FakeProvider) -> Iterator[RunningDaemon]:
+    """A daemon with every provider at the fake and a credential for each (see `locked` for the dir)."""
+    root = Path(__file__).resolve().parents[1] / "agent_clis" / "run"
+    root.mkdir(parents=True, exist_ok=True)
+    d = make_daemon(root / "working", _fake_session.host).start()
+    yield d
+    d.stop()
+
+
+def test_ccproxy_run_gemini_answers_on_a_fresh_home(
+    working: RunningDaemon, fake_provider: FakeProvider, tmp_path: Path
+) -> None:
+    """`ccproxy run -- gemini -p` as documented: no auth set-up, no key, the answer comes through ccproxy."""
+    res, _ = run(working, tmp_path, str(cli("gemini")), "-p", "hi")
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    # the fake calls the first tool gemini-cli declares, then answers the tool result
+    assert "The weather in Paris is sunny." in res.stdout or "Hello from the fake provider." in res.stdout
+    assert fake_provider.requests and all(r.credential() == SECRETS["FAKE_GEMINI_KEY"] for r in fake_provider.requests)

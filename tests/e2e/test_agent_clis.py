@@ -9,6 +9,7 @@ HTTP(S)_PROXY at a closed loopback port, so anything it would send elsewhere fai
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,15 +52,21 @@ def config(fake_host: str, command: str) -> dict[str, Any]:
                           "gemini": entry("gemini")}}
 
 
+def fresh_dir(name: str) -> Path:
+    """An empty config dir under the repository's git-ignored `tests/agent_clis/run/`."""
+    path = BIN.parents[1] / "run" / name
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
 @pytest.fixture(scope="module")
 def locked(_fake_session: FakeProvider) -> Iterator[RunningDaemon]:
     """A daemon whose every credential comes from a vault that is locked.
 
     Its config dir is under the repository, not /tmp: gemini-cli ignores a defaults file below a
     world-writable directory, and `ccproxy run` puts one in the config dir."""
-    root = Path(__file__).resolve().parents[1] / "agent_clis" / "run"
-    root.mkdir(parents=True, exist_ok=True)
-    d = make_daemon(root / "locked", None, config(_fake_session.host, LOCKED)).start()
+    d = make_daemon(fresh_dir("locked"), None, config(_fake_session.host, LOCKED)).start()
     yield d
     d.stop()
 
@@ -116,9 +123,7 @@ def test_gemini_cli_runs_on_a_fresh_home_and_shows_a_credential_error(
 @pytest.fixture(scope="module")
 def working(_fake_session: FakeProvider) -> Iterator[RunningDaemon]:
     """A daemon with every provider at the fake and a credential for each (see `locked` for the dir)."""
-    root = Path(__file__).resolve().parents[1] / "agent_clis" / "run"
-    root.mkdir(parents=True, exist_ok=True)
-    d = make_daemon(root / "working", _fake_session.host).start()
+    d = make_daemon(fresh_dir("working"), _fake_session.host).start()
     yield d
     d.stop()
 

@@ -122,6 +122,8 @@ class FlowMeta:
     websocket_refusal: dict[str, Any] | None = None
     #: The 401 recovery: `status`, `renewed`, `replay_status`, `error` (ccproxy.addons.auth).
     auth_recovery: dict[str, Any] | None = None
+    #: The parameter ccproxy added that the upstream refused, and without which it sent the flow again.
+    param_retry: str | None = None
     #: Which upstream limit ran out, while the flow's timeout is being reported (ccproxy.addons.timeouts).
     timed_out: str | None = None
     #: What inject_mcp_notifications put into the request: `tasks`, `events`, `as`.
@@ -203,6 +205,7 @@ IN_EXTRA: dict[str, str] = {
     "websocket_refusal": "websocket",
     "auth_recovery": "auth",
     "timed_out": "upstream_timeout",
+    "param_retry": "param_retry",
     "mcp_notifications": "mcp_notifications",
     "capacity": "capacity",
     "quota": "quota",

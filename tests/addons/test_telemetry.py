@@ -53,3 +53,9 @@ def test_an_unrouted_capture_gets_its_format_from_the_path() -> None:
     assert facts_of(config(), flow).wire_format == "code_assist"
     flow.request.path = "/v1internal:loadCodeAssist"
     assert facts_of(config(), flow).wire_format is None
+def test_an_intercepted_host_without_a_provider_still_gets_its_format_from_the_path() -> None:
+    flow = tflow.tflow(resp=True)
+    flow.request.host = "myres.openai.azure.com"
+    flow.request.path = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+    get_meta(flow).source = "forward"
+    assert facts_of(config(), flow).wire_format == "openai"

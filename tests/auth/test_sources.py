@@ -38,7 +38,7 @@ def test_file_is_read_on_every_resolve(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("command", "message"),
     [
-        ("echo nope >&2; exit 3", r"provider 'p': command `.*` exited 3: nope Check providers\.p\.auth"),
+        ("echo nope >&2; exit 3", r"provider 'p': command `.*` exited 3: nope\. Check providers\.p\.auth"),
         ("true", r"provider 'p': command `true` printed nothing"),
     ],
 )

@@ -275,7 +275,7 @@ def test_failing_refresh_is_a_clear_error_and_leaves_the_file_alone(
     wait_for(lambda: "start-up check" in daemon.log_text(), 10, 0.05, "the start-up check to fail")
     with pytest.raises(anthropic.APIStatusError) as info:
         ask(claude(daemon))
-    assert info.value.status_code == 502
+    assert info.value.status_code == 400  # ccproxy's own credential failure: no client retries it
     message = str(info.value)
     assert "provider 'claude'" in message and "invalid_grant" in message and "left unchanged" in message
     assert fake_provider.requests == []  # nothing, and certainly not the sentinel, went to the provider
@@ -341,7 +341,7 @@ def test_failing_command_is_an_error_naming_the_provider(
     client = anthropic.Anthropic(base_url=daemon.proxy_url, api_key="sk-ant-oat-ccproxy-vault", max_retries=0)
     with pytest.raises(anthropic.APIStatusError) as info:
         ask(client)
-    assert info.value.status_code == 502
+    assert info.value.status_code == 400  # ccproxy's own credential failure: no client retries it
     assert "provider 'vault'" in str(info.value) and "exited 7: vault is locked" in str(info.value)
     assert fake_provider.requests == []
 

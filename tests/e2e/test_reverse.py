@@ -144,7 +144,7 @@ def test_unknown_provider_sentinel_never_leaves(shared_daemon: RunningDaemon, fa
     client = anthropic.Anthropic(base_url=shared_daemon.proxy_url, api_key="sk-ant-oat-ccproxy-nosuch", max_retries=0)
     with pytest.raises(anthropic.APIStatusError) as err:
         client.messages.create(model="m", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
-    assert err.value.status_code == 502
+    assert err.value.status_code == 400
     assert "unknown provider 'nosuch'" in str(err.value.body)
     assert fake_provider.requests == []
 
@@ -158,7 +158,7 @@ def test_missing_credential_is_an_error_not_a_forward(
         headers={"authorization": "Bearer sk-ant-oat-ccproxy-openai"},
         json={"model": "m", "messages": []},
     )
-    assert res.status_code == 502
+    assert res.status_code == 400  # in the OpenAI shape, for an OpenAI client
     assert "FAKE_OPENAI_KEY is not set" in res.json()["error"]["message"]
     assert fake_provider.requests == []
 

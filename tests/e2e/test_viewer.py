@@ -44,7 +44,7 @@ def get(url: str, token: str | None = None) -> tuple[int, bytes]:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as resp:
             return int(resp.status), resp.read()
     except urllib.error.HTTPError as exc:
-        return int(exc.code), b""
+        return int(exc.code), exc.read()
 
 
 def test_the_viewer_needs_the_mitmweb_token(daemon_factory: Callable[..., RunningDaemon]) -> None:
@@ -52,6 +52,11 @@ def test_the_viewer_needs_the_mitmweb_token(daemon_factory: Callable[..., Runnin
     base, token = daemon.inspector_url + "/ccproxy", daemon.state["web_token"]
     assert get(base + "/api/data")[0] == 403
     assert get(base + "/", "wrong-token")[0] == 403
+    assert b"ccproxy status --show-secrets" in get(base + "/")[1]  # the 403 says how to get the token
+    shown = daemon.cli("status", "--json", "--show-secrets")
+    assert json.loads(shown.stdout)["viewer"]["url"] == f"{daemon.inspector_url}/ccproxy/?token={token}"
+    hidden = json.loads(daemon.cli("status", "--json").stdout)["viewer"]["url"]
+    assert hidden == f"{daemon.inspector_url}/ccproxy/" and token not in daemon.cli("status").stdout
     status, body = get(base + "/api/data", token)
     assert status == 200
     data = json.loads(body)
@@ -146,5 +151,5 @@ def test_real_sdk_traffic_reads_as_a_session_with_a_subagent_and_valid_streams(
     assert res.returncode == 0, res.stderr
     html = (tmp_path / "real.html").read_text()
     assert "Find where the port is dropped" in html
-    assert f'"mitmweb":"{daemon.inspector_url}"' in html  # links to the running daemon's mitmweb
+    assert f'"mitmweb":"{daemon.inspector_url}"' in html  # recorded, but the page offers no link: its reader has no such port
     assert not [v for v in SECRETS.values() if v in html]

@@ -17,12 +17,13 @@ Behaviour is steered by the request's model name (so it works through any client
 The Code Assist API (`/v1internal:<method>`, gemini-cli logged in with Google) answers the Gemini
 endpoint's answers wrapped as `{"response": ..., "traceId"}`, plus `countTokens` and `loadCodeAssist`.
 A request that declares tools gets a tool call back unless its last message is a tool result.
-Attributes (`required_token`, `sse_events`, `sse_delay`, `answer_size`) tune it for auth tests and bench.
-Every answer (429s included) carries the rate-limit headers the real APIs send, by their real names:
+Attributes (`required_token`, `sse_events`, `sse_delay`, `answer_size`, `cache_write_tokens`) tune it for auth
+tests and bench. Every answer (429s included) carries the rate-limit headers the real APIs send, by their real names:
 `anthropic-ratelimit-unified-*` on Anthropic, `x-ratelimit-*` on OpenAI; each model request spends
 `quota_step` of the 5-hour window (`quota_utilization`, a fraction, as Anthropic sends it).
 
-Like the real APIs, the Gemini endpoint signs each function call (`thoughtSignature`) and, for
+Like the real APIs, the Chat and Responses endpoints refuse a reasoning setting for a non-reasoning
+model (`gpt-4o`, `gpt-4.1`: 400 `Unsupported parameter`), the Gemini endpoint signs each function call (`thoughtSignature`) and, for
 gemini-3 models, refuses a follow-up turn whose call lost the signature it issued; the Anthropic
 endpoint with thinking enabled answers with a signed thinking block and refuses a tool loop whose
 assistant turn lost it (`signed` records what was issued).
@@ -96,6 +97,7 @@ class FakeProvider:
         self.sse_events: int | None = None
         self.sse_delay: float = 0.0
         self.answer_size: int | None = None
+        self.cache_write_tokens = 0  # prompt-cache writes reported by the Anthropic and Chat endpoints
         self.hang_seconds: float = 30.0
         self.capacity_delay: float | None = None
         self.flaky_failures = 1
@@ -150,6 +152,7 @@ class FakeProvider:
         self.flaky_seen.clear()
         self.quota_utilization, self.quota_step = 0.1, 0.01
         self.gate = None
+        self.cache_write_tokens = 0
         self.signed.clear()
 
     def sign(self, what: str) -> str:
@@ -165,6 +168,11 @@ class FakeProvider:
             return {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}
         if fmt == "anthropic" and (message := _anthropic_refusal(self, body)):
             return {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
+        if fmt in ("openai", "responses") and (param := _reasoning_refusal(fmt, model, body)):
+            return {"error": {
+                "message": f"Unsupported parameter: '{param}' is not supported with this model.",
+                "type": "invalid_request_error", "param": param, "code": "unsupported_parameter",
+            }}
         return None
 
     def answer_for(self, body: dict[str, Any], fmt: str) -> Answer:
@@ -408,7 +416,7 @@ class _Handler(BaseHTTPRequestHandler):
             answer = Answer(FENCED, None, answer.input_tokens, answer.output_tokens)
         self.stall = model.endswith("stall")
         cut = model.endswith("cut") or self.stall
-        if fmt in ("anthropic", "gemini") and (refusal := self.fake.refusal(fmt, model, body)):
+        if refusal := self.fake.refusal(fmt, model, body):
             self._json(400, refusal)
             return
         handler = getattr(self, f"_{fmt}")
@@ -482,7 +490,7 @@ class _Handler(BaseHTTPRequestHandler):
         usage = {
             "input_tokens": a.input_tokens,
             "output_tokens": a.output_tokens,
-            "cache_creation_input_tokens": 0,
+            "cache_creation_input_tokens": self.fake.cache_write_tokens,
             "cache_read_input_tokens": 3,
         }
         stop = "tool_use" if a.tool else "end_turn"
@@ -573,7 +581,8 @@ class _Handler(BaseHTTPRequestHandler):
         cid, created = f"chatcmpl-{uuid.uuid4().hex[:20]}", int(time.time())
         usage = {
             "prompt_tokens": a.input_tokens, "completion_tokens": a.output_tokens,
-            "total_tokens": a.input_tokens + a.output_tokens, "prompt_tokens_details": {"cached_tokens": 3},
+            "total_tokens": a.input_tokens + a.output_tokens, "prompt_tokens_details": {
+                "cached_tokens": 3, "cache_write_tokens": self.fake.cache_write_tokens},
         }
         finish = "tool_calls" if a.tool else "stop"
         call = {"id": "call_fake01", "type": "function",
@@ -756,6 +765,21 @@ def _gemini_refusal(fake: FakeProvider, model: str, body: dict[str, Any]) -> str
                 f"performance. Additional data, function call `default_api:{name}` , position {position + 1}. "
                 "Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details."
             )
+    return None
+
+
+#: Chat/Responses models without reasoning: OpenAI refuses any reasoning setting for them.
+NON_REASONING = re.compile(r"^(gpt-4|gpt-3|chatgpt-)")
+
+
+def _reasoning_refusal(fmt: str, model: str, body: dict[str, Any]) -> str | None:
+    """The reasoning parameter a non-reasoning model refuses, as the real API names it."""
+    if not NON_REASONING.match(model):
+        return None
+    if fmt == "openai" and "reasoning_effort" in body:
+        return "reasoning_effort"
+    if fmt == "responses" and "reasoning" in body:
+        return "reasoning.effort"
     return None
 
 

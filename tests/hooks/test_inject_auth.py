@@ -1,18 +1,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mitmproxy.test import tflow
 
+from ccproxy.addons.stage import HookStage
 from ccproxy.auth.sentinel import find_sentinel
 from ccproxy.config.model import CCProxyConfig, ProviderConfig
 from ccproxy.daemon.chain import build_services
+from ccproxy.errors import AuthError
 from ccproxy.flowmeta import get_meta
 from ccproxy.hooks.extract_session_id import extract_session_id, session_from_user_id
 from ccproxy.hooks.inject_auth import inject_auth
 from ccproxy.pipeline.context import HookContext
+from ccproxy.pipeline.executor import Stage
+from ccproxy.pipeline.loader import load_stage
 
 
 def config() -> CCProxyConfig:
@@ -73,13 +79,35 @@ def test_query_key_removed(tmp_path: Path) -> None:
     assert flow.request.headers["x-goog-api-key"] == "real-gem"
 
 
+def stage_answer(flow: object, tmp_path: Path) -> dict[str, Any]:
+    """Run inject_auth as the daemon does (inside its hook stage); the JSON answer it gave."""
+    cfg = config()
+    stage = Stage("inbound", load_stage(["ccproxy.hooks.inject_auth"], "inbound"))
+    asyncio.run(HookStage(stage, cfg, build_services(cfg, tmp_path)).request(flow))  # type: ignore[arg-type]
+    response = flow.response  # type: ignore[attr-defined]
+    assert response is not None and response.status_code == 400  # no client retries a 400
+    doc: dict[str, Any] = json.loads(response.content)
+    return doc
+
+
 def test_failing_source_answers_with_an_error_naming_the_provider(tmp_path: Path) -> None:
     flow = tflow.tflow(resp=False)
+    flow.request.path = "/v1/chat/completions"
     flow.request.headers["authorization"] = "Bearer sk-ant-oat-ccproxy-broken"
-    run(flow, tmp_path)
-    assert flow.response is not None and flow.response.status_code == 502
-    assert b"provider 'broken'" in flow.response.content  # type: ignore[operator]
-    assert get_meta(flow).auth_injected is False
+    with pytest.raises(AuthError, match="provider 'broken'"):
+        run(flow, tmp_path)
+    error = stage_answer(flow, tmp_path)["error"]  # OpenAI's error shape for an OpenAI client
+    assert error["type"] == "invalid_request_error" and "provider 'broken'" in error["message"]
+    assert get_meta(flow).auth_injected is False and "providers.broken.auth" in (get_meta(flow).error or "")
+
+
+def test_unknown_sentinel_names_the_closest_provider_in_the_gemini_shape(tmp_path: Path) -> None:
+    flow = tflow.tflow(resp=False)
+    flow.request.path = "/v1beta/models/gemini-2.5-pro:generateContent"
+    flow.request.headers["x-goog-api-key"] = "sk-ant-oat-ccproxy-gemm"
+    error = stage_answer(flow, tmp_path)["error"]
+    assert (error["code"], error["status"]) == (400, "INVALID_ARGUMENT")
+    assert "unknown provider 'gemm'" in error["message"] and "did you mean 'gem'" in error["message"]
 
 
 def test_no_sentinel_leaves_client_key(tmp_path: Path) -> None:

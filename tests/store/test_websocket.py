@@ -135,3 +135,13 @@ def test_model_conversation_and_usage_of_a_responses_socket() -> None:
     assert ccp["conversation_id"] == conversation_id({k: v for k, v in create.items() if k != "type"})
     assert ccp["conversation_id"] is not None  # the same id an HTTP turn of this conversation gets
     assert ccp["usage"] == {"input_tokens": 30, "output_tokens": 4, "cache_read_input_tokens": 2, "total_tokens": 34}
+
+
+def test_a_warm_up_create_does_not_leave_the_socket_without_a_conversation() -> None:
+    user = {"role": "user", "content": [{"type": "input_text", "text": "fix the build"}]}
+    warm = {"type": "response.create", "model": "gpt-x", "generate": False, "input": []}
+    real = {"type": "response.create", "model": "gpt-x", "input": [user]}
+    messages: list[RawMessage] = [(T0 + 0.1, True, 1, json.dumps(warm).encode()),
+                                  (T0 + 0.2, True, 1, json.dumps(real).encode())]
+    doc = socket_record(messages).doc["ccproxy"]
+    assert doc["conversation_id"] == conversation_id(real) and doc["conversation_id"] is not None

@@ -381,3 +381,35 @@ def test_non_json_error_body_still_becomes_a_client_error() -> None:
     )
     status, body = translate_error(500, b"", "gemini", "openai")
     assert status == 500 and "no body" in body["error"]["message"]
+
+
+SCHEMA = {"type": "object", "properties": {"title": {"type": "string"}}, "required": ["title"]}
+
+
+def test_anthropic_structured_output_reaches_every_format() -> None:
+    raw = json.dumps({
+        "model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}],
+        "output_config": {"format": {"type": "json_schema", "schema": SCHEMA}},
+    })
+    chat = translate_request(raw, "anthropic", "openai").body
+    assert chat["response_format"] == {"type": "json_schema", "json_schema": {"name": "output", "schema": SCHEMA}}
+    responses = translate_request(raw, "anthropic", "openai_responses").body
+    assert responses["text"] == {"format": {"type": "json_schema", "name": "output", "schema": SCHEMA}}
+    gemini = translate_request(raw, "anthropic", "gemini", path_model="g").body["generationConfig"]
+    assert (gemini["responseMimeType"], gemini["responseJsonSchema"]) == ("application/json", SCHEMA)
+    back = translate_request(json.dumps(chat), "openai", "anthropic")
+    assert back.body["output_config"] == {"format": {"type": "json_schema", "schema": SCHEMA}}
+    assert not back.warnings or all("response_format" not in w for w in back.warnings)
+
+
+def test_anthropic_fields_without_equivalent_and_a_system_message_are_warned() -> None:
+    raw = json.dumps({
+        "model": "m", "max_tokens": 64, "system": "rules",
+        "messages": [{"role": "user", "content": "hi"}, {"role": "system", "content": "late rules"}],
+        "context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]},
+    })
+    out = translate_request(raw, "anthropic", "openai")
+    assert out.body["messages"][0] == {"role": "system", "content": "rules\n\nlate rules"}
+    assert [m["role"] for m in out.body["messages"]] == ["system", "user"]
+    assert any("context_management" in w for w in out.warnings)
+    assert any("system message inside messages" in w for w in out.warnings)

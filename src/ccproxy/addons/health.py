@@ -1,4 +1,4 @@
-"""The reverse listener answers `GET /health` itself, so scripts can probe the daemon."""
+"""The reverse listener answers `GET /health` (and a bare `HEAD /` probe) itself, so scripts can probe the daemon."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ HEALTH_PATH = "/health"
 
 
 class Health:
-    """Answer `/health` on the reverse listener with version, uptime and listeners."""
+    """Answer `/health` and `HEAD /` on the reverse listener with version, uptime and listeners."""
 
     def __init__(self, listeners: dict[str, str]) -> None:
         self.started = time.time()
@@ -22,10 +22,11 @@ class Health:
 
     def request(self, flow: http.HTTPFlow) -> None:
         meta = get_meta(flow)
-        if meta.source != "reverse" or flow.request.path.split("?")[0] != HEALTH_PATH:
+        path = flow.request.path.split("?")[0]
+        if meta.source != "reverse" or path not in (HEALTH_PATH, "/"):
             return
-        if flow.request.method not in ("GET", "HEAD"):
-            return
+        if flow.request.method not in ("GET", "HEAD") or (path == "/" and flow.request.method != "HEAD"):
+            return  # `HEAD /` is a client's reachability probe (Claude Code sends one): no flow, no 501
         meta.internal = True
         body = {
             "status": "ok",

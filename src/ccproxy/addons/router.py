@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from mitmproxy import http
 from mitmproxy.net.http import status_codes
@@ -26,6 +28,7 @@ from ccproxy.addons.destination import (
     set_body_model,
 )
 from ccproxy.auth.apply import apply_credential, strip_client_keys
+from ccproxy.auth.replay import client_headers, make_client, resend
 from ccproxy.config.model import CCProxyConfig, ProviderConfig, TransformRule
 from ccproxy.errors import AuthError
 from ccproxy.flowmeta import FlowMeta, TransformInfo, get_meta
@@ -33,6 +36,7 @@ from ccproxy.mitm import answers as errors
 from ccproxy.pipeline.services import Services
 from ccproxy.wire.endpoints import Endpoint, main_endpoint, path_matches, provider_path
 from ccproxy.wire.neutral import ApiError, ClientOptions
+from ccproxy.wire.refusal import RefusedParams, added_parameters, refused_parameter, without
 from ccproxy.wire.translate import (
     StreamTranslator,
     TranslationError,
@@ -41,6 +45,9 @@ from ccproxy.wire.translate import (
     translate_request,
     translate_response,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("ccproxy.router")
 
@@ -92,6 +99,8 @@ class Router:
     def __init__(self, config: CCProxyConfig, services: Services) -> None:
         self.config = config
         self.services = services
+        self.refused = RefusedParams()  # parameters a provider/model refused once (see retry_refused)
+        self._http: httpx.AsyncClient | None = None
 
     async def request(self, flow: http.HTTPFlow) -> None:
         meta = get_meta(flow)
@@ -186,11 +195,7 @@ class Router:
         try:
             apply_credential(req, provider.auth_header, await self.services.resolver.resolve(name))
         except AuthError as exc:
-            answer_error(
-                flow,
-                meta.transform.from_format if meta.transform else None,
-                ApiError("authentication", str(exc), 502),
-            )
+            errors.answer_local(flow, exc)
             return False
         meta.auth_injected = True
         return True
@@ -278,6 +283,7 @@ class Router:
         path = provider_path(template, Endpoint(dest, out.request.model, method))
         if dest == "gemini" and stream:
             path += "?alt=sse"
+        out.warnings.extend(self.refused.strip(name, out.request.model, out.body))
         if client != dest:
             retarget_headers(req.headers, client, dest)
             req.content = json.dumps(out.body, ensure_ascii=False).encode()
@@ -316,7 +322,7 @@ class Router:
         meta.stream_filters.append(translator)
         client_stream.prepare_headers(flow)
 
-    def response(self, flow: http.HTTPFlow) -> None:
+    async def response(self, flow: http.HTTPFlow) -> None:
         """A whole (non-streamed) answer or error, translated back into the client's format."""
         meta, response = get_meta(flow), flow.response
         info = meta.transform
@@ -328,15 +334,24 @@ class Router:
                 if isinstance(fn, StreamTranslator):
                     meta.warnings.extend(fn.warnings)
             return
+        if response.status_code >= 400 and await self.retry_refused(flow, meta, info):
+            response = flow.response
+            assert response is not None
         raw = response.get_content(strict=False) or b""
         status = response.status_code
+        options = ClientOptions(**info.client_options)
         try:
+            if status < 400 and "text/event-stream" in response.headers.get("content-type", "").lower():
+                # A retried stream arrives whole: it goes through the stream translator in one piece.
+                translator = StreamTranslator(info.to_format, info.from_format, options)
+                response.content = translator(raw) + translator(b"")
+                meta.warnings.extend(translator.warnings)
+                response.headers.pop("content-encoding", None)
+                return
             if status >= 400:
                 status, doc = translate_error(status, raw, info.to_format, info.from_format)
             else:
-                doc, _ = translate_response(
-                    raw, info.to_format, info.from_format, ClientOptions(**info.client_options), meta.warnings
-                )
+                doc, _ = translate_response(raw, info.to_format, info.from_format, options, meta.warnings)
         except TranslationError as exc:
             message = f"ccproxy could not translate the {info.to_format} answer for this {info.from_format} client: {exc}"
             status, doc = error_response(ApiError("server", message, 502), info.from_format)
@@ -357,3 +372,68 @@ class Router:
             if isinstance(fn, StreamTranslator):
                 meta.warnings.extend(fn.warnings)
                 client_stream.send_final(flow, fn.cut(reason))
+
+    async def retry_refused(self, flow: http.HTTPFlow, meta: FlowMeta, info: TransformInfo) -> bool:
+        """A 400 refusing a parameter the translation added: remember it, send once more without it.
+
+        Nothing has reached the client yet (the 400 is whole and not streamed). The flow records the
+        retried request and its answer; every later request to this provider/model leaves the key out.
+        """
+        response, name, model = flow.response, info.provider, info.model or ""
+        if response is None or name not in self.config.providers or meta.param_retry is not None:
+            return False
+        try:
+            body = json.loads(flow.request.get_content(strict=False) or b"")
+        except ValueError:
+            return False
+        sent = added_parameters(info.to_format or "", body) if isinstance(body, dict) else ()
+        key = refused_parameter(response.status_code, response.get_content(strict=False) or b"", sent)
+        if key is None:
+            return False
+        assert name is not None
+        meta.param_retry = key
+        self.refused.learn(name, model, key)
+        retry = flow.request.copy()
+        retry.content = without(flow.request.get_content(strict=False) or b"", key)
+        provider = self.config.providers[name]
+        if meta.auth_injected and provider.auth is not None:
+            try:  # the request in the flow already has its credential masked
+                apply_credential(retry, provider.auth_header, await self.services.resolver.resolve(name))
+            except AuthError:
+                return False
+        import httpx  # start-up cost; see ccproxy.auth.oauth
+
+        try:
+            replayed = await resend(
+                self.http(), retry.method, retry.url, list(retry.headers.items(multi=True)), retry.raw_content or b""
+            )
+        except httpx.HTTPError as exc:
+            meta.warnings.append(f"retry without {key} failed: {type(exc).__name__} {exc}")
+            return False
+        meta.warnings.append(
+            f"provider {name!r} refused {key} for model {model!r}; sent again without it "
+            "(and left out from now on)"
+        )
+        flow.request.content = retry.content
+        flow.response = http.Response(
+            http_version=response.data.http_version,
+            status_code=replayed.status_code,
+            reason=replayed.reason.encode(),
+            headers=http.Headers(client_headers(replayed, streamed=False)),
+            content=None,
+            trailers=None,
+            timestamp_start=response.timestamp_start,
+            timestamp_end=time.time(),
+        )
+        flow.response.raw_content = replayed.body
+        return True
+
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = make_client(self.config.inspector.upstream_ca)
+        return self._http
+
+    async def done(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None

@@ -6,7 +6,7 @@ from mitmproxy import http
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flowmeta import get_meta
-from ccproxy.mitm.answers import answer_in_format
+from ccproxy.mitm.answers import answer_in_format, answer_local
 from ccproxy.pipeline.context import HookContext
 from ccproxy.pipeline.executor import Stage
 from ccproxy.pipeline.services import Services
@@ -31,6 +31,8 @@ class HookStage:
             return
         ctx = HookContext(flow=flow, config=self.config, stage=self.stage.name, services=self.services)
         await self.stage.run(ctx)
+        if ctx.refused is not None and flow.response is None:
+            answer_local(flow, ctx.refused)
         refusal = get_meta(flow).refusal
         if refusal is not None and flow.response is None:
             # A hook refused the request (the loop guard): answered here, in the client's own format.

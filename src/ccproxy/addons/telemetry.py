@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from mitmproxy import http
 
 from ccproxy.config.model import CCProxyConfig
+from ccproxy.errors import ConfigError
 from ccproxy.flowmeta import FlowMeta, get_meta
 from ccproxy.telemetry.export import SpanExport
 from ccproxy.telemetry.genai import FlowFacts
 from ccproxy.wire.endpoints import main_endpoint
 
 
-def wire_format(config: CCProxyConfig, meta: FlowMeta) -> str | None:
+def wire_format(config: CCProxyConfig, meta: FlowMeta, path: str = "") -> str | None:
+    """The format the provider spoke: the route's, the provider's, else the path's (a host decrypted
+    through `inspector.forward.intercept_hosts`, e.g. Azure OpenAI, has no provider entry)."""
     if meta.transform is not None and meta.transform.to_format:
         return meta.transform.to_format
     provider = config.providers.get(meta.provider) if meta.provider else None
-    return provider.provider if provider is not None else None
-
-
-def path_format(path: str) -> str | None:
-    """A captured call's format from its path (a jailed gemini-cli's Code Assist, say), when no route names one."""
-    endpoint = main_endpoint(path)
-    return endpoint.format if endpoint is not None else None
+    if provider is not None:
+        return provider.provider
+    hit = main_endpoint(path) if path else None
+    return hit.format if hit is not None else None
 
 
 def facts_of(config: CCProxyConfig, flow: http.HTTPFlow) -> FlowFacts:
@@ -46,7 +47,7 @@ def facts_of(config: CCProxyConfig, flow: http.HTTPFlow) -> FlowFacts:
         status_code=resp.status_code if resp else None,
         first_byte=meta.timestamp_first_byte,
         provider=meta.provider,
-        wire_format=wire_format(config, meta) or path_format(req.path),
+        wire_format=wire_format(config, meta, req.path),
         route_action=transform.mode if transform else None,
         route_model=transform.model if transform else None,
         session_id=meta.session_id,
@@ -69,7 +70,10 @@ class Telemetry:
         self.export: SpanExport | None = None
 
     def running(self) -> None:
-        self.export = SpanExport(self.config.telemetry, self.config.prices).start()
+        try:
+            self.export = SpanExport(self.config.telemetry, self.config.prices).start()
+        except ConfigError as exc:  # the `otel` extra is not installed: say so once, keep serving
+            logging.getLogger("ccproxy.telemetry").warning("%s", exc)
 
     def done(self) -> None:
         if self.export is not None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
+import time
 from pathlib import Path
 
+from ccproxy.auth.cache import CredentialCache, Resolved, read_output
 from ccproxy.auth.oauth import OAuthSource, RefreshState, Renewal, token_path
 from ccproxy.auth.sources import read_env, read_file, run_command
 from ccproxy.config.model import CCProxyConfig, CommandAuth, EnvAuth, FileAuth, OAuthAuth, ProviderConfig
@@ -19,15 +22,18 @@ class CredentialResolver:
         self.config_dir = config_dir
         self._oauth: dict[str, OAuthSource] = {}
         self._files: dict[Path, RefreshState] = {}
+        self.cache = CredentialCache()  # `command` sources only: env and file reads cost nothing
 
     def provider(self, name: str) -> ProviderConfig:
         try:
             return self.config.providers[name]
         except KeyError:
             known = ", ".join(sorted(self.config.providers)) or "none"
+            close = difflib.get_close_matches(name, list(self.config.providers), n=1, cutoff=0.6)
+            guess = f"did you mean {close[0]!r} (sk-ant-oat-ccproxy-{close[0]})? " if close else ""
             raise AuthError(
-                f"unknown provider {name!r} in sentinel key sk-ant-oat-ccproxy-{name} "
-                f"(configured: {known}); add providers.{name} to ccproxy.yaml"
+                f"unknown provider {name!r} in sentinel key sk-ant-oat-ccproxy-{name}: {guess}"
+                f"configured: {known}; fix the key, or add providers.{name} to ccproxy.yaml"
             ) from None
 
     def oauth(self, name: str) -> OAuthSource | None:
@@ -50,16 +56,21 @@ class CredentialResolver:
         if isinstance(source, FileAuth):
             return read_file(name, source, self.config_dir)
         if isinstance(source, CommandAuth):
-            return await run_command(name, source)
+            return await self.cache.get(name, source.cache_ttl, lambda: self._command(name, source))
         oauth = self.oauth(name)
         assert oauth is not None
         return (await oauth.renew(None)).token if force_refresh else await oauth.token()
+
+    async def _command(self, name: str, source: CommandAuth) -> Resolved:
+        token, expires_at = read_output(await run_command(name, source))
+        return Resolved(token, time.time(), expires_at)
 
     async def renew(self, name: str, rejected: str) -> Renewal:
         """Re-resolve after the provider rejected `rejected`: OAuth refreshes, other sources are read again."""
         oauth = self.oauth(name)
         if oauth is not None:
             return await oauth.renew(rejected)
+        self.cache.invalidate(name)  # the rejected value may be the cached one
         token = await self.resolve(name)
         return Renewal(token, "unchanged" if token == rejected else "reread")
 

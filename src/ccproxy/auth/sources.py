@@ -74,8 +74,8 @@ async def run_command(provider: str, source: CommandAuth) -> str:
         # stderr is the command's own diagnosis; stdout may hold a secret, so it is never shown.
         tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
         raise AuthError(
-            f"provider {provider!r}: command `{source.command}` exited {proc.returncode}: {tail[0][:200]} "
-            f"Check providers.{provider}.auth"
+            f"provider {provider!r}: command `{source.command}` exited {proc.returncode}: "
+            f"{tail[0][:200].rstrip('.') or 'no message'}. Check providers.{provider}.auth"
         )
     value = out.decode("utf-8", "replace").strip()
     if not value:

@@ -99,6 +99,14 @@ def _color(text: str) -> str:
     return "".join(out)
 
 
+def _model(ccp: dict[str, Any]) -> str:
+    """The model the request went to (a rule's `dest_model`), with the client's when it differs."""
+    client, sent = ccp.get("model"), (ccp.get("transform") or {}).get("model")
+    if sent and client and sent != client:
+        return f"{sent} (asked {client})"
+    return str(sent or client or "-")
+
+
 def age(ts: float | None, now: float) -> str:
     if not ts:
         return "-"
@@ -157,7 +165,7 @@ def run_list(args: argparse.Namespace) -> int:
             str(f.get("id", ""))[:8], str(req.get("method", "")),
             f"[{style}]{status if status else (ccp.get('error') and 'error') or '-'}[/{style}]",
             str(req.get("pretty_host") or req.get("host", "")), str(req.get("path", "")),
-            str(ccp.get("model") or "-"), _tokens(ccp.get("usage")), cost.label if cost else "-",
+            _model(ccp), _tokens(ccp.get("usage")), cost.label if cost else "-",
             str(ccp.get("source") or "-"),
             age((ccp.get("client_request") or {}).get("timestamp_start") or req.get("timestamp_start"), now),
         )

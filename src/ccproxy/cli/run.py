@@ -27,7 +27,9 @@ def register(sub: Any) -> None:
         "run",
         help="run a command with SDK base URLs pointing at ccproxy (--inspect: capture everything)",
         description="Run CMD with ANTHROPIC_BASE_URL, OPENAI_BASE_URL, OPENAI_API_BASE and "
-        "GOOGLE_GEMINI_BASE_URL pointing at the running daemon. With --inspect, CMD runs in a rootless "
+        "GOOGLE_GEMINI_BASE_URL pointing at the running daemon; a key variable CMD's SDK needs "
+        "(ANTHROPIC_API_KEY, OPENAI_API_KEY, CODEX_API_KEY, GEMINI_API_KEY) that is unset gets the sentinel "
+        "of a provider with a credential, and gemini-cli gets the API-key auth type. With --inspect, CMD runs in a rootless "
         "network namespace whose only route is a WireGuard tunnel into ccproxy. With --proxy, CMD gets "
         "HTTPS_PROXY/HTTP_PROXY/ALL_PROXY pointing at the daemon's forward proxy and trusts its CA.",
     )
@@ -52,6 +54,35 @@ def base_url_env(state: RuntimeState) -> dict[str, str]:
         "OPENAI_API_BASE": f"{url}/v1",
         "GOOGLE_GEMINI_BASE_URL": url,
     }
+
+
+#: gemini-cli picks its "gateway" auth type when GOOGLE_GEMINI_BASE_URL is set and then rejects it
+#: ("Invalid auth method selected.", exit 41). System *defaults* rank below every settings file the
+#: user has, so this only decides for a HOME that chose nothing yet.
+GEMINI_CLI_DEFAULTS = {"security": {"auth": {"selectedType": "gemini-api-key"}}}
+GEMINI_CLI_DEFAULTS_FILE = "gemini-cli-defaults.json"
+
+
+def gemini_cli_env(config_dir: Path, environ: dict[str, str]) -> dict[str, str]:
+    """GEMINI_CLI_SYSTEM_DEFAULTS_PATH at a defaults file in the config dir, unless the user set one."""
+    if environ.get("GEMINI_CLI_SYSTEM_DEFAULTS_PATH"):
+        return {}
+    import json
+
+    path = config_dir / GEMINI_CLI_DEFAULTS_FILE
+    text = json.dumps(GEMINI_CLI_DEFAULTS, indent=2) + "\n"
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return {"GEMINI_CLI_SYSTEM_DEFAULTS_PATH": str(path)}
+
+
+def client_env(directory: Path, state: RuntimeState, environ: dict[str, str]) -> dict[str, str]:
+    """Base URLs, a sentinel for each key variable left unset, and what gemini-cli needs besides."""
+    from ccproxy.auth.client_keys import client_key_env
+    from ccproxy.config.loader import load_config
+
+    keys = client_key_env(load_config(directory), environ)
+    return {**environ, **base_url_env(state), **keys, **gemini_cli_env(directory, environ)}
 
 
 def forward_env(state: RuntimeState, config_dir: Path) -> dict[str, str]:
@@ -98,6 +129,9 @@ def run_child(cmd: list[str], env: dict[str, str]) -> int:
         except FileNotFoundError:
             print(f"error: command not found: {cmd[0]}", file=sys.stderr)
             return 127
+        except OSError as exc:  # not an executable this system can run (a stub, another architecture)
+            print(f"error: cannot run {cmd[0]}: {exc.strerror}", file=sys.stderr)
+            return 126
         while child.poll() is None:
             info = signal.sigtimedwait(waited, 1.0)
             if info is not None and info.si_signo != signal.SIGCHLD and info.si_code != SI_KERNEL:
@@ -161,5 +195,4 @@ def run(args: argparse.Namespace) -> int:
         code = run_child(cmd, {**os.environ, **forward_env(state, directory)})
         report_hosts(state, started, getattr(args, "hosts_json", None))
         return code
-    env = {**os.environ, **base_url_env(state)}
-    return run_child(cmd, env)
+    return run_child(cmd, client_env(directory, state, dict(os.environ)))

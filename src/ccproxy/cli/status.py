@@ -132,8 +132,10 @@ def auth_checks(config: CCProxyConfig, directory: Any) -> dict[str, str]:
     return {name: result for name, result in checks.items() if config.providers[name].auth is not None}
 
 
-def daemon_auth_checks(state: RuntimeState) -> dict[str, str] | None:
-    """The running daemon's checks (its environment, its files), or None when it does not answer."""
+def daemon_auth_checks(state: RuntimeState, resolved: dict[str, Any] | None = None) -> dict[str, str] | None:
+    """The running daemon's checks (its environment, its files), or None when it does not answer.
+
+    `resolved` receives, per cached credential, when the daemon last resolved it (and until when)."""
     from ccproxy.daemon.authview import AUTH_PATH
 
     url = state.listeners["inspector"].url + AUTH_PATH
@@ -144,16 +146,28 @@ def daemon_auth_checks(state: RuntimeState) -> dict[str, str] | None:
     except (OSError, ValueError):
         return None
     checks = doc.get("checks") if isinstance(doc, dict) else None
+    if resolved is not None and isinstance(doc, dict) and isinstance(doc.get("resolved"), dict):
+        resolved.update(doc["resolved"])
     return {str(k): str(v) for k, v in checks.items()} if isinstance(checks, dict) else None
 
 
-def credential_view(state: RuntimeState | None, config: CCProxyConfig, directory: Any) -> tuple[str, dict[str, str]]:
+def credential_view(
+    state: RuntimeState | None, config: CCProxyConfig, directory: Any, resolved: dict[str, Any] | None = None
+) -> tuple[str, dict[str, str]]:
     """Ask the daemon when one runs; only without one are the sources checked here, in this shell."""
     if state is not None:
-        checks = daemon_auth_checks(state)
+        checks = daemon_auth_checks(state, resolved)
         if checks is not None:
             return AUTH_VIEW_DAEMON, checks
     return AUTH_VIEW_SHELL, auth_checks(config, directory)
+
+
+def resolved_note(info: dict[str, Any]) -> str:
+    """`, resolved 42s ago, cached 258s more` for a cached credential."""
+    now = time.time()
+    note = f", resolved {max(0, round(now - float(info['resolved_at'])))}s ago"
+    until = info.get("cached_until")
+    return note + (f", cached {max(0, round(float(until) - now))}s more" if until else ", not cached")
 
 
 def auth_view_line(doc: dict[str, Any]) -> str:
@@ -166,7 +180,8 @@ def auth_view_line(doc: dict[str, Any]) -> str:
 
 def report(state: RuntimeState | None, config: CCProxyConfig, directory: Any, show: bool) -> dict[str, Any]:
     health = probe(state, config)
-    view, checks = credential_view(state, config, directory)
+    resolved: dict[str, Any] = {}
+    view, checks = credential_view(state, config, directory, resolved)
     doc: dict[str, Any] = {
         "config_dir": str(directory),
         "running": state is not None,
@@ -187,6 +202,7 @@ def report(state: RuntimeState | None, config: CCProxyConfig, directory: Any, sh
                 "url": f"{p.scheme}://{p.host}{p.path}",
                 "auth": p.auth.type if p.auth else None,
                 **({"auth_check": checks[name]} if name in checks else {}),
+                **({"auth_resolved": resolved[name]} if name in resolved else {}),
             }
             for name, p in config.providers.items()
         },
@@ -201,6 +217,8 @@ def report(state: RuntimeState | None, config: CCProxyConfig, directory: Any, sh
     doc["quota"] = status_quota(config, directory)
     if state is not None:
         doc["inspector"]["token"] = state.web_token if show else "<hidden: --show-secrets>"
+        viewer = state.listeners["inspector"].url.rstrip("/") + "/ccproxy/"
+        doc["viewer"] = {"url": f"{viewer}?token={state.web_token}" if show else viewer}
         for name, listener in state.listeners.items():
             doc.setdefault(name, {})["url"] = listener.url
     return doc
@@ -220,6 +238,9 @@ def render(doc: dict[str, Any]) -> None:
         table.add_row(name, doc[name]["url"], up[bool(doc[name].get("up"))])
     if "wireguard" in doc:  # `run --inspect`'s tunnel; UDP, so no health probe: listed while the daemon runs
         table.add_row("wireguard", doc["wireguard"]["url"], "[green]listening[/green]")
+    if "viewer" in doc:  # the session viewer; `?token=` only with --show-secrets
+        hint = "[green]open[/green]" if "token=" in doc["viewer"]["url"] else "needs ?token= (--show-secrets)"
+        table.add_row("viewer", doc["viewer"]["url"], hint)
     if "forward" in doc:  # `run --proxy`'s forward proxy (its credential is only in the state file)
         table.add_row("forward", doc["forward"]["url"], "[green]listening[/green]")
     console.print(table)
@@ -243,6 +264,8 @@ def render(doc: dict[str, Any]) -> None:
         auth = p["auth"] or "-"
         if "auth_check" in p:
             auth += " (ok)" if p["auth_check"] == "ok" else f" [red]{p['auth_check']}[/red]"
+        if "auth_resolved" in p:
+            auth += resolved_note(p["auth_resolved"])
         prov.add_row(name, p["provider"], p["url"], auth)
     console.print(prov)
     console.print(auth_view_line(doc))

@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 from ccproxy.cli.common import resolve_dir
@@ -39,6 +40,30 @@ def wait_gone(config_dir: Any, deadline: float) -> bool:
     return True
 
 
+def wait_exited(pid: int, deadline: float) -> bool:
+    """True once process `pid` is gone: the lock is let go before the interpreter has finished exiting."""
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass  # it exists (or its pid was reused by someone else's process): keep waiting, bounded
+        if _zombie(pid):
+            return True  # exited; only its parent's wait is pending (a supervisor, a test harness)
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(POLL)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False  # no /proc (macOS): kill(pid, 0) alone decides
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
 def run(args: argparse.Namespace) -> int:
     from ccproxy.daemon.state import lock_holder
 
@@ -58,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         pass  # it exited just now; the wait below confirms the lock is free
     except PermissionError:
         raise DaemonError(f"not allowed to stop the ccproxy daemon (pid {pid}) for {directory}") from None
-    if not wait_gone(directory, deadline):
+    if not (wait_gone(directory, deadline) and wait_exited(pid, deadline)):
         raise DaemonError(
             f"the ccproxy daemon (pid {pid}) for {directory} did not stop within {args.timeout:g}s; "
             f"see `ccproxy logs`, or end it with `kill -KILL {pid}`"

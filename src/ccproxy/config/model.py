@@ -38,11 +38,16 @@ class _AuthBase(_Model):
 
 
 class CommandAuth(_AuthBase):
-    """Run a shell command and use its stdout (stripped) as the credential, on every resolve."""
+    """Run a shell command and use its stdout (stripped) as the credential, kept for `cache_ttl` seconds.
+
+    A JSON object on stdout may carry the token with its expiry (`{"token": ..., "expires_at": ...}`),
+    which then decides instead of the TTL (ccproxy.auth.cache). `cache_ttl: 0` runs it on every request.
+    """
 
     type: Literal["command"]
     command: str
     timeout: float = 10.0
+    cache_ttl: float = Field(default=300.0, ge=0)
 
 
 class FileAuth(_AuthBase):

@@ -3,7 +3,8 @@
 `ccproxy status` runs in another process, often another shell: an `env` source it checks there says
 nothing about the daemon's environment, which is the one requests are authenticated from. So it asks
 the daemon, over mitmweb's token-protected REST, and says whose view it shows. The answer carries
-only `ok` or the error message, never a credential.
+only `ok` or the error message, never a credential, and for cached (`command`) credentials when each
+was last resolved and until when it is used (`resolved`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ def install(master: Any, config: CCProxyConfig, resolver: CredentialResolver) ->
     class AuthChecks(RequestHandler):
         async def get(self) -> None:
             checks = await resolver.check_all()
-            self.write(auth_doc(config, checks))
+            doc = auth_doc(config, checks)
+            doc["resolved"] = {n: info for n in doc["checks"] if (info := resolver.cache.info(n)) is not None}
+            self.write(doc)
 
     master.app.add_handlers(r".*", [(AUTH_PATH, AuthChecks)])
 

@@ -152,6 +152,14 @@ def _ms(value: Any) -> str:
     return f"{value:.1f} ms" if isinstance(value, (int, float)) else "-"
 
 
+def _answered_locally(flow: StoredFlow) -> bool:
+    """ccproxy's own answer (a refused WebSocket, a credential error): nothing reached a provider.
+
+    A flow whose upstream failed has no provider response either, but carries mitmproxy's error."""
+    doc = flow.doc
+    return doc.get("response") is not None and not flow.ccproxy.get("upstream_response") and not doc.get("error")
+
+
 def show_text(flow: StoredFlow, raw: bool = False) -> str:
     """The whole flow as text; `raw` prints bodies as captured (no pretty-print, no reassembly),
     with credentials masked in place like every other view."""
@@ -166,7 +174,10 @@ def show_text(flow: StoredFlow, raw: bool = False) -> str:
     else:
         out.append("(no snapshot: the flow failed before ccproxy saw the request)\n")
     out.append("\n== forwarded request (changes against the client request)\n")
-    out += side_text(compare_request(flow), "request")
+    if _answered_locally(flow):
+        out.append("(not forwarded: ccproxy answered the client itself; see the response below)\n")
+    else:
+        out += side_text(compare_request(flow), "request")
     out.append("\n== provider response (as it came back)\n")
     section = _response_section(flow, "upstream_response", "upstream", raw)
     out += section or ["(none: ccproxy answered the client itself, or the flow failed before a response)\n"]

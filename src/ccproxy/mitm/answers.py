@@ -15,9 +15,11 @@ from typing import Any
 
 from mitmproxy import http
 
+from ccproxy.errors import CCProxyError
 from ccproxy.flowmeta import get_meta
 from ccproxy.wire.anthropic import typed_error_body
-from ccproxy.wire.neutral import ApiError
+from ccproxy.wire.endpoints import main_endpoint
+from ccproxy.wire.neutral import ApiError, ErrorKind
 from ccproxy.wire.translate import error_response
 
 _STATUS_TYPE = {
@@ -47,6 +49,31 @@ def answer_in_format(flow: http.HTTPFlow, client_format: str | None, error: ApiE
     status, body = error_response(error, client_format or "anthropic")
     get_meta(flow).error = error.message
     flow.response = http.Response.make(status, json.dumps(body), {"content-type": JSON})
+
+
+#: ccproxy's own configuration and credential failures: a status no client retries (a 502 made Claude
+#: Code wait 3 minutes and gemini-cli retry 10 times before showing anything), a kind each shows at once.
+LOCAL_ERROR: tuple[ErrorKind, int] = ("invalid_request", 400)
+def client_format(flow: http.HTTPFlow) -> str:
+    """The wire format the client speaks: the router's word for it, else its path's, else Anthropic's."""
+    info = get_meta(flow).transform
+    if info is not None and info.from_format:
+        return info.from_format
+    hit = main_endpoint(flow.request.path)
+    return hit.format if hit is not None else "anthropic"
+
+
+def answer_local(flow: http.HTTPFlow, error: CCProxyError) -> None:
+    """ccproxy itself cannot serve this request as configured: say so in the client's own format, once."""
+    kind, status = LOCAL_ERROR
+    message = f"ccproxy: {error}"
+    request = flow.request
+    if request.method == "GET" and "websocket" in request.headers.get("upgrade", "").lower():
+        # Codex shows nothing for a refused handshake but a 426, after which it POSTs over HTTP
+        # and gets (and shows) this message as a 400 (see addons/websocket.py).
+        answer(flow, 426, "invalid_request_error", message, close=True)
+        return
+    answer_in_format(flow, client_format(flow), ApiError(kind, message, status))
 
 
 def answer_json(flow: http.HTTPFlow, status: int, body: Any) -> None:

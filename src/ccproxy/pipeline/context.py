@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.errors import DaemonError
+from ccproxy.errors import CCProxyError, DaemonError
 from ccproxy.flowmeta import FlowMeta, get_meta
 from ccproxy.pipeline.services import Services
 
@@ -32,6 +32,9 @@ class HookContext:
     log: logging.Logger = HOOK_LOG
     #: A stage's own working state for this flow (the `shape` stage's `ShapeWork`), else None.
     work: object | None = None
+    #: Set when a hook raised an AuthError or RouteError: ccproxy cannot serve the request as configured, and the
+    #: stage's addon answers the client with the message in the client's own format.
+    refused: CCProxyError | None = None
 
     def daemon_services(self) -> Services:
         """The daemon's services; a hook that needs them fails clearly when run without a daemon."""

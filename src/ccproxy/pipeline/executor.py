@@ -1,11 +1,15 @@
-"""Run a stage's hooks in DAG order; a failing hook is logged, recorded on the flow and skipped."""
+"""Run a stage's hooks in DAG order; a failing hook is logged, recorded on the flow and skipped.
+
+A hook that raises an `AuthError` or `RouteError` (a credential that cannot be had, a sentinel naming no provider)
+refuses the request instead: the stage stops and `ctx.refused` carries the error to be answered.
+"""
 
 from __future__ import annotations
 
 import inspect
 import logging
 
-from ccproxy.errors import ConfigError
+from ccproxy.errors import AuthError, ConfigError, RouteError
 from ccproxy.flowmeta import HookRun, get_meta
 from ccproxy.pipeline.context import HookContext
 from ccproxy.pipeline.dag import order_hooks
@@ -65,6 +69,11 @@ class Stage:
                 result = spec.fn(ctx)
                 if inspect.isawaitable(result):
                     await result
+            except (AuthError, RouteError) as exc:
+                log.warning("flow %s: hook %s refused the request: %s", ctx.flow.id[:8], spec.name, exc)
+                meta.hooks.append(HookRun(spec.name, self.name, ok=False, error=str(exc)))
+                ctx.refused = exc
+                break
             except Exception as exc:
                 log.exception("hook %s (%s) failed on flow %s", spec.name, self.name, ctx.flow.id[:8])
                 meta.hooks.append(

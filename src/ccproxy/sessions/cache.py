@@ -110,7 +110,9 @@ def _verdict(turn: Turn, prev: Turn | None, expected: int) -> dict[str, Any]:
     if drift is not None:
         where = f"{drift['path']} at offset {drift['offset']}"
         marks = drift["breakpoints_after"]
-        before = f", before breakpoint {marks[0]}" if marks else ""
+        before = ""
+        if marks:  # the changed block may itself carry the breakpoint: name the spot once
+            before = " (the breakpoint's own block)" if marks[0] == drift["path"] else f", before breakpoint {marks[0]}"
         return {"cause": "prefix_drift", "divergence": drift,
                 "detail": f"prefix changed at {where}{before}: everything after it is written anew"}
     return {"cause": "unexplained", "gap_s": round(gap, 1),
@@ -131,8 +133,12 @@ def explain_turns(turns: Sequence[Turn], memo: Memo | None = None) -> list[dict[
             "expected_read": expected, "status": "hit",
             "breakpoints": memoized(memo, "bp", [turn.flow], partial(breakpoints, turn.body)),
         }
-        if usage["cache_read"] == 0 and usage["cache_write"] == 0 and not row["breakpoints"] and prev is None:
-            row["status"] = "uncached"
+        if usage["cache_read"] == 0 and expected == 0:
+            # nothing to read yet: the first turn (or the first after uncached ones) writes, or caches nothing
+            cached = usage["cache_write"] or row["breakpoints"]
+            row["status"] = "first" if cached else "uncached"
+            if cached and prev is None:
+                row.update(memoized(memo, "cache", [turn.flow], partial(_verdict, turn, prev, expected)))
         elif prev is None or usage["cache_read"] < expected:
             row["status"] = "miss" if usage["cache_read"] == 0 else "partial"
             row.update(memoized(memo, "cache", [turn.flow, *([prev.flow] if prev else [])],

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ccproxy.store.answer import normalize_usage
+from ccproxy.store.conversation import first_user_text
 from ccproxy.store.redact import redact_body
 
 PART = "websocket_messages"
@@ -94,21 +95,26 @@ def _json_text(message: RawMessage) -> dict[str, Any] | None:
 
 
 def socket_facts(messages: list[RawMessage]) -> tuple[dict[str, Any] | None, dict[str, int] | None]:
-    """A Responses socket's first `response.create` (model, conversation) and its usage summed over turns."""
+    """A Responses socket's first `response.create` with a user message (model, conversation), and its
+    usage summed over turns. Codex may open with a `generate: false` warm-up that has no user message:
+    the conversation is named by the first create that does."""
     first: dict[str, Any] | None = None
+    spoken: dict[str, Any] | None = None
     usage: dict[str, int] = {}
     for message in messages:
         doc = _json_text(message)
         if doc is None:
             continue
-        if message[1] and first is None and doc.get("type") == "response.create":
-            first = doc
+        if message[1] and doc.get("type") == "response.create":
+            first = first or doc
+            if spoken is None and first_user_text(doc):
+                spoken = doc
         elif not message[1] and doc.get("type") in TURN_ENDS:
             response = doc.get("response")
             turn = normalize_usage(response.get("usage") if isinstance(response, dict) else None)
             for key, value in (turn or {}).items():
                 usage[key] = usage.get(key, 0) + value
-    return first, usage or None
+    return spoken or first, usage or None
 
 
 def _payload(entry: dict[str, Any]) -> str:

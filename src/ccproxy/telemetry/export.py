@@ -18,11 +18,17 @@ from urllib.parse import urlsplit
 
 from ccproxy import __version__
 from ccproxy.config.model import OtlpConfig, TelemetryConfig
+from ccproxy.errors import ConfigError
 from ccproxy.sessions.cost import Price
 from ccproxy.telemetry.genai import FlowFacts, span_spec
 
 log = logging.getLogger("ccproxy.telemetry")
 
+#: The OpenTelemetry SDK and exporters are the optional `otel` extra (grpcio alone is ~19 MB).
+OTEL_MISSING = (
+    "telemetry.enabled needs the OpenTelemetry SDK, which this install lacks: install ccproxy with its "
+    "`otel` extra (`uv sync --extra otel`, or `pip install 'ccproxy[otel]'`), or set telemetry.enabled: false"
+)
 QUEUE_SIZE = 4096
 WARN_INTERVAL = 60.0
 #: The SDK's and exporter's own loggers would log every failed batch; ours counts and rate-limits.
@@ -135,9 +141,12 @@ class SpanExport:
         self.thread = threading.Thread(target=self._work, name="ccproxy-otlp", daemon=True)
 
     def start(self) -> SpanExport:
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        try:
+            from opentelemetry.sdk.resources import Resource
+            from opentelemetry.sdk.trace import TracerProvider
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        except ImportError:
+            raise ConfigError(OTEL_MISSING) from None
 
         for name in QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.CRITICAL)

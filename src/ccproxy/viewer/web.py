@@ -72,6 +72,15 @@ class _Base(AuthRequestHandler):
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-Content-Type-Options", "nosniff")
 
+    def auth_fail(self, invalid_password: bool) -> None:
+        """The 403 says how to get in, instead of an empty page."""
+        what = "That token is not this daemon's." if invalid_password else "This page needs the daemon's web token."
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.write(
+            f"403: {what} Run `ccproxy status --show-secrets` and open the viewer URL it prints "
+            "(…/ccproxy/?token=…), or send `Authorization: Bearer <token>`.\n"
+        )
+
 
 class ViewerRedirect(_Base):
     def get(self) -> None:

@@ -11,6 +11,7 @@ from ccproxy.wire.neutral import (
     ErrorKind,
     Image,
     Message,
+    OutputSchema,
     Part,
     Reasoning,
     Request,
@@ -62,6 +63,8 @@ ERROR_TYPE: dict[ErrorKind, str] = {
     "timeout": "timeout_error",
 }
 ERROR_KIND = {v: k for k, v in ERROR_TYPE.items()}
+#: Request fields only Anthropic understands; dropped (with a warning) when translating.
+ANTHROPIC_ONLY = ("context_management", "container", "mcp_servers")
 
 
 # --- request -----------------------------------------------------------------------------------
@@ -141,6 +144,10 @@ def parse_request(body: dict[str, Any], warnings: list[str]) -> Request:
     )
     for message in body.get("messages", []):
         parts = [p for b in _blocks(message.get("content")) if (p := _part_in(b, warnings)) is not None]
+        if message.get("role") == "system":
+            warnings.append("a system message inside messages was moved into the system prompt")
+            req.system += [p.text for p in parts if isinstance(p, Text)]
+            continue
         req.messages.append(Message("assistant" if message.get("role") == "assistant" else "user", parts))
     for tool in body.get("tools") or []:
         if "input_schema" not in tool:
@@ -155,6 +162,14 @@ def parse_request(body: dict[str, Any], warnings: list[str]) -> Request:
         req.reasoning = Reasoning(True, thinking.get("budget_tokens"), effort)
     elif thinking.get("type") == "disabled":
         req.reasoning = Reasoning(False)
+    fmt = (body.get("output_config") or {}).get("format") or body.get("output_format") or {}
+    if fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
+        req.output = OutputSchema(fmt["schema"])
+    elif fmt:
+        warnings.append(f"output format of type {fmt.get('type')!r} has no equivalent; dropped")
+    for key in ANTHROPIC_ONLY:
+        if body.get(key):
+            warnings.append(f"{key} has no equivalent in the destination format; dropped")
     return req
 
 
@@ -264,6 +279,8 @@ def build_request(req: Request, warnings: list[str]) -> dict[str, Any]:
         body["metadata"] = {"user_id": req.user}
     if req.stream:
         body["stream"] = True
+    if req.output is not None:
+        body["output_config"] = {"format": {"type": "json_schema", "schema": req.output.schema}}
     _thinking_out(req, body, warnings)
     if body.get("thinking", {}).get("type") == "enabled" and carry.loop_lost_thinking(body["messages"]):
         warnings.append(carry.THINKING_LOST)

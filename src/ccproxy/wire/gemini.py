@@ -17,6 +17,7 @@ from ccproxy.wire.neutral import (
     ErrorKind,
     Image,
     Message,
+    OutputSchema,
     Part,
     Reasoning,
     Request,
@@ -69,9 +70,7 @@ STATUS_NAME: dict[ErrorKind, str] = {
 KIND_OF_STATUS_NAME: dict[str, ErrorKind] = {v: k for k, v in STATUS_NAME.items() if k != "request_too_large"}
 GEMINI_ONLY = ("safetySettings", "cachedContent", "labels")
 GENERATION_ONLY = (
-    "responseMimeType",
     "responseSchema",
-    "responseJsonSchema",
     "presencePenalty",
     "frequencyPenalty",
     "seed",
@@ -129,7 +128,10 @@ def _result_content(response: Any) -> list[Text | Image]:
     return [Text(json.dumps(response, ensure_ascii=False))]
 
 
-def _part_in(part: dict[str, Any], ids: _CallIds, warnings: list[str]) -> Part | None:
+def _part_in(
+    part: dict[str, Any], ids: _CallIds, warnings: list[str], carried: list[Thinking] | None = None
+) -> Part | None:
+    """One part; signed thinking a call's id carried (see `carry`) goes to `carried`."""
     if part.get("thought"):
         return Thinking(part.get("text", ""), get(part, "thoughtSignature"))
     if "text" in part:
@@ -140,11 +142,16 @@ def _part_in(part: dict[str, Any], ids: _CallIds, warnings: list[str]) -> Part |
         return Image(media_type=get(file, "mimeType") or "", url=get(file, "fileUri") or "")
     if (call := get(part, "functionCall")) is not None:
         name, signature = call.get("name", ""), get(part, "thoughtSignature")
-        return ToolCall(ids.call(name, call.get("id")), name, dict(call.get("args") or {}), signature)
+        base, packed_signature, thinking = carry.unpack(call.get("id") or "")
+        if carried is not None:
+            carried += thinking
+        args = dict(call.get("args") or {})
+        return ToolCall(ids.call(name, base or None), name, args, signature or packed_signature)
     if (result := get(part, "functionResponse")) is not None:
         name, response = result.get("name", ""), result.get("response")
         is_error = isinstance(response, dict) and set(response) == {"error"}
-        return ToolResult(ids.result(name, result.get("id")), _result_content(response), is_error, name)
+        given = carry.result_id(result["id"]) if result.get("id") else None
+        return ToolResult(ids.result(name, given), _result_content(response), is_error, name)
     warnings.append(f"part with keys {sorted(part)} cannot be translated; dropped")
     return None
 
@@ -177,6 +184,11 @@ def _generation_in(config: dict[str, Any], req: Request, warnings: list[str]) ->
     req.stop = list(get(config, "stopSequences") or [])
     if (get(config, "candidateCount") or 1) > 1:
         warnings.append("candidateCount above 1 has no equivalent; one answer was asked for")
+    schema = get(config, "responseJsonSchema")
+    if isinstance(schema, dict):
+        req.output = OutputSchema(schema)
+    elif get(config, "responseMimeType") not in (None, "text/plain") and get(config, "responseSchema") is None:
+        warnings.append(f"generationConfig.responseMimeType {get(config, 'responseMimeType')!r} has no equivalent; dropped")
     for key in GENERATION_ONLY:
         if get(config, key) is not None:
             warnings.append(f"generationConfig.{key} has no equivalent in the destination format; dropped")
@@ -197,10 +209,11 @@ def parse_request(body: dict[str, Any], warnings: list[str]) -> Request:
         req.system = [p.get("text", "") for p in system.get("parts", []) if "text" in p]
     ids = _CallIds()
     for content in body.get("contents", []):
-        parts = [p for raw in content.get("parts", []) if (p := _part_in(raw, ids, warnings)) is not None]
-        req.messages.append(
-            Message("assistant" if content.get("role") == "model" else "user", _merge_thinking(parts))
-        )
+        carried: list[Thinking] = []
+        parts = [p for raw in content.get("parts", []) if (p := _part_in(raw, ids, warnings, carried)) is not None]
+        message = Message("assistant" if content.get("role") == "model" else "user", _merge_thinking(parts))
+        carry.restore_thinking(message, carried)  # gemini-cli drops thought parts but keeps call ids
+        req.messages.append(message)
     for tool in body.get("tools") or []:
         declarations = get(tool, "functionDeclarations")
         if declarations is None:
@@ -278,6 +291,9 @@ def _generation_out(req: Request, warnings: list[str]) -> dict[str, Any]:
     config.update({k: v for k, v in pairs if v is not None})
     if req.stop:
         config["stopSequences"] = req.stop
+    if req.output is not None:
+        config["responseMimeType"] = "application/json"
+        config["responseJsonSchema"] = req.output.schema
     if req.reasoning is not None:
         enabled = req.reasoning.enabled
         config["thinkingConfig"] = {
@@ -376,7 +392,10 @@ def parse_response(body: dict[str, Any], warnings: list[str]) -> Response:
 
 def build_response(resp: Response, warnings: list[str], options: ClientOptions) -> dict[str, Any]:
     parts: list[dict[str, Any]] = []
+    packed = {id(call): cid for call, cid in carry.calls_out(resp.parts, with_thinking=True)}
     for part in resp.parts:
+        if isinstance(part, ToolCall):  # the first call's id also carries the signed thinking
+            part = ToolCall(packed[id(part)], part.name, part.arguments, part.signature)
         if isinstance(part, Thinking):
             thought: dict[str, Any] = {"text": part.text, "thought": True}
             if part.signature:

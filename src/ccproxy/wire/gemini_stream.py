@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ccproxy.wire import gemini
+from ccproxy.wire import carry, gemini
 from ccproxy.wire.neutral import (
     BlockStart,
     BlockStop,
@@ -94,6 +94,7 @@ class GeminiEncoder(Encoder):
         self.model = ""
         self.calls: dict[int, tuple[ToolCall, list[str]]] = {}
         self.signatures: dict[int, list[str]] = {}
+        self.trail = carry.ThinkingTrail()  # signed thinking rides in the next call's id (see carry)
 
     def _chunk(self, parts: list[dict[str, Any]], **extra: Any) -> bytes:
         candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
@@ -103,12 +104,15 @@ class GeminiEncoder(Encoder):
         return encode(body)
 
     def encode(self, event: Event) -> bytes:
+        self.trail.see(event)
         if isinstance(event, Start):
             self.id, self.model = event.id, event.model
             return b""
         if isinstance(event, BlockStart):
             if isinstance(event.part, ToolCall):
-                self.calls[event.index] = (event.part, [])
+                call = event.part
+                packed = ToolCall(self.trail.call_id(call), call.name, call.arguments, call.signature)
+                self.calls[event.index] = (packed, [])
             elif isinstance(event.part, Thinking):
                 self.signatures[event.index] = []
             return b""

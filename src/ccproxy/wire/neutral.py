@@ -125,6 +125,16 @@ class Request:
     stream: bool = False
     reasoning: Reasoning | None = None
     user: str | None = None
+    output: OutputSchema | None = None
+
+
+@dataclass
+class OutputSchema:
+    """Structured output: the JSON Schema the answer's text must follow (`name` where the format has one)."""
+
+    schema: dict[str, Any]
+    name: str = "output"
+    strict: bool | None = None
 
 
 @dataclass

@@ -11,6 +11,7 @@ from ccproxy.wire.neutral import (
     ErrorKind,
     Image,
     Message,
+    OutputSchema,
     Part,
     Reasoning,
     Request,
@@ -179,11 +180,33 @@ def parse_request(body: dict[str, Any], warnings: list[str]) -> Request:
     if body.get("reasoning_effort"):
         effort = body["reasoning_effort"]
         req.reasoning = Reasoning(False) if effort == "none" else Reasoning(True, effort=effort)
+    req.output = output_in(body.get("response_format"), warnings)
     for key in OPENAI_ONLY:
         value = body.get(key)
+        if key == "response_format" and req.output is not None:
+            continue
         if value not in (None, False) and not (key == "n" and value == 1):
             warnings.append(f"{key} has no equivalent in the destination format; dropped")
     return req
+
+
+def output_in(fmt: Any, warnings: list[str]) -> OutputSchema | None:
+    """`response_format` (Chat) or `text.format` (Responses) asking for a JSON Schema, in neutral terms."""
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        return None
+    nested = fmt.get("json_schema")
+    spec: dict[str, Any] = nested if isinstance(nested, dict) else fmt
+    if not isinstance(spec.get("schema"), dict):
+        warnings.append("json_schema without a schema cannot be translated; dropped")
+        return None
+    return OutputSchema(spec["schema"], str(spec.get("name") or "output"), spec.get("strict"))
+
+
+def output_spec(output: OutputSchema) -> dict[str, Any]:
+    spec: dict[str, Any] = {"name": output.name, "schema": output.schema}
+    if output.strict is not None:
+        spec["strict"] = output.strict
+    return spec
 
 
 def _user_out(message: Message, warnings: list[str]) -> list[dict[str, Any]]:
@@ -266,8 +289,11 @@ def build_request(req: Request, warnings: list[str]) -> dict[str, Any]:
         )
     if req.parallel_tool_calls is not None and req.tools:
         body["parallel_tool_calls"] = req.parallel_tool_calls
-    if req.reasoning is not None:
-        body["reasoning_effort"] = effort_of(req.reasoning) if req.reasoning.enabled else "none"
+    if req.reasoning is not None and req.reasoning.enabled:
+        # Only where asked for: "none" for a disabled request is refused by every non-reasoning model.
+        body["reasoning_effort"] = effort_of(req.reasoning)
+    if req.output is not None:
+        body["response_format"] = {"type": "json_schema", "json_schema": output_spec(req.output)}
     if req.user:
         body["user"] = req.user
     if req.stream:
@@ -286,6 +312,7 @@ def usage_in(usage: dict[str, Any]) -> Usage:
         input_tokens=usage.get("prompt_tokens") or 0,
         output_tokens=usage.get("completion_tokens") or 0,
         cached_tokens=prompt.get("cached_tokens") or 0,
+        cache_write_tokens=prompt.get("cache_write_tokens") or 0,
         reasoning_tokens=completion.get("reasoning_tokens") or 0,
     )
 
@@ -295,7 +322,11 @@ def usage_out(usage: Usage) -> dict[str, Any]:
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": usage.output_tokens,
         "total_tokens": usage.input_tokens + usage.output_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens, "audio_tokens": 0},
+        "prompt_tokens_details": {
+            "cached_tokens": usage.cached_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+            "audio_tokens": 0,
+        },
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens, "audio_tokens": 0},
     }
 

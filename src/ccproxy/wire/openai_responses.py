@@ -135,8 +135,10 @@ def parse_request(body: dict[str, Any], warnings: list[str]) -> Request:
         warnings.append(
             "previous_response_id/conversation refer to OpenAI server state; only `input` was sent"
         )
-    if ((body.get("text") or {}).get("format") or {}).get("type") not in (None, "text"):
-        warnings.append("text.format (structured output) has no equivalent; dropped")
+    fmt = (body.get("text") or {}).get("format") or {}
+    req.output = openai_chat.output_in(fmt, warnings)
+    if fmt.get("type") not in (None, "text", "json_schema"):
+        warnings.append(f"text.format of type {fmt.get('type')!r} has no equivalent; dropped")
     return req
 
 
@@ -222,8 +224,10 @@ def build_request(req: Request, warnings: list[str]) -> dict[str, Any]:
         )
     if req.parallel_tool_calls is not None and req.tools:
         body["parallel_tool_calls"] = req.parallel_tool_calls
-    if req.reasoning is not None:
-        body["reasoning"] = {"effort": effort_of(req.reasoning) if req.reasoning.enabled else "none"}
+    if req.reasoning is not None and req.reasoning.enabled:
+        body["reasoning"] = {"effort": effort_of(req.reasoning)}  # no "none": non-reasoning models refuse it
+    if req.output is not None:
+        body["text"] = {"format": {"type": "json_schema", **openai_chat.output_spec(req.output)}}
     if req.user:
         body["user"] = req.user
     if req.stream:

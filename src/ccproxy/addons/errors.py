@@ -51,6 +51,11 @@ def answer_in_format(flow: http.HTTPFlow, client_format: str | None, error: ApiE
     flow.response = http.Response.make(status, json.dumps(body), {"content-type": JSON})
 
 
+def websocket_error(status: int, kind: str, message: str) -> bytes:
+    """A ccproxy error as one WebSocket message: a Responses `error` event (the one socket ccproxy relays)."""
+    return json.dumps({"type": "error", "status": status, "error": {"type": kind, "code": kind, "message": message}}).encode()
+
+
 def answer_json(flow: http.HTTPFlow, status: int, body: Any) -> None:
     """A JSON answer ccproxy gives itself that is not an error (`GET /health`)."""
     flow.response = http.Response.make(status, json.dumps(body), {"content-type": JSON})

@@ -38,3 +38,16 @@ def find_sentinel(headers: dict[str, str] | object, query: str = "") -> Sentinel
 
 def contains_sentinel(text: str) -> bool:
     return SENTINEL_PREFIX in text
+
+
+#: The sentinel prefix in any letter case: what the egress check looks for in every decoded form.
+SENTINEL_ANYCASE = re.compile(re.escape(SENTINEL_PREFIX), re.I)
+_CREDENTIAL_VALUE = re.compile(r"(?:(?:bearer|basic|token)\s+)?" + re.escape(SENTINEL_PREFIX) + r"\S*", re.I)
+
+
+def is_sentinel_credential(value: str) -> bool:
+    """The whole value (surrounding whitespace aside) is a sentinel key, maybe after an auth scheme word.
+
+    A value that merely quotes one inside other text is data (a prompt, a file), not a credential.
+    """
+    return _CREDENTIAL_VALUE.fullmatch(value.strip()) is not None

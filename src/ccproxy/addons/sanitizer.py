@@ -19,7 +19,7 @@ import logging
 from mitmproxy import ctx, http
 
 from ccproxy.addons import errors
-from ccproxy.auth.sentinel import SENTINEL_ANYCASE, is_sentinel_credential
+from ccproxy.auth.sentinel import SENTINEL_ANYCASE, SENTINEL_PREFIX, is_sentinel_credential
 from ccproxy.flows.meta import get_meta
 from ccproxy.wire.body import UndecodableBody, body_values, decode_content, header_forms, url_forms
 from ccproxy.wire.neutral import ApiError
@@ -33,7 +33,7 @@ _INTERNAL = INTERNAL_PREFIX.encode()
 
 def sentinel_in_payload(payload: bytes, content_type: str) -> bool:
     """A decoded body (or a WebSocket message) carries a sentinel key as a value's whole."""
-    return any(is_sentinel_credential(v) for v in body_values(payload, content_type, SENTINEL_ANYCASE))
+    return any(is_sentinel_credential(v) for v in body_values(payload, content_type, SENTINEL_PREFIX))
 
 
 def sentinel_in_body(request: http.Request) -> bool:
@@ -96,7 +96,7 @@ class EgressSanitizer:
             where = leaks_sentinel(flow.request)
         except UndecodableBody as exc:
             raw = flow.request.raw_content or b""
-            if get_meta(flow).auth_injected or SENTINEL_ANYCASE.search(raw.decode("latin-1")):
+            if get_meta(flow).auth_injected or SENTINEL_PREFIX.encode() in raw.lower():
                 _refuse_undecodable(flow, str(exc))
             return
         if where:

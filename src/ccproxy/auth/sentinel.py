@@ -40,7 +40,8 @@ def contains_sentinel(text: str) -> bool:
     return SENTINEL_PREFIX in text
 
 
-#: The sentinel prefix in any letter case: what the egress check looks for in every decoded form.
+#: What the egress check looks for, in any letter case, in every decoded form (a pattern for headers
+#: and URLs; body scans compare lower-cased text with the prefix itself, which is faster).
 SENTINEL_ANYCASE = re.compile(re.escape(SENTINEL_PREFIX), re.I)
 _CREDENTIAL_VALUE = re.compile(r"(?:(?:bearer|basic|token)\s+)?" + re.escape(SENTINEL_PREFIX) + r"\S*", re.I)
 

@@ -161,17 +161,23 @@ def multipart_parts(body: bytes, content_type: str) -> list[tuple[str, bytes]]:
     return parts
 
 
-def _may_hide(text: str, needle: re.Pattern[str]) -> bool:
-    """The needle, or an escape of an ASCII character that could spell it, appears in the text."""
-    return needle.search(text) is not None or _ASCII_ESCAPE.search(text) is not None
+_JSON_ESCAPE = re.compile(r"\\u00[2-7][0-9a-f]", re.I)
+_PERCENT_ESCAPE = re.compile(r"%[2-7][0-9a-f]", re.I)
 
 
-_ASCII_ESCAPE = re.compile(r"\\u00[2-7][0-9a-f]|%[2-7][0-9a-f]", re.I)
+def _has(text: str, needle: str) -> bool:
+    return needle in text.lower()
 
 
-def body_values(body: bytes, content_type: str, needle: re.Pattern[str], depth: int = 0) -> Iterator[str]:
-    """Values an upstream reads from a decoded body that contain the needle: the whole text, JSON
-    strings, form values and keys, multipart parts (recursively). Raises UndecodableBody."""
+def _may_hide(text: str, marker: str, escape: re.Pattern[str]) -> bool:
+    """An escape of an ASCII character (which could spell the needle) appears; `in` first, it is cheaper."""
+    return marker in text and escape.search(text) is not None
+
+
+def body_values(body: bytes, content_type: str, needle: str, depth: int = 0) -> Iterator[str]:
+    """Values an upstream reads from a decoded body that contain the needle (lower case; matched in
+    any case): the whole text, JSON strings and keys, form values and keys, multipart parts
+    (recursively). Raises UndecodableBody."""
     mtype = media_type(content_type)
     if mtype.startswith("multipart/"):
         if depth >= MAX_DEPTH:
@@ -180,18 +186,26 @@ def body_values(body: bytes, content_type: str, needle: re.Pattern[str], depth: 
             yield from body_values(payload, part_type, needle, depth + 1)
         return
     for text in texts(body, content_type):
-        if not _may_hide(text, needle):
+        plain = _has(text, needle)
+        if plain:
+            yield text
+        doc = _json(text) if plain or _may_hide(text, "\\u00", _JSON_ESCAPE) else None
+        if doc is not None:
+            yield from (s for s in json_strings(doc[0]) if _has(s, needle))
+        if not (plain or _may_hide(text, "%", _PERCENT_ESCAPE)):
             continue
-        yield from (v for v in (text,) if needle.search(v))
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            doc = None
-        else:
-            yield from (s for s in json_strings(doc) if needle.search(s))
-        if doc is None or mtype == "application/x-www-form-urlencoded":
+        # A form, unless the body is JSON (an upstream reads a JSON body as JSON) and not declared a form.
+        if mtype == "application/x-www-form-urlencoded" or (doc or _json(text)) is None:
             for key, value in parse_qsl(text, keep_blank_values=True):
-                yield from (v for v in (key, value) if needle.search(v))
+                yield from (v for v in (key, value) if _has(v, needle))
+
+
+def _json(text: str) -> tuple[Any] | None:
+    """The parsed document (in a 1-tuple, so JSON's `null` is not "no document"), or None."""
+    try:
+        return (json.loads(text),)
+    except ValueError:
+        return None
 
 
 def url_forms(path: str) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ccproxy import __version__
 from ccproxy.config.model import CCProxyConfig
-from ccproxy.daemon import authview, error_pages, headerlimit
+from ccproxy.daemon import authview, error_pages, headerlimit, webmask
 from ccproxy.daemon.chain import build_chain, build_services
 from ccproxy.daemon.dispatch import HookTable
 from ccproxy.daemon.lean import skip_unused_addons
@@ -223,6 +223,7 @@ class Daemon:
         error_pages.install()
         error_pages.quiet_broadcasts()
         error_pages.safe_flow_files()
+        webmask.install()  # after quiet_broadcasts: it replaces the same broadcast
         headerlimit.install()
         if self.mcp is not None:
             await self.mcp.prepare()

@@ -18,6 +18,7 @@ from ccproxy.flows.redact import redact_body
 from ccproxy.flows.session import Memo, group, started_of
 from ccproxy.flows.sessions_api import lint_flow, turn_diffs
 from ccproxy.flows.stored import StoredFlow, pretty
+from ccproxy.scrub import mask_credentials
 
 PHASES = ("client_request", "request", "upstream_response", "response")
 #: A body shown in the page is cut here; the full body stays one `ccproxy flows show` away.
@@ -56,7 +57,8 @@ def _summary(flow: StoredFlow, start: float) -> dict[str, Any]:
         "forwarded": f"{req.get('scheme', 'http')}://{req.get('pretty_host') or req.get('host')}{req.get('path', '')}",
         "status": resp.get("status_code"), "model": ccp.get("model"), "provider": ccp.get("provider"),
         "started": start, "duration_ms": ccp.get("duration_ms"), "ttfb_ms": ccp.get("ttfb_ms"),
-        "error": ccp.get("error"), "stop_reason": ccp.get("stop_reason"), "usage": ccp.get("usage"),
+        "error": mask_credentials(str(ccp["error"]), keep_sentinels=True) if ccp.get("error") else None,
+        "stop_reason": ccp.get("stop_reason"), "usage": ccp.get("usage"),
         "transform": ccp.get("transform"), "session_id": ccp.get("session_id"),
     }
 

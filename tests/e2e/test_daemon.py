@@ -406,3 +406,14 @@ def test_stop_ends_the_daemon_and_start_names_it(daemon: RunningDaemon) -> None:
     assert daemon.proc.wait(10) == 0  # type: ignore[union-attr]
     none = daemon.cli("stop")
     assert none.returncode == 1 and "no ccproxy daemon is running" in none.stderr
+
+
+def test_allow_remote_is_loud_in_status_and_has_a_token(daemon_factory: Any) -> None:
+    daemon = daemon_factory({"allow_remote": True})  # still bound to loopback: nothing leaves this machine
+    doc = json.loads(daemon.cli("status", "--json").stdout)
+    assert doc["remote"] == {"exposed": False, "allow_remote": True, "token_header": "x-ccproxy-token",
+                             "token": "<hidden: --show-secrets>"}
+    shown = json.loads(daemon.cli("status", "--json", "--show-secrets").stdout)
+    token = shown["remote"]["token"]
+    assert isinstance(token, str) and len(token) >= 24 and token not in daemon.log_text()
+    assert (daemon.config_dir / "ccproxy.state.json").stat().st_mode & 0o777 == 0o600

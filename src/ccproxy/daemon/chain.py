@@ -12,6 +12,7 @@ from ccproxy.addons.forward import ForwardProxy
 from ccproxy.addons.health import Health
 from ccproxy.addons.inspector import Inspector
 from ccproxy.addons.recorder import Recorder
+from ccproxy.addons.remote import RemoteClients
 from ccproxy.addons.router import Router
 from ccproxy.addons.sanitizer import EgressSanitizer
 from ccproxy.addons.stage import HookStage
@@ -54,6 +55,7 @@ def build_chain(
     services: Services,
     listeners: dict[str, str],
     forward_credential: ProxyCredential | None = None,
+    remote_token: str | None = None,
 ) -> list[Any]:
     """mitmproxy calls each event (request, responseheaders, response, error) on these in this order."""
     inbound, outbound = build_stages(config)
@@ -63,6 +65,7 @@ def build_chain(
         # Forward listener only: 407 without the proxy credential; non-LLM CONNECT targets tunnelled.
         ForwardProxy(config, forward_credential),
         Inspector(),  # source + client-request snapshot; on response, the upstream snapshot
+        RemoteClients(remote_token),  # allow_remote: a non-loopback client needs x-ccproxy-token (401)
         Fingerprint(),  # the client's wire fingerprint (jailed flows)
         Health(listeners),  # GET /health on the reverse listener
         HookStage(inbound, config, services),  # inject_auth, extract_session_id, ...

@@ -81,6 +81,8 @@ class Daemon:
         self.config = config
         self.config_dir = config_dir
         self.web_token = secrets.token_urlsafe(24)
+        # With allow_remote, clients from other machines send this (x-ccproxy-token); kept in the state file.
+        self.remote_token = secrets.token_urlsafe(24) if config.allow_remote else None
         self.master: Any = None
         self.started_at = time.time()
         # mitmweb's server socket is out of reach once bound, so port 0 is resolved here; the reverse
@@ -143,7 +145,8 @@ class Daemon:
         HookTable.install(master.addons)
         listeners = {k: v.url for k, v in self.listeners().items()}
         services = build_services(c, self.config_dir, self.mcp.notifications if self.mcp is not None else None)
-        master.addons.add(*build_chain(c, self.config_dir, services, listeners, self.forward_credential), _Lifecycle(self))
+        master.addons.add(*build_chain(c, self.config_dir, services, listeners, self.forward_credential, self.remote_token),
+                          _Lifecycle(self))
         updates: dict[str, Any] = {
             "mode": [f"reverse:{UNROUTED_TARGET}@{c.host}:{c.port}"],
             "confdir": str(self.config_dir),
@@ -194,7 +197,8 @@ class Daemon:
             listeners=self.listeners(),
             web_token=self.web_token,
             mcp_token=self.mcp.token if self.mcp is not None else None,
-            extra={**self.wireguard.state_extra(self.tls_keylog), **self._forward_extra()},
+            extra={**self.wireguard.state_extra(self.tls_keylog), **self._forward_extra(),
+                   **({"remote_token": self.remote_token} if self.remote_token else {})},
         )
         write_state(self.config_dir, state)
         for ca in self.config_dir.glob("mitmproxy-ca*.p*"):

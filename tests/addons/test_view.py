@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import pytest
-
 from mitmproxy.addons.view import View
 from mitmproxy.test import taddons, tflow
 

@@ -113,6 +113,7 @@ def test_an_oversized_request_head_is_a_recorded_json_431(daemon: RunningDaemon,
 
     flows = wait_for(refused, 10, 0.1, "the refused flow in the store")
     assert flows[0]["request"]["path"] == "/v1/messages"
+    assert flows[0]["response"]["status_code"] == 431  # listed as 431, not as `error`
     assert big not in json.dumps(flows) and big not in daemon.log_text()
     # the daemon keeps serving
     client = anthropic.Anthropic(base_url=daemon.proxy_url, api_key="sk-ant-oat-ccproxy-anthropic", max_retries=0)

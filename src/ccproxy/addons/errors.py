@@ -32,6 +32,21 @@ _STATUS_TYPE = {
 JSON = "application/json"
 
 
+_HEAD_TOO_LARGE = "ccproxy refused the request: its headers are larger than"
+
+
+def head_too_large_message(limit: int) -> str:
+    """The 431's text (`daemon/headerlimit.py` sends it); the flow's error says the same."""
+    return (
+        f"{_HEAD_TOO_LARGE} {limit // 1024} KiB, ccproxy's limit "
+        "for a request head; send large data in the body. The flow records the request line."
+    )
+
+
+def is_head_too_large(message: str) -> bool:
+    return message.startswith(_HEAD_TOO_LARGE)
+
+
 def error_json(status_code: int, text: str, kind: str | None = None) -> bytes:
     """ccproxy's JSON error body (the Anthropic error shape, which every SDK reads)."""
     return json.dumps(typed_error_body(kind or _STATUS_TYPE.get(status_code, "proxy_error"), text)).encode()

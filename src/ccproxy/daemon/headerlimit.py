@@ -29,10 +29,9 @@ def head_complete_within(data: bytes, limit: int) -> bool:
 
 
 def too_large_message(limit: int) -> str:
-    return (
-        f"ccproxy refused the request: its headers are larger than {limit // 1024} KiB, ccproxy's limit "
-        "for a request head; send large data in the body. The flow records the request line."
-    )
+    from ccproxy.addons.errors import head_too_large_message
+
+    return head_too_large_message(limit)
 
 
 def partial_head(data: bytes, limit: int) -> list[bytes]:

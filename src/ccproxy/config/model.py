@@ -204,6 +204,8 @@ class RetentionConfig(_Model):
 
 class FlowsConfig(_Model):
     default_jq_filters: list[str] = Field(default_factory=list)
+    redact_secrets: bool = Field(default=False, description="replace secrets found in bodies (detect-secrets) "
+                                 "before anything is stored; the provider still gets the original bytes")
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     store: str = "flows.sqlite3"
 

@@ -124,6 +124,8 @@ class FlowMeta:
     timed_out: str | None = None
     #: What inject_mcp_notifications put into the request: `tasks`, `events`, `as`.
     mcp_notifications: dict[str, Any] | None = None
+    #: `flows.redact_secrets`: per stored part, how many secrets were replaced and their kinds (flows.secrets).
+    secrets_redacted: list[dict[str, Any]] | None = None
     #: Free keys for user hooks; ccproxy's own facts are the typed fields above.
     extra: dict[str, Any] = field(default_factory=dict)
     #: Raw bytes of a streamed upstream response, as they arrived (before any stream filter).
@@ -193,6 +195,7 @@ IN_EXTRA: dict[str, str] = {
     "auth_recovery": "auth",
     "timed_out": "upstream_timeout",
     "mcp_notifications": "mcp_notifications",
+    "secrets_redacted": "secrets_redacted",
 }
 
 _NOT_IN_JSON = frozenset(

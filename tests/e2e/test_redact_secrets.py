@@ -60,3 +60,26 @@ def test_without_the_option_bodies_are_stored_as_sent(
     flow = _stored(daemon)[-1]
     assert "secrets_redacted" not in flow["ccproxy"]["extra"]
     assert ENV_PASSWORD in daemon.cli("flows", "show", flow["id"], "--json").stdout
+
+
+def test_a_receipt_has_structure_sizes_hashes_tokens_and_no_content(
+    daemon_factory: Callable[..., RunningDaemon], fake_provider: FakeProvider, tmp_path: Any,
+) -> None:
+    daemon = daemon_factory()
+    _send(daemon)
+    flow = _stored(daemon)[-1]
+    out = daemon.cli("flows", "export", "--receipt", "-")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["receipt"] == 1 and doc["flows"] == len(_stored(daemon))
+    entry = next(e for e in doc["entries"] if e["id"] == flow["id"])
+    assert entry["request"]["messages"] == 3 and entry["request"]["roles"] == {"assistant": 1, "user": 2}
+    assert entry["request"]["blocks"] == {"text": 1, "tool_result": 1, "tool_use": 1}
+    assert entry["parts"]["request"]["bytes"] == len(fake_provider.requests[-1].body)
+    assert len(entry["parts"]["request"]["sha256"]) == 64 and entry["usage"]["output_tokens"] > 0
+    assert entry["duration_ms"] is not None and entry["status"] == 200
+    for secret in (*SECRETS, "read .env", "Hello from the fake provider", "sk-ant-oat"):
+        assert secret not in out.stdout
+    target = tmp_path / "receipt.json"
+    assert daemon.cli("flows", "export", "--receipt", str(target)).returncode == 0
+    assert target.stat().st_mode & 0o777 == 0o600 and json.loads(target.read_text())["flows"] == doc["flows"]

@@ -31,6 +31,9 @@ from ccproxy.flows.meta import UpstreamResponse, get_meta
 
 log = logging.getLogger("ccproxy.timeouts")
 
+#: Set on a client connection mitmproxy is closing for idling (`daemon/idletimeout.py` patches that in).
+IDLE_MARK = "_ccproxy_idle_timeout"
+
 #: Live flows (by id) whose response body is being read, and what to call when a chunk arrives.
 _BODY_WATCH: dict[str, Callable[[], None]] = {}
 
@@ -68,7 +71,8 @@ def client_got_headers(flow: http.HTTPFlow) -> bool:
 class UpstreamTimeouts:
     """Late on the request side (the flow is about to leave), early on the error side (before the recorder)."""
 
-    def __init__(self, response_timeout: float, stream_idle_timeout: float) -> None:
+    def __init__(self, response_timeout: float, stream_idle_timeout: float, idle_timeout: float = 0) -> None:
+        self.idle_timeout = idle_timeout
         self.response_timeout = response_timeout
         self.stream_idle_timeout = stream_idle_timeout
         self.timers: dict[str, asyncio.TimerHandle] = {}
@@ -136,6 +140,9 @@ class UpstreamTimeouts:
         self._disarm(flow)
         meta = get_meta(flow)
         reason, meta.timed_out = meta.timed_out, None
+        if reason is None and getattr(flow.client_conn, IDLE_MARK, False) and flow.response is None:
+            reason = (f"the client sent nothing for {self.idle_timeout:g} s while its request was incomplete; "
+                      "ccproxy closed the connection (ccproxy.inspector.idle_timeout)")
         if reason is not None:
             meta.error = reason
             if flow.error is not None:

@@ -74,7 +74,7 @@ def build_chain(
         StreamTap(),  # SSE passes through incrementally, both sides recorded
         EgressSanitizer(),  # x-ccproxy-* stripped, a sentinel key never leaves
         UpstreamTimeouts(  # a silent provider: JSON 504, or a stalled stream ended
-            config.inspector.upstream_timeout, config.inspector.stream_idle_timeout
+            config.inspector.upstream_timeout, config.inspector.stream_idle_timeout, config.inspector.idle_timeout
         ),
         WebSocketLog(),  # a socket's open and close in the daemon log (its messages: the recorder)
         Recorder(config, config_dir),  # the finished flow goes to the flow store (a socket's: again at its end)

@@ -15,7 +15,7 @@ from typing import Any
 
 from ccproxy import __version__
 from ccproxy.config.model import CCProxyConfig, listener_ports
-from ccproxy.daemon import authview, error_pages, headerlimit, webmask
+from ccproxy.daemon import authview, error_pages, headerlimit, idletimeout, webmask
 from ccproxy.daemon.chain import build_chain, build_services
 from ccproxy.daemon.dispatch import HookTable
 from ccproxy.daemon.lean import skip_unused_addons
@@ -237,6 +237,7 @@ class Daemon:
         error_pages.safe_flow_files()
         webmask.install()  # after quiet_broadcasts: it replaces the same broadcast
         headerlimit.install()
+        idletimeout.install()
         if self.mcp is not None:
             await self.mcp.prepare()
         self.master = self.build_master()

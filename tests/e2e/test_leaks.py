@@ -160,3 +160,40 @@ def test_the_log_rotates_stays_private_and_logs_follows_it(
     tail = daemon.cli("logs", "-n", "60")
     assert tail.returncode == 0 and len(tail.stdout.splitlines()) == 60
     assert "after_rotation" in tail.stdout
+
+
+def test_a_providers_oversized_response_head_is_dropped_with_a_502(
+    daemon_factory: Callable[..., RunningDaemon], fake_provider: FakeProvider,
+) -> None:
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    huge = b"x-huge: " + b"h" * (600 * 1024) + b"\r\n"
+
+    def serve() -> None:  # one provider that answers with a 600 KiB header
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(20)
+            request = b""
+            while b"\r\n\r\n" not in request or not request.endswith(b"}"):  # the whole request: closing
+                request += conn.recv(65536) or b"}"  # with unread bytes would reset the connection
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n" + huge + b"\r\n{}")
+            except OSError:
+                pass  # ccproxy closed the connection once the limit was passed
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    daemon = daemon_factory({"providers": {"huge": {
+        "provider": "anthropic", "host": f"127.0.0.1:{port}", "scheme": "http",
+        "auth": {"type": "env", "env": "FAKE_ANTHROPIC_KEY"}}}})
+    resp = httpx.post(daemon.proxy_url + "/v1/messages", json={"model": "m", "messages": []}, timeout=30,
+                      headers={"x-api-key": "sk-ant-oat-ccproxy-huge"})
+    thread.join(20)
+    listener.close()
+    assert resp.status_code == 502, resp.text[:300]
+    assert "larger than 256 KiB" in resp.json()["error"]["message"]
+    flows = wait_for(lambda: [f for f in stored_flows(daemon) if (f.get("error") or {}).get("msg")], 10, 0.1,
+                     "the failed flow")
+    assert "response head" in flows[-1]["error"]["msg"] and b"hhhh" not in json.dumps(flows).encode()

@@ -237,6 +237,7 @@ class Daemon:
         error_pages.safe_flow_files()
         webmask.install()  # after quiet_broadcasts: it replaces the same broadcast
         headerlimit.install()
+        headerlimit.install_upstream()
         idletimeout.install()
         if self.mcp is not None:
             await self.mcp.prepare()

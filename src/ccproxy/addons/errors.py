@@ -43,6 +43,10 @@ def head_too_large_message(limit: int) -> str:
     )
 
 
+def is_head_too_large(message: str) -> bool:
+    return message.startswith(_HEAD_TOO_LARGE)
+
+
 def error_json(status_code: int, text: str, kind: str | None = None) -> bytes:
     """ccproxy's JSON error body (the Anthropic error shape, which every SDK reads)."""
     return json.dumps(typed_error_body(kind or _STATUS_TYPE.get(status_code, "proxy_error"), text)).encode()

@@ -157,6 +157,11 @@ class UpstreamTimeouts:
         err = flow.error
         if err is None or err.msg == Error.KILLED_MESSAGE or client_got_headers(flow):
             return
+        if errors.is_head_too_large(err.msg) and flow.response is None:
+            # The 431 already went out (daemon/headerlimit.py): record it, so the flow lists as 431.
+            flow.response = errors.error_page(431, err.msg)
+            flow.response.timestamp_start = flow.response.timestamp_end = err.timestamp
+            return
         if not flow.request.http_version.startswith("HTTP/1"):
             return
         if not flow.client_conn.state & ConnectionState.CAN_WRITE:

@@ -337,3 +337,19 @@ def test_plain_http_to_other_hosts_is_forwarded_unrecorded_and_never_gets_a_cred
 
 def hosts_provider(daemon: RunningDaemon) -> str:
     return str(daemon.config["ccproxy"]["providers"]["openai"]["host"])
+
+
+def test_an_http2_client_hit_by_a_mid_body_failure_is_recorded_with_the_answer_it_got(
+    fwd_daemon: RunningDaemon, hosts: Hosts, fake: FakeProvider
+) -> None:
+    marker = uuid.uuid4().hex
+    body = json.dumps({"model": "gpt-halfbody", "messages": [{"role": "user", "content": f"hi {marker}"}]})
+    _, out, err = run_proxied(
+        fwd_daemon, "curl", "-sS", "--http2", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code} %{http_version}",
+        f"https://{hosts.provider_host}/v1/chat/completions?m={marker}",
+        "-H", "authorization: Bearer sk-ant-oat-ccproxy-openai", "-H", "content-type: application/json", "-d", body,
+    )  # fmt: skip
+    assert out == "502 2", (out, err)  # the provider's 200 broke off half way: the client got a 502 over HTTP/2
+    flow = wait_for(lambda: (f := flow_with(fwd_daemon, marker)).get("error") and f, 20, 0.1, "the failed flow")
+    assert flow["response"]["status_code"] == 502, flow["response"]  # what the client got, not the provider's 200
+    assert flow["ccproxy"]["upstream_response"]["status_code"] == 200

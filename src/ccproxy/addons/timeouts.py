@@ -153,7 +153,8 @@ class UpstreamTimeouts:
         """The client is about to get ccproxy's error page: decide it now, so the flow records it.
 
         Not when mitmproxy sends no page: the client is gone, the flow was killed, headers already
-        went out (a stream just ends), or the client speaks HTTP/2 or 3 (mitmproxy's own page)."""
+        went out (a stream just ends), or the client speaks HTTP/3. An HTTP/2 client gets mitmproxy's own
+        page (502, HTML): the flow records that page, not the provider's 200 that broke off."""
         err = flow.error
         if err is None or err.msg == Error.KILLED_MESSAGE or client_got_headers(flow):
             return
@@ -162,9 +163,10 @@ class UpstreamTimeouts:
             flow.response = errors.error_page(431, err.msg)
             flow.response.timestamp_start = flow.response.timestamp_end = err.timestamp
             return
-        if not flow.request.http_version.startswith("HTTP/1"):
-            return
         if not flow.client_conn.state & ConnectionState.CAN_WRITE:
+            return
+        http2 = flow.request.http_version.startswith("HTTP/2")
+        if not flow.request.http_version.startswith("HTTP/1") and not (http2 and timeout is None):
             return
         upstream = flow.response
         if upstream is not None and get_meta(flow).upstream_response is None:
@@ -172,6 +174,10 @@ class UpstreamTimeouts:
                 status_code=upstream.status_code, reason=upstream.reason,
                 headers=[(k, v) for k, v in upstream.headers.items(multi=True)], body=b"",
             )
+        if http2:  # mitmproxy's own HTTP/2 page goes out (its layer builds it): record that, not the 200
+            flow.response = errors.h2_error_page(err.msg)
+            flow.response.timestamp_start = flow.response.timestamp_end = err.timestamp
+            return
         page = errors.error_page(502, err.msg, timeout)
         page.timestamp_start = page.timestamp_end = err.timestamp
         flow.response = page

@@ -111,16 +111,6 @@ def error_page(status_code: int, message: str = "", timeout: str | None = None) 
     )
 
 
-def h2_error_page(message: str) -> http.Response:
-    """The page mitmproxy's HTTP/2 layer sends for an upstream failure before headers (502, its HTML),
-    as a Response the flow can record; that layer builds it itself, so it is not ccproxy's JSON."""
-    from mitmproxy import version
-    from mitmproxy.proxy.layers.http._base import format_error
-
-    return http.Response.make(502, format_error(502, message),
-                              {"server": version.MITMPROXY, "content-type": "text/html"})
-
-
 def answer_with(response: http.Response) -> None:
     """Make the error page the current task sends next exactly `response` (the one the flow records)."""
     from mitmproxy.net.http import http1

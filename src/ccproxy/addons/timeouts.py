@@ -153,8 +153,8 @@ class UpstreamTimeouts:
         """The client is about to get ccproxy's error page: decide it now, so the flow records it.
 
         Not when mitmproxy sends no page: the client is gone, the flow was killed, headers already
-        went out (a stream just ends), or the client speaks HTTP/3. An HTTP/2 client gets mitmproxy's own
-        page (502, HTML): the flow records that page, not the provider's 200 that broke off."""
+        went out (a stream just ends), or the client speaks HTTP/3. An HTTP/2 client gets the same JSON
+        page from mitmproxy's HTTP/2 layer: the flow records it, not the provider's 200 that broke off."""
         err = flow.error
         if err is None or err.msg == Error.KILLED_MESSAGE or client_got_headers(flow):
             return
@@ -174,11 +174,11 @@ class UpstreamTimeouts:
                 status_code=upstream.status_code, reason=upstream.reason,
                 headers=[(k, v) for k, v in upstream.headers.items(multi=True)], body=b"",
             )
-        if http2:  # mitmproxy's own HTTP/2 page goes out (its layer builds it): record that, not the 200
-            flow.response = errors.h2_error_page(err.msg)
-            flow.response.timestamp_start = flow.response.timestamp_end = err.timestamp
-            return
         page = errors.error_page(502, err.msg, timeout)
+        if http2:  # mitmproxy's HTTP/2 layer sends this same JSON page itself (daemon/error_pages._install_h2)
+            page.timestamp_start = page.timestamp_end = err.timestamp
+            flow.response = page
+            return
         page.timestamp_start = page.timestamp_end = err.timestamp
         flow.response = page
         errors.answer_with(page)

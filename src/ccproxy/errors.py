@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ccproxy.scrub import mask_credentials
+
 
 class CCProxyError(Exception):
     """Base of every error ccproxy raises on purpose; the CLI prints it as one line."""
@@ -22,7 +24,14 @@ class UsageError(CCProxyError):
 
 
 class AuthError(CCProxyError):
-    """A provider credential could not be resolved or refreshed."""
+    """A provider credential could not be resolved or refreshed.
+
+    Its message often quotes text ccproxy does not control (a command's stderr, an OAuth endpoint's
+    error), and it travels far: `status --json`, `/ccproxy/auth`, the 502 body, the stored flow. So
+    it is scrubbed once, here, by the same scrubber as the log."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(mask_credentials(str(message), keep_sentinels=True))
 
 
 class RouteError(CCProxyError):

@@ -137,6 +137,8 @@ class FlowMeta:
     #: A hook refused the request: `{kind, message}` (a `wire.neutral` error kind); the hook stage then
     #: answers it in the client's wire format (`mitm/answers.py`), and the request never leaves.
     refusal: dict[str, Any] | None = None
+    #: `flows.redact_secrets`: per stored part, how many secrets were replaced and their kinds (flows.secrets).
+    secrets_redacted: list[dict[str, Any]] | None = None
     #: Free keys for user hooks; ccproxy's own facts are the typed fields above.
     extra: dict[str, Any] = field(default_factory=dict)
     #: Raw bytes of a streamed upstream response, as they arrived (before any stream filter).
@@ -211,6 +213,7 @@ IN_EXTRA: dict[str, str] = {
     "quota": "quota",
     "loop_guard": "loop_guard",
     "refusal": "refusal",
+    "secrets_redacted": "secrets_redacted",
 }
 
 _NOT_IN_JSON = frozenset(

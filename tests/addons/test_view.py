@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import pytest
 from mitmproxy.addons.view import View
 from mitmproxy.test import taddons, tflow
 
@@ -50,3 +52,15 @@ def test_remove_is_a_mitmproxy_command_that_keeps_flows_in_flight(tmp_path: Path
         assert [f.id for f in view] == [b.id, c.id, live.id]
         assert tctx.master.commands.call_strings(REMOVE, ["*"]) == 2
         assert [f.id for f in view] == [live.id]
+
+
+def test_trimming_does_not_log_mitmproxys_removed_alert(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    view, addon = View(), keeper(tmp_path, 10)
+    with taddons.context(view, addon), caplog.at_level(logging.DEBUG):
+        flows = [finished() for _ in range(12)]
+        view.add(flows)
+        addon.response(flows[-1])
+        assert view.store_count() == 10
+        assert not [r for r in caplog.records if r.getMessage().startswith("Removed")], caplog.records
+        view.remove(flows[-2:])  # a user's removal keeps mitmproxy's own line
+        assert [r for r in caplog.records if r.getMessage() == "Removed 2 flows"]

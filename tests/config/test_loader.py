@@ -169,3 +169,12 @@ ccproxy:
     assert (p.provider, p.hostname, p.port, p.path) == ("openai", "127.0.0.1", 9000, "/v1/chat/completions")
     assert isinstance(p.auth, CommandAuth) and p.auth.command == "echo k"
     assert cfg.providers["mine"].auth is None, "a provider of its own inherits nothing"
+
+
+def test_a_duplicate_key_is_an_error_naming_it(tmp_path: Path) -> None:
+    write(tmp_path, "ccproxy:\n  port: 4000\n  host: 127.0.0.1\n  port: 4001\n")
+    with pytest.raises(ConfigError) as refused:
+        load_config(tmp_path)
+    assert "duplicate key 'port'" in str(refused.value) and "line 4" in str(refused.value)
+    write(tmp_path, "ccproxy:\n  inspector: &b {port: 4002}\n  mcp:\n    http:\n      <<: *b\n      port: 4001\n")
+    assert load_config(tmp_path).mcp.http.port == 4001  # a merge key is no duplicate

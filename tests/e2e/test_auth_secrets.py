@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -99,3 +100,52 @@ def test_no_secret_anywhere(
     leaks = [(where, secret) for where, text in texts.items() for secret in secrets if secret in text]
     assert leaks == []
     assert all(texts[k] for k in ("log", "flows dump", "mitmweb /flows"))
+
+
+STDERR_SECRETS = ("hunter2-vault-pass", "sk-live-0123456789abcdef")
+
+
+def test_secrets_in_a_commands_stderr_or_an_oauth_echo_are_scrubbed_everywhere(
+    daemon_factory: Callable[..., RunningDaemon], fake_provider: FakeProvider, endpoint: FakeTokenEndpoint,
+    tmp_path: Path,
+) -> None:
+    token_file = tmp_path / "credentials.json"
+    write_tokens(token_file, "oauth-access-fresh-very-secret", 3600)
+    leaky_command = (f"echo 'vault said: password={STDERR_SECRETS[0]}; rejected key {STDERR_SECRETS[1]}' >&2; "
+                     "exit 3")
+    leaky = {"provider": "openai", "host": fake_provider.host, "scheme": "http",
+             "auth": {"type": "command", "command": leaky_command}}
+    daemon = daemon_factory({"providers": {
+        "claude": oauth_provider(fake_provider, token_file, endpoint), "leaky": leaky,
+    }})
+    endpoint.fail, endpoint.echo_form = (400, "invalid_request"), True
+    write_tokens(token_file, "oauth-access-expired-very-secret", -30)  # the next resolve refreshes, and fails
+
+    answers = []
+    for sentinel, path in (("sk-ant-oat-ccproxy-leaky", "/v1/chat/completions"),
+                           ("sk-ant-oat-ccproxy-claude", "/v1/messages")):
+        req = urllib.request.Request(daemon.proxy_url + path, data=b'{"model": "m", "messages": []}', headers={
+            "authorization": f"Bearer {sentinel}", "x-api-key": sentinel, "content-type": "application/json"})
+        try:
+            urllib.request.urlopen(req, timeout=30)
+        except urllib.error.HTTPError as exc:
+            answers.append(exc.read().decode())
+    assert len(answers) == 2 and "exited 3" in answers[0] and "invalid_request" in answers[1], answers
+    wait_for(lambda: len(json.loads(daemon.cli("flows", "list", "--json").stdout)) >= 2, 15, 0.1, "2 flows")
+    auth_req = urllib.request.Request(daemon.inspector_url + "/ccproxy/auth",
+                                      headers={"authorization": f"Bearer {daemon.state['web_token']}"})
+    with urllib.request.urlopen(auth_req, timeout=60) as resp:
+        auth_view = resp.read().decode()
+    status = json.loads(daemon.cli("status", "--json").stdout)
+    checks = {name: p.get("auth_check", "") for name, p in status["providers"].items()}
+    assert "exited 3" in checks["leaky"] and "[REDACTED]" in checks["leaky"], checks
+    assert "invalid_request" in checks["claude"], checks
+    assert daemon.cli("flows", "export", "--html", str(tmp_path / "x.html")).returncode == 0
+    texts = {
+        "502 bodies": "\n".join(answers), "/ccproxy/auth": auth_view, "status --json": json.dumps(status),
+        "flows list": daemon.cli("flows", "list", "--json").stdout, "flows dump": daemon.cli("flows", "dump").stdout,
+        "html export": (tmp_path / "x.html").read_text(), "log": daemon.log_text(),
+    }
+    secrets = (*STDERR_SECRETS, CLIENT_SECRET, refresh_for(0))
+    leaks = [(where, secret) for where, text in texts.items() for secret in secrets if secret in text]
+    assert leaks == []

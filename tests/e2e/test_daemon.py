@@ -14,6 +14,7 @@ from typing import Any
 
 import anthropic
 import httpx
+import pytest
 import yaml
 
 from tests.daemon import SECRETS, RunningDaemon, free_port, make_daemon, wait_for
@@ -406,3 +407,44 @@ def test_stop_ends_the_daemon_and_start_names_it(daemon: RunningDaemon) -> None:
     assert daemon.proc.poll() == 0, "stop returns once the process has exited"  # type: ignore[union-attr]
     none = daemon.cli("stop")
     assert none.returncode == 1 and "no ccproxy daemon is running" in none.stderr
+
+
+def test_allow_remote_is_loud_in_status_and_has_a_token(daemon_factory: Any) -> None:
+    daemon = daemon_factory({"allow_remote": True})  # still bound to loopback: nothing leaves this machine
+    doc = json.loads(daemon.cli("status", "--json").stdout)
+    assert doc["remote"] == {"exposed": False, "allow_remote": True, "token_header": "x-ccproxy-token",
+                             "token": "<hidden: --show-secrets>"}
+    shown = json.loads(daemon.cli("status", "--json", "--show-secrets").stdout)
+    token = shown["remote"]["token"]
+    assert isinstance(token, str) and len(token) >= 24 and token not in daemon.log_text()
+    assert (daemon.config_dir / "ccproxy.state.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_picked_port_is_never_a_configured_listeners(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel may hand back a configured port whose listener is not bound yet: free_port skips it."""
+    import socket
+
+    from ccproxy.daemon import server
+
+    offered = iter([4000, 4000, 4100, 4200])
+
+    class FakeSocket:
+        def __init__(self, *args: Any) -> None:
+            self.port = next(offered)
+
+        def __enter__(self) -> FakeSocket:
+            return self
+
+        def __exit__(self, *args: Any) -> None:
+            return None
+
+        def bind(self, address: Any) -> None:
+            return None
+
+        def getsockname(self) -> tuple[str, int]:
+            return ("127.0.0.1", self.port)
+
+    monkeypatch.setattr(server.socket, "socket", FakeSocket)
+    taken = {4000}
+    assert server.free_port("127.0.0.1", socket.SOCK_STREAM, taken) == 4100
+    assert server.free_port("127.0.0.1", socket.SOCK_STREAM, taken) == 4200  # what it picked is taken too

@@ -337,3 +337,22 @@ def test_plain_http_to_other_hosts_is_forwarded_unrecorded_and_never_gets_a_cred
 
 def hosts_provider(daemon: RunningDaemon) -> str:
     return str(daemon.config["ccproxy"]["providers"]["openai"]["host"])
+
+
+def test_an_http2_client_hit_by_a_mid_body_failure_is_recorded_with_the_answer_it_got(
+    fwd_daemon: RunningDaemon, hosts: Hosts, fake: FakeProvider
+) -> None:
+    marker = uuid.uuid4().hex
+    body = json.dumps({"model": "gpt-halfbody", "messages": [{"role": "user", "content": f"hi {marker}"}]})
+    _, out, err = run_proxied(
+        fwd_daemon, "curl", "-sS", "--http2", "--max-time", "20", "-w", "\n%{http_code} %{http_version} %{content_type}",
+        f"https://{hosts.provider_host}/v1/chat/completions?m={marker}",
+        "-H", "authorization: Bearer sk-ant-oat-ccproxy-openai", "-H", "content-type: application/json", "-d", body,
+    )  # fmt: skip
+    page, status = out.rsplit("\n", 1)
+    assert status == "502 2 application/json", (out, err)  # the provider's 200 broke off: a JSON 502 over HTTP/2
+    assert json.loads(page)["error"]["type"] == "upstream_unreachable"
+    flow = wait_for(lambda: (f := flow_with(fwd_daemon, marker)).get("error") and f, 20, 0.1, "the failed flow")
+    assert flow["response"]["status_code"] == 502, flow["response"]  # what the client got, not the provider's 200
+    assert [v for k, v in flow["response"]["headers"] if k.lower() == "content-type"] == ["application/json"]
+    assert flow["ccproxy"]["upstream_response"]["status_code"] == 200

@@ -3,6 +3,7 @@ reaches a provider from a body field, an oversized request head is refused, the 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import stat
@@ -113,6 +114,7 @@ def test_an_oversized_request_head_is_a_recorded_json_431(daemon: RunningDaemon,
 
     flows = wait_for(refused, 10, 0.1, "the refused flow in the store")
     assert flows[0]["request"]["path"] == "/v1/messages"
+    assert flows[0]["response"]["status_code"] == 431  # listed as 431, not as `error`
     assert big not in json.dumps(flows) and big not in daemon.log_text()
     # the daemon keeps serving
     client = anthropic.Anthropic(base_url=daemon.proxy_url, api_key="sk-ant-oat-ccproxy-anthropic", max_retries=0)
@@ -159,3 +161,38 @@ def test_the_log_rotates_stays_private_and_logs_follows_it(
     tail = daemon.cli("logs", "-n", "60")
     assert tail.returncode == 0 and len(tail.stdout.splitlines()) == 60
     assert "after_rotation" in tail.stdout
+
+
+def test_a_providers_oversized_response_head_is_dropped_with_a_502(
+    daemon_factory: Callable[..., RunningDaemon], fake_provider: FakeProvider,
+) -> None:
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    huge = b"x-huge: " + b"h" * (600 * 1024) + b"\r\n"
+
+    def serve() -> None:  # one provider that answers with a 600 KiB header
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(20)
+            request = b""
+            while b"\r\n\r\n" not in request or not request.endswith(b"}"):  # the whole request: closing
+                request += conn.recv(65536) or b"}"  # with unread bytes would reset the connection
+            with contextlib.suppress(OSError):  # ccproxy closes the connection once the limit is passed
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n" + huge + b"\r\n{}")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    daemon = daemon_factory({"providers": {"huge": {
+        "provider": "anthropic", "host": f"127.0.0.1:{port}", "scheme": "http",
+        "auth": {"type": "env", "env": "FAKE_ANTHROPIC_KEY"}}}})
+    resp = httpx.post(daemon.proxy_url + "/v1/messages", json={"model": "m", "messages": []}, timeout=30,
+                      headers={"x-api-key": "sk-ant-oat-ccproxy-huge"})
+    thread.join(20)
+    listener.close()
+    assert resp.status_code == 502, resp.text[:300]
+    assert "larger than 256 KiB" in resp.json()["error"]["message"]
+    flows = wait_for(lambda: [f for f in stored_flows(daemon) if (f.get("error") or {}).get("msg")], 10, 0.1,
+                     "the failed flow")
+    assert "response head" in flows[-1]["error"]["msg"] and b"hhhh" not in json.dumps(flows).encode()

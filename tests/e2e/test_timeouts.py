@@ -125,3 +125,23 @@ def test_a_body_cut_half_way_is_recorded_as_the_502_the_client_got(quick: Runnin
     assert flow["ccproxy"]["upstream_response"]["status_code"] == 200
     shown = json.loads(quick.cli("flows", "show", flow["id"], "--json").stdout)
     assert json.loads(shown["bodies"]["response"]) == res.json()
+
+
+def test_a_client_body_stopped_by_the_idle_timeout_says_so(daemon_factory: Any, fake_provider: FakeProvider) -> None:
+    import socket
+
+    daemon: RunningDaemon = daemon_factory(config={"inspector": {"idle_timeout": 1}})
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as sock:
+        sock.sendall(b"POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                     b"x-api-key: " + KEY.encode() + b"\r\ncontent-length: 1000\r\n\r\n{\"model\": \"idle-body\"")
+        sock.settimeout(30)  # ccproxy closes the connection after its idle timeout: recv returns
+        while sock.recv(65536):
+            pass
+
+    def find() -> dict[str, Any] | None:
+        flows = json.loads(daemon.cli("flows", "list", "--json").stdout or "[]")
+        return next((f for f in flows if f["request"]["path"] == "/v1/messages" and f.get("error")), None)
+
+    flow: dict[str, Any] = wait_for(find, timeout=20, what="the stored flow")
+    assert "ccproxy.inspector.idle_timeout" in flow["error"]["msg"], flow["error"]
+    assert fake_provider.requests == []

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import anthropic
 import pytest
@@ -69,6 +70,21 @@ def test_the_viewer_needs_the_mitmweb_token(daemon_factory: Callable[..., Runnin
     assert get(base + "/api/flow/ffffffff-0000-4000-8000-000000000000", token)[0] == 404
     status, page = get(base + "/", token)
     assert status == 200 and b"connect-src 'self'" in page
+
+    # `?token=` once: answered with the cookie and a redirect to the same page without it (no token in history)
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    for path in ("/?token=", "?token=", "/?x=1&token="):
+        try:
+            opener.open(base + path + token, timeout=30)
+            raise AssertionError("no redirect")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 302 and token not in exc.headers["Location"], (path, exc.headers["Location"])
+            assert exc.headers["Location"] in ("/ccproxy/", "/ccproxy/?x=1")
+            assert "Set-Cookie" in exc.headers or path == "?token="
 
 
 @needs_chromium

@@ -199,3 +199,18 @@ def test_a_socket_open_when_the_daemon_stops_is_recorded_with_its_messages(daemo
         assert daemon.stop() == 0
     [flow] = json.loads(daemon.cli("flows", "list", "--json").stdout)
     assert flow["ccproxy"]["websocket"]["messages"] == 7 and flow["ccproxy"]["websocket"]["close_code"] == 1006
+
+
+def test_a_message_carrying_the_sentinel_is_not_relayed(daemon: RunningDaemon, fake_provider: FakeProvider) -> None:
+    fake_provider.required_token = REAL_KEY
+    with open_socket(daemon, "sk-ant-oat-ccproxy-responses") as ws:
+        ws.send(json.dumps({"type": "response.create", "model": "gpt-fake",
+                            "api_key": b"sk-ant-oat-ccproxy-respons\\u0065s".decode("unicode_escape")}))
+        ws.send('{"type": "response.create", "api_key": "sk-ant-oat-ccproxy-respons\\u0065s "}')
+        errors = [json.loads(ws.recv(timeout=20)) for _ in range(2)]
+        events = codex_turn(ws)  # the socket keeps serving
+    assert [e["type"] for e in errors] == ["error", "error"]
+    assert all(e["error"]["type"] == "ccproxy_sentinel_error" for e in errors)
+    assert events[-1]["type"] == "response.completed"
+    assert len(fake_provider.ws_received) == 1
+    assert not any("ccproxy" in str(m) for m in fake_provider.ws_received)

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 TOKEN_PATH = "/oauth/token"
 
@@ -40,6 +40,7 @@ class FakeTokenEndpoint:
         self.issued = 0
         self.expires_in: int | None = 3600
         self.fail: tuple[int, str] | None = None
+        self.echo_form = False  # a failing grant's error_description echoes the form (as some endpoints do)
         self.hold: threading.Event | None = None
         self.hold_seconds = 10.0
         self.arrived = threading.Event()
@@ -67,7 +68,8 @@ class FakeTokenEndpoint:
         with self._lock:
             if self.fail is not None:
                 status, error = self.fail
-                return status, {"error": error, "error_description": "the fake token endpoint said no"}
+                said = f"bad request: {urlencode(fields)}" if self.echo_form else "the fake token endpoint said no"
+                return status, {"error": error, "error_description": said}
             if fields.get("grant_type") != "refresh_token":
                 return 400, {"error": "unsupported_grant_type"}
             if fields.get("refresh_token") != self.valid_refresh:

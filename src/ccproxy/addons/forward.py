@@ -82,7 +82,7 @@ class ForwardProxy:
             meta.internal = True  # a stranger's request is not traffic to record
             meta.hidden = True
             return
-        if not self.intercept.matches(flow.request.host):
+        if not self.intercept.matches(flow.request.host, flow.request.port):
             # Plain-HTTP proxy request to a host that is not an LLM host: forwarded as is, not recorded.
             meta.internal = True
             meta.hidden = True
@@ -90,7 +90,7 @@ class ForwardProxy:
     def next_layer(self, nextlayer: layer.NextLayer) -> None:
         context = nextlayer.context
         client, address = context.client, context.server.address
-        if not is_forward(client) or address is None or self.intercept.matches(str(address[0])):
+        if not is_forward(client) or address is None or self.intercept.matches(str(address[0]), int(address[1])):
             return
         # A CONNECT tunnel to a host ccproxy has no business reading: bytes through, no flow.
         nextlayer.layer = layers.TCPLayer(context, ignore=True)

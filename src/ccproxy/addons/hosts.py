@@ -42,8 +42,8 @@ class HostLog:
         self.allow = InterceptHosts.from_names(forward.allow_hosts) if forward.allow_hosts is not None else None
         self.entries: deque[tuple[float, str, str]] = deque(maxlen=MAX_ENTRIES)
 
-    def allowed(self, host: str) -> bool:
-        return self.allow is None or self.intercept.matches(host) or self.allow.matches(host)
+    def allowed(self, host: str, port: int) -> bool:
+        return self.allow is None or self.intercept.matches(host, port) or self.allow.matches(host, port)
 
     def _note(self, host: str, how: str) -> None:
         self.entries.append((time.time(), normalize(host), how))
@@ -51,13 +51,13 @@ class HostLog:
     def http_connect(self, flow: http.HTTPFlow) -> None:
         if not is_forward(flow.client_conn) or flow.response is not None:
             return
-        host = flow.request.host
-        if not self.allowed(host):
+        host, port = flow.request.host, flow.request.port
+        if not self.allowed(host, port):
             flow.response = refused(host)
             self._note(host, "refused")
             log.warning("forward proxy: CONNECT %s refused (not in inspector.forward.allow_hosts)", host)
             return
-        self._note(host, "decrypted" if self.intercept.matches(host) else "tunnelled")
+        self._note(host, "decrypted" if self.intercept.matches(host, port) else "tunnelled")
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if getattr(flow.client_conn.proxy_mode, "type_name", "") == "wireguard":
@@ -65,8 +65,8 @@ class HostLog:
             return
         if not is_forward(flow.client_conn) or flow.response is not None or flow.client_conn.tls_established:
             return  # not the forward proxy, answered (407), or inside a CONNECT tunnel its CONNECT counted
-        host = flow.request.host
-        if not self.allowed(host):
+        host, port = flow.request.host, flow.request.port
+        if not self.allowed(host, port):
             flow.response = refused(host)
             self._note(host, "refused")
             return

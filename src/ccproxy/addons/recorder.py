@@ -14,6 +14,7 @@ from mitmproxy.websocket import WebSocketData
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flowmeta import FlowMeta, get_meta
+from ccproxy.flows.secrets import redact_captured
 from ccproxy.store.api import store_path
 from ccproxy.store.record import Captured
 from ccproxy.store.websocket import RawMessage
@@ -119,6 +120,8 @@ class Recorder:
             return  # ccproxy's own endpoints (/health) are not traffic
         try:
             captured = capture(flow)
+            if self.config.flows.redact_secrets:  # before the hand-off: no file of ours ever holds them
+                captured = redact_captured(captured)
         except Exception:
             log.exception("flow %s: could not capture it for the store; it is not recorded", flow.id[:8])
             return

@@ -27,6 +27,7 @@ from mitmproxy.flow import Error
 from ccproxy.flowmeta import UpstreamResponse, get_meta
 from ccproxy.mitm import answers, errorpage
 from ccproxy.mitm.bodywatch import _BODY_WATCH, watch_response_bodies
+from ccproxy.mitm.idletimeout import IDLE_MARK
 from ccproxy.mitm.upstream import upstream_task
 
 log = logging.getLogger("ccproxy.timeouts")
@@ -39,7 +40,8 @@ def client_got_headers(flow: http.HTTPFlow) -> bool:
 class UpstreamTimeouts:
     """Late on the request side (the flow is about to leave), early on the error side (before the recorder)."""
 
-    def __init__(self, response_timeout: float, stream_idle_timeout: float) -> None:
+    def __init__(self, response_timeout: float, stream_idle_timeout: float, idle_timeout: float = 0) -> None:
+        self.idle_timeout = idle_timeout
         self.response_timeout = response_timeout
         self.stream_idle_timeout = stream_idle_timeout
         self.timers: dict[str, asyncio.TimerHandle] = {}
@@ -103,6 +105,9 @@ class UpstreamTimeouts:
         self._disarm(flow)
         meta = get_meta(flow)
         reason, meta.timed_out = meta.timed_out, None
+        if reason is None and getattr(flow.client_conn, IDLE_MARK, False) and flow.response is None:
+            reason = (f"the client sent nothing for {self.idle_timeout:g} s while its request was incomplete; "
+                      "ccproxy closed the connection (ccproxy.inspector.idle_timeout)")
         if reason is not None:
             meta.error = reason
             if flow.error is not None:
@@ -113,13 +118,20 @@ class UpstreamTimeouts:
         """The client is about to get ccproxy's error page: decide it now, so the flow records it.
 
         Not when mitmproxy sends no page: the client is gone, the flow was killed, headers already
-        went out (a stream just ends), or the client speaks HTTP/2 or 3 (mitmproxy's own page)."""
+        went out (a stream just ends), or the client speaks HTTP/3. An HTTP/2 client gets the same JSON
+        page from mitmproxy's HTTP/2 layer: the flow records it, not the provider's 200 that broke off."""
         err = flow.error
         if err is None or err.msg == Error.KILLED_MESSAGE or client_got_headers(flow):
             return
-        if not flow.request.http_version.startswith("HTTP/1"):
+        if answers.is_head_too_large(err.msg) and flow.response is None:
+            # The 431 already went out (mitm/headerlimit.py): record it, so the flow lists as 431.
+            flow.response = answers.error_page(431, err.msg)
+            flow.response.timestamp_start = flow.response.timestamp_end = err.timestamp
             return
         if not flow.client_conn.state & ConnectionState.CAN_WRITE:
+            return
+        http2 = flow.request.http_version.startswith("HTTP/2")
+        if not flow.request.http_version.startswith("HTTP/1") and not (http2 and timeout is None):
             return
         upstream = flow.response
         if upstream is not None and get_meta(flow).upstream_response is None:
@@ -128,6 +140,10 @@ class UpstreamTimeouts:
                 headers=[(k, v) for k, v in upstream.headers.items(multi=True)], body=b"",
             )
         page = answers.error_page(502, err.msg, timeout)
+        if http2:  # mitmproxy's HTTP/2 layer sends this same JSON page itself (mitm/errorpage._install_h2)
+            page.timestamp_start = page.timestamp_end = err.timestamp
+            flow.response = page
+            return
         page.timestamp_start = page.timestamp_end = err.timestamp
         flow.response = page
         errorpage.answer_with(page)

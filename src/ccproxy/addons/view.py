@@ -12,8 +12,9 @@ the MCP server calls in-process and `ccproxy flows clear` calls over mitmweb's R
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,24 @@ def remove_finished(view: Any, ids: Sequence[str]) -> int:
     if doomed:
         view.remove(doomed)
     return len(doomed)
+
+
+class _DropRemovedAlert(logging.Filter):
+    """mitmproxy's `view.flows.remove` logs `ALERT Removed N flows` on the root logger: right for a user's
+    click, noise (several a second under load) for the view's own trimming."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Removed ")
+
+
+@contextlib.contextmanager
+def _quiet_removal() -> Iterator[None]:
+    root, quiet = logging.getLogger(), _DropRemovedAlert()
+    root.addFilter(quiet)
+    try:
+        yield
+    finally:
+        root.removeFilter(quiet)
 
 
 class FlowView:
@@ -84,7 +103,9 @@ class FlowView:
         excess = view.store_count() - self.limit
         old = [f for f in oldest(view, excess * 2) if not f.live][:excess]
         if old:
-            view.remove(old)
+            with _quiet_removal():
+                view.remove(old)
+            log.debug("mitmweb: the %d oldest flows left the view (still in the store)", len(old))
 
     def response(self, flow: http.HTTPFlow) -> None:
         self._trim()

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from ccproxy.auth.tokenfile import TokenFileError, Tokens, read_doc, tokens_of, with_tokens, write_doc
 from ccproxy.config.model import OAuthAuth
 from ccproxy.errors import AuthError
+from ccproxy.scrub import mask_secrets
 
 log = logging.getLogger("ccproxy.auth")
 
@@ -62,14 +63,16 @@ async def request_grant(provider: str, source: OAuthAuth, refresh_token: str) ->
         async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
             resp = await client.post(source.token_url, headers={"accept": "application/json"}, **kwargs)
     except httpx.HTTPError as exc:
-        raise AuthError(f"{where}: {type(exc).__name__} {exc}") from None
+        raise AuthError(f"{where}: {type(exc).__name__} {mask_secrets(str(exc), (refresh_token, source.client_secret))}") from None
     try:
         body = resp.json()
     except ValueError:
         body = None
     if resp.status_code != 200:
-        error = _field(body, "error") or resp.reason_phrase
-        detail = _field(body, "error_description").replace(refresh_token, "<refresh token>")[:200]
+        # An endpoint may echo the form it got: the known secrets go by value, the rest by shape (AuthError).
+        secrets = (refresh_token, source.client_secret)
+        error = mask_secrets(_field(body, "error") or resp.reason_phrase, secrets)[:200]
+        detail = mask_secrets(_field(body, "error_description"), secrets)[:200]
         raise AuthError(f"{where}: HTTP {resp.status_code} {error}" + (f" ({detail})" if detail else ""))
     access = _field(body, "access_token")
     if not access:

@@ -38,3 +38,17 @@ def find_sentinel(headers: dict[str, str] | object, query: str = "") -> Sentinel
 
 def contains_sentinel(text: str) -> bool:
     return SENTINEL_PREFIX in text
+
+
+#: What the egress check looks for, in any letter case, in every decoded form (a pattern for headers
+#: and URLs; body scans compare lower-cased text with the prefix itself, which is faster).
+SENTINEL_ANYCASE = re.compile(re.escape(SENTINEL_PREFIX), re.I)
+_CREDENTIAL_VALUE = re.compile(r"(?:(?:bearer|basic|token)\s+)?" + re.escape(SENTINEL_PREFIX) + r"\S*", re.I)
+
+
+def is_sentinel_credential(value: str) -> bool:
+    """The whole value (surrounding whitespace aside) is a sentinel key, maybe after an auth scheme word.
+
+    A value that merely quotes one inside other text is data (a prompt, a file), not a credential.
+    """
+    return _CREDENTIAL_VALUE.fullmatch(value.strip()) is not None

@@ -72,7 +72,7 @@ async def run_command(provider: str, source: CommandAuth) -> str:
         raise
     if proc.returncode != 0:
         # stderr is the command's own diagnosis; stdout may hold a secret, so it is never shown.
-        tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]  # masked by AuthError
         raise AuthError(
             f"provider {provider!r}: command `{source.command}` exited {proc.returncode}: "
             f"{tail[0][:200].rstrip('.') or 'no message'}. Check providers.{provider}.auth"

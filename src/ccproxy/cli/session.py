@@ -32,12 +32,15 @@ def register(add: Callable[[str, str, Any], argparse.ArgumentParser]) -> None:
     sp = add("turndiff", "structural diff of a turn's request against the turn it continues", run_turndiff)
     sp.add_argument("id", help="flow id (or unique prefix) of the turn")
     sp.add_argument("--json", action="store_true", help="machine-readable entries")
-    sp = add("export", "the session viewer as one self-contained HTML file, or the set as a recording another "
-             "machine answers from (`provider: recorded`); redacted unless --unredacted", run_export)
+    sp = add("export", "the session viewer as one self-contained HTML file, the set as a recording another "
+             "machine answers from (`provider: recorded`), or a share-safe receipt; redacted unless --unredacted",
+             run_export)
     out = sp.add_mutually_exclusive_group(required=True)
     out.add_argument("--html", metavar="FILE", help="write the viewer page here (mode 0600)")
     out.add_argument("--recording", metavar="FILE", help="write the flows (bodies, streams with their timing) "
                      "as a recording for `provider: recorded` (mode 0600)")
+    out.add_argument("--receipt", metavar="FILE", help="write a JSON receipt instead: structure, sizes, hashes, "
+                     "token counts and timings, no content ('-' for stdout)")
     sp.add_argument("--unredacted", action="store_true", help="keep API keys, tokens and cookies in bodies (careful)")
 
 
@@ -173,6 +176,8 @@ def run_export(args: argparse.Namespace) -> int:
         write_recording(Path(args.recording), flows, redacted=not args.unredacted)
         print(f"wrote {args.recording} ({len(flows)} flow(s){'' if args.unredacted else ', redacted'})")
         return 0
+    if args.receipt:
+        return _write_receipt(args.receipt, flows)
     if not flows:
         print("warning: no flows in the set; the page is empty", file=sys.stderr)
     path = Path(args.html)
@@ -180,4 +185,21 @@ def run_export(args: argparse.Namespace) -> int:
     mitmweb = state.listeners["inspector"].url if state and "inspector" in state.listeners else None
     write_html(path, viewer_data(flows, redacted=not args.unredacted, mitmweb=mitmweb, prices=lib.config.prices))
     print(f"wrote {path} ({len(flows)} flow(s){'' if args.unredacted else ', redacted'})")
+    return 0
+
+
+def _write_receipt(target: str, flows: Any) -> int:
+    import json
+
+    from ccproxy.fileio import write_private
+    from ccproxy.flows.receipt import receipt
+
+    text = json.dumps(receipt(flows), indent=2) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+        return 0
+    from pathlib import Path
+
+    write_private(Path(target), text.encode())
+    print(f"wrote {target} (receipt of {len(flows)} flow(s): no content)")
     return 0

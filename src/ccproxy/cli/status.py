@@ -215,12 +215,25 @@ def report(state: RuntimeState | None, config: CCProxyConfig, directory: Any, sh
     from ccproxy.cli.quota import status_quota  # subscription windows, from the newest stored answers
 
     doc["quota"] = status_quota(config, directory)
+    doc["remote"] = remote_doc(state, config, show)
     if state is not None:
         doc["inspector"]["token"] = state.web_token if show else "<hidden: --show-secrets>"
         viewer = state.listeners["inspector"].url.rstrip("/") + "/ccproxy/"
         doc["viewer"] = {"url": f"{viewer}?token={state.web_token}" if show else viewer}
         for name, listener in state.listeners.items():
             doc.setdefault(name, {})["url"] = listener.url
+    return doc
+
+
+def remote_doc(state: RuntimeState | None, config: CCProxyConfig, show: bool) -> dict[str, Any]:
+    """Whether other machines can reach the reverse listener (it adds your credentials), and how they must knock."""
+    from ccproxy.config.model import is_loopback_host
+
+    doc: dict[str, Any] = {"exposed": not is_loopback_host(config.host), "allow_remote": config.allow_remote}
+    if config.allow_remote:
+        token = (state.extra.get("remote_token") if state else None) or None
+        doc["token_header"] = "x-ccproxy-token"
+        doc["token"] = (token if show else "<hidden: --show-secrets>") if token else None
     return doc
 
 
@@ -244,6 +257,11 @@ def render(doc: dict[str, Any]) -> None:
     if "forward" in doc:  # `run --proxy`'s forward proxy (its credential is only in the state file)
         table.add_row("forward", doc["forward"]["url"], "[green]listening[/green]")
     console.print(table)
+    remote = doc.get("remote") or {}
+    if remote.get("exposed"):
+        console.print(f"[bold red]REMOTE: {doc['proxy']['url']} serves other machines with your provider "
+                      f"credentials; each must send {remote.get('token_header')}: <token> "
+                      f"(token: {remote.get('token') or 'shown while the daemon runs'})[/bold red]")
     if doc["running"]:
         console.print(f"pid {doc['pid']}, version {doc['version']}, up {doc['uptime_s']}s")
     else:

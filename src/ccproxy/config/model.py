@@ -231,6 +231,8 @@ class RetentionConfig(_Model):
 
 class FlowsConfig(_Model):
     default_jq_filters: list[str] = Field(default_factory=list)
+    redact_secrets: bool = Field(default=False, description="replace secrets found in bodies (detect-secrets) "
+                                 "before anything is stored; the provider still gets the original bytes")
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     store: str = "flows.sqlite3"
 
@@ -295,6 +297,8 @@ class CCProxyConfig(_Model):
 
     host: str = "127.0.0.1"
     port: Port = 4000
+    allow_remote: bool = Field(default=False, description="let a non-loopback `host` serve other machines "
+                               "(they must send the daemon's remote token in x-ccproxy-token)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_file: str = "ccproxy.log"
     log_max_bytes: int = Field(default=10 * 1024 * 1024, ge=0, description="rotate ccproxy.log at this size (0: never)")
@@ -327,6 +331,17 @@ class CCProxyConfig(_Model):
         return self
 
     @model_validator(mode="after")
+    def _remote_needs_opt_in(self) -> CCProxyConfig:
+        """The reverse listener adds the owner's credentials: on a network address, only when asked for."""
+        if not is_loopback_host(self.host) and not self.allow_remote:
+            raise ValueError(
+                f"host: {self.host!r} would serve your provider credentials to every machine that can reach "
+                "it; keep 127.0.0.1, or set `allow_remote: true` (clients other than this machine must then "
+                "send the daemon's remote token in an x-ccproxy-token header; `ccproxy status --show-secrets`)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _distinct_ports(self) -> CCProxyConfig:
         """Two listeners on one port fail only at bind time, deep in mitmproxy: refuse it here instead."""
         seen: dict[int, str] = {}
@@ -337,6 +352,19 @@ class CCProxyConfig(_Model):
                 )
             seen.setdefault(port, key)
         return self
+
+
+def is_loopback_host(host: str) -> bool:
+    """`localhost` or an address in 127.0.0.0/8 or ::1 (a name other than localhost counts as remote)."""
+    import ipaddress
+
+    bare = host.strip("[]")
+    if bare.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(bare).is_loopback
+    except ValueError:
+        return False
 
 
 def listener_ports(config: CCProxyConfig) -> list[tuple[str, int]]:

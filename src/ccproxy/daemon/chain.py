@@ -17,6 +17,7 @@ from ccproxy.addons.live import LiveFlows
 from ccproxy.addons.quota import QuotaWatch
 from ccproxy.addons.recorded import RecordedUpstream
 from ccproxy.addons.recorder import Recorder
+from ccproxy.addons.remote import RemoteClients
 from ccproxy.addons.replay_link import ReplayLink
 from ccproxy.addons.router import Router
 from ccproxy.addons.sanitizer import EgressSanitizer
@@ -60,6 +61,7 @@ def build_chain(
     services: Services,
     listeners: dict[str, str],
     forward_credential: ProxyCredential | None = None,
+    remote_token: str | None = None,
 ) -> list[Any]:
     """mitmproxy calls each event (request, responseheaders, response, error) on these in this order."""
     inbound, outbound = build_stages(config)
@@ -72,6 +74,7 @@ def build_chain(
         HostLog(config),  # every host a captured client reached (GET /ccproxy/api/hosts); allow_hosts refusals
         Inspector(),  # source + client-request snapshot; on response, the upstream snapshot
         ReplayLink(),  # `flows replay`'s x-ccproxy-replay-of header -> .ccproxy.replay_of
+        RemoteClients(remote_token),  # allow_remote: a non-loopback client needs x-ccproxy-token (401)
         Fingerprint(),  # the client's wire fingerprint (jailed flows)
         Health(listeners),  # GET /health on the reverse listener
         HookStage(inbound, config, services),  # inject_auth, extract_session_id, ...
@@ -82,7 +85,7 @@ def build_chain(
         StreamTap(),  # SSE passes through incrementally, both sides recorded
         EgressSanitizer(),  # x-ccproxy-* stripped, a sentinel key never leaves
         UpstreamTimeouts(  # a silent provider: JSON 504, or a stalled stream ended
-            config.inspector.upstream_timeout, config.inspector.stream_idle_timeout
+            config.inspector.upstream_timeout, config.inspector.stream_idle_timeout, config.inspector.idle_timeout
         ),
         WebSocketLog(),  # a socket's open and close in the daemon log (its messages: the recorder)
         QuotaWatch(config, services),  # rate-limit headers -> .ccproxy.extra.quota; warnings at quota.warn_at

@@ -18,7 +18,10 @@ import re
 import traceback
 from types import TracebackType
 
-MASK = "[REDACTED]"
+from ccproxy.scrub import MASK, mask_credentials
+
+__all__ = ["MASK", "WITHHELD", "ScrubbingFormatter", "format_exception", "mask_credentials", "scrub"]
+
 WITHHELD = "[flow content withheld]"
 
 #: A record's message and an exception's message are cut at this many characters.
@@ -31,41 +34,6 @@ _REPR = re.compile(
     r"""|\b(?:HTTPFlow|Request|Response|Headers|ClientRequest|FlowMeta|UpstreamResponse)[(\[]"""
     r"""|(?<![\w])b['"]|\{['"]|<[A-Za-z.]*(?:Flow|Request|Response)\b"""
 )
-
-_NAME = (
-    r"(?<![\w-])(?:[A-Za-z0-9]+[-_])*"
-    r"(?:api[-_]?key|key|token|secret|password|passwd|authorization|cookie|credentials?|session[-_]?key)"
-    r"(?![\w-])"
-)
-_SCHEME = r"(?:(?:bearer|basic|token|digest)\s+)?"
-_CREDENTIALS = [
-    # `x-api-key: v`, `"refresh_token": "v"`, `key=v`, `('authorization', 'Bearer v')`
-    re.compile(rf"""({_NAME}['"]?\s*(?:[:=]|['"]?,)\s*['"]?{_SCHEME})([^\s'",;&)}}\]]+)""", re.I),
-    re.compile(r"\b((?:bearer|basic)\s+)([A-Za-z0-9._~+/=-]{8,})", re.I),
-    re.compile(r"()\bsk-ant-oat-ccproxy-[A-Za-z0-9._-]*"),
-    re.compile(r"()\bsk-[A-Za-z0-9_-]{8,}"),
-    re.compile(r"()\bAIza[0-9A-Za-z_-]{20,}"),
-    re.compile(r"()\bya29\.[0-9A-Za-z_.-]+"),
-    re.compile(r"()\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?"),
-]
-
-
-#: A short lowercase word after `token:` is prose ("token: generated"), not a credential.
-_WORD = re.compile(r"[a-z]{1,12}")
-
-
-def _mask(match: re.Match[str]) -> str:
-    value = match.group(2) if match.re.groups >= 2 else ""
-    if value and _WORD.fullmatch(value):
-        return match.group(0)
-    return match.group(1) + MASK
-
-
-def mask_credentials(text: str) -> str:
-    """`text` with every credential-shaped value and sentinel key replaced by `[REDACTED]`."""
-    for pattern in _CREDENTIALS:
-        text = pattern.sub(_mask, text)
-    return text
 
 
 def scrub(text: str, limit: int = MAX_MESSAGE) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ccproxy import __version__
-from ccproxy.config.model import CCProxyConfig
+from ccproxy.config.model import CCProxyConfig, listener_ports
 from ccproxy.daemon import authview
 from ccproxy.daemon.chain import build_chain, build_services
 from ccproxy.daemon.logs import log_path, setup_logging
@@ -59,11 +59,18 @@ def check_port_free(host: str, port: int, what: str, key: str, kind: int = socke
             ) from None
 
 
-def free_port(host: str, kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+def free_port(host: str, kind: int = socket.SOCK_STREAM, avoid: set[int] | None = None) -> int:
+    """A port the kernel says is free now, never one in `avoid` (the configured listeners' ports,
+    still free only because their listeners are not bound yet: picking one made two listeners collide)."""
+    avoid = avoid or set()
+    for _ in range(64):
+        with socket.socket(socket.AF_INET, kind) as sock:
+            sock.bind((host, 0))
+            port: int = sock.getsockname()[1]
+        if port not in avoid:
+            avoid.add(port)
+            return port
+    raise DaemonError(f"no free port on {host} outside {sorted(avoid)[:8]}...; set the ports in ccproxy.yaml")
 
 
 def web_password_hash(token: str) -> str:
@@ -81,19 +88,22 @@ class Daemon:
         self.config = config
         self.config_dir = config_dir
         self.web_token = secrets.token_urlsafe(24)
+        # With allow_remote, clients from other machines send this (x-ccproxy-token); kept in the state file.
+        self.remote_token = secrets.token_urlsafe(24) if config.allow_remote else None
         self.master: Any = None
         self.started_at = time.time()
         # mitmweb's server socket is out of reach once bound, so port 0 is resolved here; the reverse
         # listener's real port is read back from mitmproxy once it listens (see `proxy_port`).
-        self.web_port = config.inspector.port or free_port(config.host)
+        taken = {port for _, port in listener_ports(config) if port}  # free_port adds what it picks
+        self.web_port = config.inspector.port or free_port(config.host, avoid=taken)
         self.proxy_port = config.port
-        wg_port = config.inspector.wireguard_port or free_port(LISTEN_HOST, socket.SOCK_DGRAM)
+        wg_port = config.inspector.wireguard_port or free_port(LISTEN_HOST, socket.SOCK_DGRAM, taken)
         self.wireguard = WireGuardListener(config_dir, wg_port)
         self.mcp = McpService(config, config_dir, self.started_at) if config.mcp.http.enabled else None
         fwd = config.inspector.forward
         self.forward_credential = ProxyCredential.generate() if fwd.enabled else None
         # Resolved here like mitmweb's: mitmproxy refuses two listeners on the same "host:0".
-        self.forward_port = (fwd.port or free_port(fwd.host)) if fwd.enabled else 0
+        self.forward_port = (fwd.port or free_port(fwd.host, avoid=taken)) if fwd.enabled else 0
 
     def preflight(self) -> None:
         c = self.config
@@ -144,7 +154,7 @@ class Daemon:
 
         listeners = {k: v.url for k, v in self.listeners().items()}
         services = build_services(c, self.config_dir, self.mcp.notifications if self.mcp is not None else None)
-        chain = build_chain(c, self.config_dir, services, listeners, self.forward_credential)
+        chain = build_chain(c, self.config_dir, services, listeners, self.forward_credential, self.remote_token)
         in_flight = next((a.flows for a in chain if isinstance(a, LiveFlows)), None)
         quota = next((a.latest for a in chain if isinstance(a, QuotaWatch)), None)
         install_viewer(master.app, c, self.config_dir, in_flight, quota)  # the session viewer at /ccproxy/ (same token)
@@ -203,7 +213,8 @@ class Daemon:
             listeners=self.listeners(),
             web_token=self.web_token,
             mcp_token=self.mcp.token if self.mcp is not None else None,
-            extra={**self.wireguard.state_extra(self.tls_keylog), **self._forward_extra()},
+            extra={**self.wireguard.state_extra(self.tls_keylog), **self._forward_extra(),
+                   **({"remote_token": self.remote_token} if self.remote_token else {})},
         )
         write_state(self.config_dir, state)
         for ca in self.config_dir.glob("mitmproxy-ca*.p*"):

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from ccproxy import __version__
+from ccproxy.scrub import mask_credentials
 from ccproxy.store.redact import MASK, redact_body, redact_url
 from ccproxy.store.stored_flow import StoredFlow, header
 from ccproxy.store.times import iso
@@ -28,6 +29,12 @@ class Sink(Protocol):
 
     def write(self, text: str, /) -> int: ...
 
+
+
+def _error(ccp: dict[str, Any], masked: bool) -> str:
+    """The flow's error text; masked, it goes through the one scrubber (`ccproxy.scrub`)."""
+    text = str(ccp.get("error") or "")
+    return mask_credentials(text, keep_sentinels=True) if masked else text
 
 def _http_date(value: str) -> str | None:
     try:
@@ -191,7 +198,7 @@ def flow_entries(flow: StoredFlow, masked: bool = True) -> list[dict[str, Any]]:
         upstream = {**upstream, "http_version": (resp or {}).get("http_version")}
     fwd_resp = _response(upstream, hdrs("upstream_response"), flow.body("upstream_response"),
                          size("upstream_response"), masked,
-                         f"no provider response: {ccp.get('error') or 'ccproxy answered the client itself'}")
+                         f"no provider response: {_error(ccp, masked) or 'ccproxy answered the client itself'}")
     resp_times = (resp or {}).get("timestamp_start"), (resp or {}).get("timestamp_end")
     forwarded = _entry(flow, req.get("timestamp_start") or flow.doc.get("timestamp_created") or 0.0, fwd_req,
                        fwd_resp, _timings(req.get("timestamp_start"), req.get("timestamp_end"), *resp_times),
@@ -204,7 +211,7 @@ def flow_entries(flow: StoredFlow, masked: bool = True) -> list[dict[str, Any]]:
                        flow.body("client_request") if client else flow.body("request"),
                        size("client_request") if client else size("request"), masked)
     cli_resp = _response(resp, hdrs("response"), flow.body("response"), size("response"), masked,
-                         f"the client got no response: {ccp.get('error') or 'flow failed'}")
+                         f"the client got no response: {_error(ccp, masked) or 'flow failed'}")
     client_entry = _entry(flow, cli_started, cli_req, cli_resp, _timings(cli_started, cli_started, *resp_times),
                           "client request (before ccproxy changed it) + the response the client got", "client")
     add_websocket(flow, [forwarded, client_entry], masked)

@@ -12,11 +12,23 @@ from __future__ import annotations
 
 def install_all() -> None:
     """Apply every process-wide patch (idempotent): call once before the mitmproxy master is built."""
-    from ccproxy.mitm import bodywatch, broadcasts, errorpage, flowfiles, headerlimit, lean
+    from ccproxy.mitm import (
+        bodywatch,
+        broadcasts,
+        errorpage,
+        flowfiles,
+        headerlimit,
+        idletimeout,
+        lean,
+        webmask,
+    )
 
     lean.skip_unused_addons()
     errorpage.install()
     broadcasts.quiet_broadcasts()
+    webmask.install()  # after quiet_broadcasts: it replaces the same broadcast
     flowfiles.safe_flow_files()
     headerlimit.install()
+    headerlimit.install_upstream()
+    idletimeout.install()
     bodywatch.watch_response_bodies()

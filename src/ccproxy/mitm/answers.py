@@ -32,6 +32,21 @@ _STATUS_TYPE = {
 JSON = "application/json"
 
 
+_HEAD_TOO_LARGE = "ccproxy refused the request: its headers are larger than"
+
+
+def head_too_large_message(limit: int) -> str:
+    """The 431's text (`mitm/headerlimit.py` sends it); the flow's error says the same."""
+    return (
+        f"{_HEAD_TOO_LARGE} {limit // 1024} KiB, ccproxy's limit "
+        "for a request head; send large data in the body. The flow records the request line."
+    )
+
+
+def is_head_too_large(message: str) -> bool:
+    return message.startswith(_HEAD_TOO_LARGE)
+
+
 def error_json(status_code: int, text: str, kind: str | None = None) -> bytes:
     """ccproxy's JSON error body (the Anthropic error shape, which every SDK reads)."""
     return json.dumps(typed_error_body(kind or _STATUS_TYPE.get(status_code, "proxy_error"), text)).encode()
@@ -54,6 +69,8 @@ def answer_in_format(flow: http.HTTPFlow, client_format: str | None, error: ApiE
 #: ccproxy's own configuration and credential failures: a status no client retries (a 502 made Claude
 #: Code wait 3 minutes and gemini-cli retry 10 times before showing anything), a kind each shows at once.
 LOCAL_ERROR: tuple[ErrorKind, int] = ("invalid_request", 400)
+
+
 def client_format(flow: http.HTTPFlow) -> str:
     """The wire format the client speaks: the router's word for it, else its path's, else Anthropic's."""
     info = get_meta(flow).transform
@@ -102,3 +119,8 @@ def error_page(status_code: int, message: str = "", timeout: str | None = None) 
         error_json(status_code, text),
         http.Headers(content_type=JSON, connection="close"),
     )
+
+
+def websocket_error(status: int, kind: str, message: str) -> bytes:
+    """A ccproxy error as one WebSocket message: a Responses `error` event (the one socket ccproxy relays)."""
+    return json.dumps({"type": "error", "status": status, "error": {"type": kind, "code": kind, "message": message}}).encode()

@@ -27,13 +27,37 @@ def _task() -> asyncio.Task[Any] | None:
         return None
 
 
-
 def install() -> None:
-    """Swap the HTTP/1 error page builder; mitmproxy looks the function up at call time."""
+    """Swap the HTTP/1 error page builder; mitmproxy looks the function up at call time. HTTP/2 too."""
     from mitmproxy.proxy.layers.http import _http1
 
     module: Any = _http1
     module.make_error_response = json_error_response
+    _install_h2()
+
+
+def _install_h2() -> None:
+    """mitmproxy's HTTP/2 layer writes its own page inline: an HTML body (`format_error`) under a
+    literal `content-type: text/html` and its `server` header. The body builder is swapped for ccproxy's
+    JSON page, and that one header list is given the JSON content type as it is sent."""
+    from mitmproxy import version
+    from mitmproxy.proxy.layers.http import _http2, _http_h2
+
+    module: Any = _http2
+    module.format_error = lambda status, message: error_page(status, message).content or b""
+    conn: Any = _http_h2.BufferedH2Connection
+    if getattr(conn.send_headers, "_ccproxy", False):
+        return
+    original = conn.send_headers
+    ours = (b"server", version.MITMPROXY.encode())
+
+    def send_headers(self: Any, stream_id: int, headers: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(headers, list) and ours in headers and (b"content-type", b"text/html") in headers:
+            headers = [(k, b"application/json") if k == b"content-type" else (k, v) for k, v in headers if k != b"server"]
+        return original(self, stream_id, headers, *args, **kwargs)
+
+    send_headers._ccproxy = True  # type: ignore[attr-defined]
+    conn.send_headers = send_headers
 
 
 def answer_with(response: http.Response) -> None:

@@ -112,3 +112,24 @@ def masked_state(state: dict[str, Any]) -> dict[str, Any]:
         metadata[META_KEY] = _masked_ccproxy(metadata[META_KEY])
     out["metadata"] = metadata
     return out
+
+
+def _masked_web_message(message: Any) -> Any:
+    if not isinstance(message, dict):
+        return message
+    out = dict(message)
+    for key in ("headers", "trailers"):
+        if isinstance(out.get(key), list | tuple):
+            out[key] = redact_headers(out[key])
+    if isinstance(out.get("path"), str):
+        out["path"] = redact_path(out["path"])
+    return out
+
+
+def masked_web_json(doc: dict[str, Any]) -> dict[str, Any]:
+    """mitmweb's flow JSON (`flow_to_json`, what `GET /flows` and `/updates` carry) with credentials masked."""
+    out = dict(doc)
+    for phase in ("request", "response"):
+        if phase in out:
+            out[phase] = _masked_web_message(out[phase])
+    return out

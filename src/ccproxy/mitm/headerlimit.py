@@ -4,7 +4,8 @@ mitmproxy buffers a request head without limit until its blank line arrives (a F
 `_http1.py`): a 100 MB header was read whole, parsed, recorded and kept, costing half a gigabyte of
 memory. ccproxy stops reading once a head passes `MAX_HEAD_BYTES`, answers 431 with its JSON error
 and still records the flow, from the request line and the header lines that fit (the oversized
-header itself is left out). HTTP/2 needs no such patch: its header decoder already stops at 64 KiB.
+header itself is left out). HTTP/2 needs no such patch: its header decoder already stops at 64 KiB. A provider's response head
+gets the same bound (`install_upstream`): past it the response is dropped and the flow fails (502).
 """
 
 from __future__ import annotations
@@ -29,16 +30,47 @@ def head_complete_within(data: bytes, limit: int) -> bool:
 
 
 def too_large_message(limit: int) -> str:
-    return (
-        f"ccproxy refused the request: its headers are larger than {limit // 1024} KiB, ccproxy's limit "
-        "for a request head; send large data in the body. The flow records the request line."
-    )
+    from ccproxy.mitm.answers import head_too_large_message
+
+    return head_too_large_message(limit)
 
 
 def partial_head(data: bytes, limit: int) -> list[bytes]:
     """The complete lines of a head cut at `limit` bytes, line endings removed."""
     lines = data[:limit].split(b"\n")[:-1]
     return [line.removesuffix(b"\r") for line in lines]
+
+
+def response_too_large_message(limit: int) -> str:
+    return (f"the provider's response headers are larger than {limit // 1024} KiB, ccproxy's limit for a "
+            "response head; ccproxy dropped the response and closed the connection")
+
+
+def install_upstream(limit: int = MAX_HEAD_BYTES) -> None:
+    """The same bound on a provider's response head (mitmproxy's client side has the same FIXME)."""
+    from mitmproxy.proxy import commands, events
+    from mitmproxy.proxy.layers.http import _http1
+    from mitmproxy.proxy.layers.http._base import ReceiveHttp
+    from mitmproxy.proxy.layers.http._events import ErrorCode, ResponseProtocolError
+
+    client: Any = _http1.Http1Client
+    original = getattr(client.read_headers, "__wrapped__", client.read_headers)
+
+    def read_headers(self: Any, event: Any) -> Generator[Any, Any, None]:
+        if (isinstance(event, events.DataReceived) and self.request and self.stream_id is not None
+                and len(self.buf) > limit and not head_complete_within(bytes(self.buf), limit)):
+            from h11._receivebuffer import ReceiveBuffer
+
+            self.buf = ReceiveBuffer()  # the bytes read so far are not kept
+            yield commands.CloseConnection(self.conn)
+            yield ReceiveHttp(ResponseProtocolError(self.stream_id, response_too_large_message(limit),
+                                                    ErrorCode.GENERIC_SERVER_ERROR))
+            self.state = self.done
+            return
+        yield from original(self, event)
+
+    read_headers.__wrapped__ = original  # type: ignore[attr-defined]
+    client.read_headers = read_headers
 
 
 def install(limit: int = MAX_HEAD_BYTES) -> None:

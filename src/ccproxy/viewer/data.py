@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
+from ccproxy.scrub import mask_credentials
 from ccproxy.sessions.api import lint_flow, turn_diffs
 from ccproxy.sessions.cache import explain_turns
 from ccproxy.sessions.cost import Price, flow_cost
@@ -58,7 +59,8 @@ def _summary(flow: StoredFlow, start: float, prices: Mapping[str, Price] | None 
         "forwarded": f"{req.get('scheme', 'http')}://{req.get('pretty_host') or req.get('host')}{req.get('path', '')}",
         "status": resp.get("status_code"), "model": ccp.get("model"), "provider": ccp.get("provider"),
         "started": start, "duration_ms": ccp.get("duration_ms"), "ttfb_ms": ccp.get("ttfb_ms"),
-        "error": ccp.get("error"), "stop_reason": ccp.get("stop_reason"), "usage": ccp.get("usage"),
+        "error": mask_credentials(str(ccp["error"]), keep_sentinels=True) if ccp.get("error") else None,
+        "stop_reason": ccp.get("stop_reason"), "usage": ccp.get("usage"),
         "transform": ccp.get("transform"), "session_id": ccp.get("session_id"),
         "cost": cost.to_json() if (cost := flow_cost(flow.doc, prices)) else None,
     }

@@ -82,14 +82,25 @@ class _Base(AuthRequestHandler):
         )
 
 
+def _without_token(query: str) -> str:
+    """The query string minus `token=`: once the cookie is set, the token must not stay in the address bar
+    (nor, with it, in the browser's history)."""
+    from urllib.parse import parse_qsl, urlencode
+
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "token"]
+    return f"?{urlencode(kept)}" if kept else ""
+
+
 class ViewerRedirect(_Base):
     def get(self) -> None:
-        query = f"?{self.request.query}" if self.request.query else ""
-        self.redirect(PATH + query)
+        self.redirect(PATH + _without_token(self.request.query))
 
 
 class ViewerPage(_Base):
     def get(self) -> None:
+        if "token" in self.request.query_arguments:  # authenticated by now: the signed cookie is set
+            self.redirect(PATH + _without_token(self.request.query))
+            return
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.write(render(None))
 

@@ -4,12 +4,13 @@ from typing import Any
 
 from ccproxy.flows.cache import breakpoints, first_divergence, ttl_of
 from ccproxy.flows.sessions_api import cache_of
-from ccproxy.flows.stored import StoredFlow
 from tests.flows.agent_session import records
+from tests.flows.factory import bodies, facts
 
 
 def rows() -> dict[str, dict[str, object]]:
-    report = cache_of([StoredFlow(r.doc, r.parts) for r in records()])
+    recs = records()
+    report = cache_of(facts(recs), bodies(recs))
     return {t["flow_id"][:2]: t for conv in report for t in conv["turns"]}
 
 

@@ -7,9 +7,8 @@ import pytest
 from ccproxy.flows.lint import lint_events, sniff
 from ccproxy.flows.meta import SSEEvent
 from ccproxy.flows.sessions_api import lint_of
-from ccproxy.flows.stored import StoredFlow
 from tests.flows.agent_session import records
-from tests.flows.factory import fixture_events
+from tests.flows.factory import facts, fixture_events
 
 VALID = [("anthropic_stream_text.sse", "anthropic"), ("anthropic_stream_tool.sse", "anthropic"),
          ("anthropic_stream_thinking.sse", "anthropic"), ("openai_stream_usage.sse", "openai_chat"),
@@ -79,7 +78,7 @@ def test_responses_and_gemini_violations() -> None:
 
 
 def test_both_sides_of_a_transform_are_linted_separately() -> None:
-    report = {r["flow_id"][:2]: r for r in lint_of([StoredFlow(r.doc, r.parts) for r in records()])}
+    report = {r["flow_id"][:2]: r for r in lint_of(facts(records()))}
     assert report["b0"]["valid"] and report["b0"]["summary"].startswith("upstream valid (anthropic, 7 events)")
     bad = report["c0"]
     assert bad["upstream"]["valid"] and not bad["client"]["valid"]

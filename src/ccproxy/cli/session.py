@@ -133,16 +133,22 @@ def run_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ccproxy.daemon.state import read_state
+    from ccproxy.flows.library import request_bodies
     from ccproxy.viewer.data import viewer_data
     from ccproxy.viewer.page import write_html
 
     lib = library(args)
-    flows = lib.load_set(args.jq)
-    if not flows:
+    facts = lib.facts(args.jq)
+    if not facts:
         print("warning: no flows in the set; the page is empty", file=sys.stderr)
     path = Path(args.html)
     state = read_state(lib.config_dir)  # a running daemon's mitmweb gets "open in mitmweb" links
     mitmweb = state.listeners["inspector"].url if state and "inspector" in state.listeners else None
-    write_html(path, viewer_data(flows, redacted=not args.unredacted, mitmweb=mitmweb))
-    print(f"wrote {path} ({len(flows)} flow(s){'' if args.unredacted else ', redacted'})")
+    with lib.open() as store:
+        data = viewer_data(facts, {d["id"]: d for d in store.docs([f.id for f in facts])} if store else {},
+                           request_bodies(store) if store else (lambda _: None),
+                           lambda fid: next(iter(lib.load([fid])), None),
+                           redacted=not args.unredacted, mitmweb=mitmweb)
+    write_html(path, data)
+    print(f"wrote {path} ({len(facts)} flow(s){'' if args.unredacted else ', redacted'})")
     return 0

@@ -6,17 +6,18 @@ A turn is expected to read back what the previous turn of its conversation read 
 turn is over 5 minutes, or 1 hour for `cache_control: {"ttl": "1h"}`), or prefix drift: the bytes
 before the breakpoint changed. Drift is located as the first differing leaf of the prompt in cache
 order (tools -> system -> messages), e.g. `system[1].text` at offset 812, and placed relative to
-the `cache_control` breakpoints. Pure: works on `Turn`s of `flows.session`.
+the `cache_control` breakpoints. Pure: works on `Turn`s of `flows.session` (their facts), and reads
+the two bodies only to locate drift.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from functools import partial
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
-from ccproxy.flows.session import Memo, Turn, memoized
+if TYPE_CHECKING:
+    from ccproxy.flows.session import Turn
 
 TTL_DEFAULT = 300.0
 TTL_LONG = 3600.0
@@ -63,13 +64,45 @@ def _walk(path: str, value: Any, whole: bool = False) -> Iterator[tuple[str, str
 
 
 def breakpoints(body: Any) -> list[str]:
-    """The leaf paths a `cache_control` breakpoint ends at, in cache order."""
-    return [path for path, _, mark in leaves(body) if mark]
+    """The leaf paths a `cache_control` breakpoint ends at, in cache order (the marks of `leaves`, without
+    rendering every leaf's text: the writer runs this on every request of a long session)."""
+    if not isinstance(body, dict):
+        return []
+    out: list[str] = []
+    for key in CACHE_ORDER:
+        if key in body:
+            _marks(key, body[key], key == "tools", out)
+    return out
+
+
+def _marks(path: str, value: Any, whole: bool, out: list[str], forced: bool = False) -> None:
+    """Append the paths `leaves` marks under `value`; `forced`: every leaf is (it ends a marked object)."""
+    if whole and isinstance(value, list):
+        for i, tool in enumerate(value):
+            if forced or (isinstance(tool, dict) and "cache_control" in tool):
+                name = tool.get("name") or (tool.get("function") or {}).get("name") if isinstance(tool, dict) else None
+                out.append(f'{path}[{i}] (tool "{name}")' if name else f"{path}[{i}]")
+        return
+    if isinstance(value, dict):
+        mark = "cache_control" in value
+        items = [(k, v) for k, v in value.items() if k != "cache_control"]
+        for n, (k, v) in enumerate(items):
+            _marks(f"{path}.{k}", v, False, out, forced or (mark and n == len(items) - 1))
+        if not items and mark:
+            out.append(path)
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _marks(f"{path}[{i}]", item, False, out, forced)
+        return
+    if forced:
+        out.append(path)
 
 
 def ttl_of(body: Any) -> float:
     """The cache lifetime the request asked for: 1 h when any breakpoint says `ttl: 1h`, else 5 min."""
-    return TTL_LONG if '"ttl": "1h"' in json.dumps(body) or '"ttl":"1h"' in json.dumps(body) else TTL_DEFAULT
+    text = json.dumps(body)
+    return TTL_LONG if '"ttl": "1h"' in text or '"ttl":"1h"' in text else TTL_DEFAULT
 
 
 def first_divergence(before: Any, after: Any) -> dict[str, Any] | None:
@@ -95,18 +128,22 @@ def first_divergence(before: Any, after: Any) -> dict[str, Any] | None:
     return None
 
 
-def _verdict(turn: Turn, prev: Turn | None, expected: int) -> dict[str, Any]:
+#: A turn's request body, parsed, by flow id: read only for a turn whose drift must be located.
+Bodies = Callable[[str], Any]
+
+
+def _verdict(turn: Turn, prev: Turn | None, expected: int, bodies: Bodies) -> dict[str, Any]:
     read = turn.usage()["cache_read"]
     if prev is None:
         return {"cause": "cold_start", "detail": "first turn of the conversation: nothing cached yet"}
-    model, prev_model = turn.flow.ccproxy.get("model"), prev.flow.ccproxy.get("model")
+    model, prev_model = turn.facts.model, prev.facts.model
     if model != prev_model:
         return {"cause": "model_changed", "detail": f"model {prev_model} -> {model}: caches are per model"}
-    gap, ttl = turn.started - prev.ended, ttl_of(prev.body)
+    gap, ttl = turn.started - prev.ended, prev.facts.ttl
     if gap > ttl:
         return {"cause": "ttl_expired", "gap_s": round(gap, 1), "ttl_s": ttl,
                 "detail": f"{gap:.0f} s since the previous turn, over the {ttl / 60:.0f} min cache TTL"}
-    drift = first_divergence(prev.body, turn.body)
+    drift = first_divergence(bodies(prev.id), bodies(turn.id))
     if drift is not None:
         where = f"{drift['path']} at offset {drift['offset']}"
         marks = drift["breakpoints_after"]
@@ -118,25 +155,34 @@ def _verdict(turn: Turn, prev: Turn | None, expected: int) -> dict[str, Any]:
                       "(provider-side eviction, or a breakpoint below the minimum cacheable length)"}
 
 
-def explain_turns(turns: Sequence[Turn], memo: Memo | None = None) -> list[dict[str, Any]]:
-    """Per turn of one conversation (in order): cache read/write, expected read, and on a shortfall why."""
+def explain_turns(turns: Sequence[Turn], bodies: Bodies,
+                  memo: dict[tuple[str, str, int], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Per turn of one conversation (in order): cache read/write, expected read, and on a shortfall why.
+
+    Everything comes from the turns' facts except where a shortfall within the TTL must be located in
+    the prompt: only then are the two requests' bodies read (`bodies`). A long-lived caller (the live
+    viewer) passes a `memo` so that a verdict is worked out once per pair of turns."""
     out: list[dict[str, Any]] = []
     for i, turn in enumerate(turns):
         prev = turns[turn.extends] if turn.extends is not None and turn.extends < i else (turns[i - 1] if i else None)
         usage = turn.usage()
         expected = (prev.usage()["cache_read"] + prev.usage()["cache_write"]) if prev else 0
         row: dict[str, Any] = {
-            "turn": turn.index, "flow_id": turn.flow.id, "model": turn.flow.ccproxy.get("model"),
+            "turn": turn.index, "flow_id": turn.id, "model": turn.facts.model,
             "input": usage["input"], "cache_read": usage["cache_read"], "cache_write": usage["cache_write"],
-            "expected_read": expected, "status": "hit",
-            "breakpoints": memoized(memo, "bp", [turn.flow], partial(breakpoints, turn.body)),
+            "expected_read": expected, "status": "hit", "breakpoints": list(turn.facts.breakpoints),
         }
         if usage["cache_read"] == 0 and usage["cache_write"] == 0 and not row["breakpoints"] and prev is None:
             row["status"] = "uncached"
         elif prev is None or usage["cache_read"] < expected:
             row["status"] = "miss" if usage["cache_read"] == 0 else "partial"
-            row.update(memoized(memo, "cache", [turn.flow, *([prev.flow] if prev else [])],
-                                partial(_verdict, turn, prev, expected)))
+            if memo is None or prev is None:
+                row.update(_verdict(turn, prev, expected, bodies))
+            else:
+                key = (turn.id, prev.id, expected)
+                if key not in memo:
+                    memo[key] = _verdict(turn, prev, expected, bodies)
+                row.update(memo[key])
         out.append(row)
     return out
 

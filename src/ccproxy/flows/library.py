@@ -9,8 +9,9 @@ viewer's blob); what is in the set, and the errors for a missing or ambiguous fl
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from ccproxy.flows.stored import StoredFlow
 if TYPE_CHECKING:
     from ccproxy.config.model import CCProxyConfig
     from ccproxy.flows.changes import BodyDiff, Comparison
+    from ccproxy.flows.facts import Facts
     from ccproxy.flows.har import Sink
 
 # compare/diff/HAR/sessions import their modules when called: `flows list` should not pay for difflib & co.
@@ -206,37 +208,49 @@ class FlowLibrary:
 
         return build_har(self.load_set(jq_filters), masked=redacted)
 
+    def facts(self, jq_filters: Jq = ()) -> list[Facts]:
+        """The session facts of the set, in set order: what the session views read instead of bodies."""
+        chain = self._chain(jq_filters)
+        with self.open() as store:
+            return store.facts(self._select(store, chain)) if store else []
+
     def tree(self, jq_filters: Jq = ()) -> list[dict[str, Any]]:
         """Sessions -> conversations -> turns, subagents nested under the turn that spawned them."""
         from ccproxy.flows.session import build_tree
 
-        return build_tree(self.load_set(jq_filters))
+        return build_tree(self.facts(jq_filters))
 
     def cache(self, jq_filters: Jq = (), id_prefix: str | None = None) -> list[dict[str, Any]]:
         """Prompt-cache forensics per conversation (`sessions_api.cache_of`); `id_prefix` keeps its conversation."""
         from ccproxy.flows.sessions_api import cache_of
 
-        flows = self.load_set(jq_filters)
-        if not flows:
+        facts = self.facts(jq_filters)
+        if not facts:
             raise FlowError("no flows in the set; `ccproxy flows list` shows what is stored")
         flow_id = self.find_id(id_prefix, jq_filters) if id_prefix else None
-        return cache_of(flows, flow_id)
+        with self.open() as store:
+            assert store is not None
+            return cache_of(facts, request_bodies(store), flow_id)
 
     def lint(self, jq_filters: Jq = ()) -> list[dict[str, Any]]:
         from ccproxy.flows.sessions_api import lint_of
 
-        return lint_of(self.load_set(jq_filters))
+        return lint_of(self.facts(jq_filters))
 
     def turn_diff(self, id_prefix: str, jq_filters: Jq = ()) -> dict[str, Any]:
         """The structural diff of one flow's request against the previous turn of its conversation."""
         from ccproxy.flows.session import group
-        from ccproxy.flows.sessions_api import turn_diffs
+        from ccproxy.flows.sessions_api import turn_diff
 
         flow_id = self.find_id(id_prefix, jq_filters)
-        for session in group(self.load_set(jq_filters)):
+        for session in group(self.facts(jq_filters)):
             for conv in session.conversations:
-                if any(t.flow.id == flow_id for t in conv.turns):
-                    found = turn_diffs(conv).get(flow_id)
+                for i, turn in enumerate(conv.turns):
+                    if turn.id != flow_id:
+                        continue
+                    with self.open() as store:
+                        assert store is not None
+                        found = turn_diff(conv, i, request_bodies(store))
                     if found is None:
                         raise FlowError(
                             f"flow {flow_id[:8]} is the first turn of its conversation; nothing to diff against"
@@ -268,3 +282,16 @@ class FlowLibrary:
 def _match(prefix: str, ids: Sequence[str]) -> list[str]:
     low = prefix.lower()
     return [i for i in ids if i.lower().startswith(low)]
+
+
+def request_bodies(store: FlowStore, keep: int = 4) -> Callable[[str], Any]:
+    """Flow id -> its parsed request body, read from `store` when asked; the last `keep` stay (a cache
+    verdict or a diff reads a turn and the one before, and the next pair shares one)."""
+    from ccproxy.flows.facts import request_body
+
+    @lru_cache(maxsize=keep)
+    def body(flow_id: str) -> Any:
+        docs = store.docs([flow_id])
+        return request_body(StoredFlow(docs[0], store.parts(flow_id))) if docs else None
+
+    return body

@@ -3,7 +3,8 @@ cleared on request.
 
 mitmweb keeps every flow it sees in memory; the flow store keeps them on disk. This addon keeps the
 two in step: a started daemon shows the newest stored flows again (summaries, bodies read when
-opened: `flows/restore.py`), the view holds only the newest `inspector.view_limit` flows, and flows
+opened: `flows/restore.py`), live flows drop their bodies the same way once stored (all but the newest
+`KEEP_LOADED`), the view holds only the newest `inspector.view_limit` flows, and flows
 cleared from the store leave the view through one mitmproxy command, `ccproxy.view.remove`, which
 the MCP server calls in-process and `ccproxy flows clear` calls over mitmweb's REST API
 (`POST /commands/ccproxy.view.remove`).
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections import deque
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,11 +24,14 @@ from mitmproxy import command, ctx, http
 
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flows.api import store_path
-from ccproxy.flows.restore import load_recent, to_http_flow
+from ccproxy.flows.restore import load_recent, to_http_flow, unload
 
 log = logging.getLogger("ccproxy.view")
 
 REMOVE = "ccproxy.view.remove"
+#: The newest stored flows keep their bodies in memory (a replay from mitmweb sends them); older ones
+#: read them from the store when shown.
+KEEP_LOADED = 16
 #: The `ids` argument of `ccproxy.view.remove` that means every finished flow.
 EVERYTHING = "*"
 
@@ -62,6 +67,7 @@ class FlowView:
         self.limit = config.inspector.view_limit
         self.slack = max(1, self.limit // 10)
         self.restoring: asyncio.Task[None] | None = None
+        self.loaded: deque[str] = deque()  # stored flows still holding their bodies, oldest first
 
     @staticmethod
     def _view() -> Any:
@@ -94,10 +100,29 @@ class FlowView:
         if old:
             view.remove(old)
 
+    # -- bodies on demand ----------------------------------------------------------------------------
+    def _unload(self) -> None:
+        """Flows the writer has stored, beyond the newest `KEEP_LOADED`, drop their bodies (read from the
+        store when opened): the view's memory no longer grows with request size x view_limit."""
+        recorder = ctx.master.addons.get("recorder")
+        view = self._view()
+        written = getattr(recorder, "written", None)
+        if view is None or written is None:
+            return
+        while written:
+            self.loaded.append(written.popleft())
+        path = store_path(self.config, self.config_dir)
+        while len(self.loaded) > KEEP_LOADED:
+            flow = view.get_by_id(self.loaded.popleft())
+            if flow is not None and isinstance(flow, http.HTTPFlow):
+                unload(flow, path)
+
     def response(self, flow: http.HTTPFlow) -> None:
+        self._unload()
         self._trim()
 
     def error(self, flow: http.HTTPFlow) -> None:
+        self._unload()
         self._trim()
 
     # -- remove ------------------------------------------------------------------------------------

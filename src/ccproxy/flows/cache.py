@@ -71,11 +71,11 @@ def breakpoints(body: Any) -> list[str]:
     out: list[str] = []
     for key in CACHE_ORDER:
         if key in body:
-            _marks(key, body[key], key == "tools", out)
+            marks_of(key, body[key], key == "tools", out)
     return out
 
 
-def _marks(path: str, value: Any, whole: bool, out: list[str], forced: bool = False) -> None:
+def marks_of(path: str, value: Any, whole: bool, out: list[str], forced: bool = False) -> None:
     """Append the paths `leaves` marks under `value`; `forced`: every leaf is (it ends a marked object)."""
     if whole and isinstance(value, list):
         for i, tool in enumerate(value):
@@ -87,13 +87,13 @@ def _marks(path: str, value: Any, whole: bool, out: list[str], forced: bool = Fa
         mark = "cache_control" in value
         items = [(k, v) for k, v in value.items() if k != "cache_control"]
         for n, (k, v) in enumerate(items):
-            _marks(f"{path}.{k}", v, False, out, forced or (mark and n == len(items) - 1))
+            marks_of(f"{path}.{k}", v, False, out, forced or (mark and n == len(items) - 1))
         if not items and mark:
             out.append(path)
         return
     if isinstance(value, list):
         for i, item in enumerate(value):
-            _marks(f"{path}[{i}]", item, False, out, forced)
+            marks_of(f"{path}[{i}]", item, False, out, forced)
         return
     if forced:
         out.append(path)

@@ -18,13 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from ccproxy.flows.cache import breakpoints, ttl_of
 from ccproxy.flows.conversation import conversation_id, first_user_text, parse_json
 from ccproxy.flows.lint import lint_events, summary
+from ccproxy.flows.msgfacts import RECENT_LISTS, body_facts
 from ccproxy.flows.stored import StoredFlow, header
 
 FACTS_VERSION = 1
@@ -145,30 +145,11 @@ def started_of(flow: StoredFlow) -> float:
                  or (flow.doc.get("request") or {}).get("timestamp_start") or 0.0)
 
 
-def _key(message: Any) -> str:
-    """A message's identity across turns: cache_control moves every turn and must not break the match."""
-    text = json.dumps(message, sort_keys=True)
-    if '"cache_control"' in text or (isinstance(message, dict) and isinstance(message.get("content"), str)):
-        text = json.dumps(_strip(message), sort_keys=True)  # the slow path only for the messages that need it
-    return hashlib.sha1(text.encode()).hexdigest()
-
-
-def _strip(value: Any) -> Any:
-    """Without `cache_control`, and a string `content` as the one text block it means."""
-    if isinstance(value, dict):
-        if isinstance(value.get("content"), str) and "role" in value:
-            value = {**value, "content": [{"type": "text", "text": value["content"]}]}
-        return {k: _strip(v) for k, v in value.items() if k != "cache_control"}
-    if isinstance(value, list):
-        return [_strip(v) for v in value]
-    return value
-
-
-def prefixes_of(messages: Sequence[Any]) -> bytes:
+def _chain(keys: Iterable[str]) -> bytes:
     """A chained hash per message, packed: entry k identifies the message list `messages[:k + 1]`."""
     out, running = [], hashlib.sha1()
-    for msg in messages:
-        running.update(_key(msg).encode())
+    for key in keys:
+        running.update(key.encode())
         out.append(running.digest()[:HASH_BYTES])
     return b"".join(out)
 
@@ -179,23 +160,6 @@ def id_hash(value: str) -> bytes:
 
 def text_key(text: str) -> str:
     return hashlib.sha1(" ".join(text.split()).encode()).hexdigest()
-
-
-def tool_results_of(messages: Sequence[Any]) -> list[str]:
-    """Ids of tool calls whose results a request sends (Anthropic, OpenAI Chat, Responses)."""
-    ids: list[str] = []
-    for msg in messages:
-        if not isinstance(msg, dict):
-            continue
-        if msg.get("role") == "tool" and msg.get("tool_call_id"):
-            ids.append(str(msg["tool_call_id"]))
-        if msg.get("type") == "function_call_output" and msg.get("call_id"):
-            ids.append(str(msg["call_id"]))
-        content = msg.get("content")
-        for block in content if isinstance(content, list) else []:
-            if isinstance(block, dict) and block.get("type") == "tool_result" and block.get("tool_use_id"):
-                ids.append(str(block["tool_use_id"]))
-    return list(dict.fromkeys(ids))
 
 
 def tool_uses_of(flow: StoredFlow) -> list[ToolUse]:
@@ -245,8 +209,13 @@ def facts_of(doc: dict[str, Any], parts: Mapping[str, bytes]) -> Facts:
     the session views. Pure; called by the store when it writes a flow and when it upgrades old rows."""
     flow = StoredFlow(doc, dict(parts))
     ccp, resp = flow.ccproxy, doc.get("response") or {}
-    body = request_body(flow)
-    messages = messages_of(body)
+    raw = flow.body("client_request") or flow.body("request") or b""
+    body = parse_json(raw)
+    key = next((k for k in ("messages", "input", "contents") if isinstance(body, dict)
+                and isinstance(body.get(k), list)), None)
+    messages = list(body[key]) if key else []
+    per_message = RECENT_LISTS.facts(messages, len(raw))
+    marks, ttl = body_facts(body, key, per_message)
     started = started_of(flow)
     first = first_user_text(body) or ""
     return Facts(
@@ -268,11 +237,11 @@ def facts_of(doc: dict[str, Any], parts: Mapping[str, bytes]) -> Facts:
         title=title_of(first),
         first_key=text_key(first) if first else None,
         tool_uses=tool_uses_of(flow),
-        breakpoints=breakpoints(body),
-        ttl=ttl_of(body),
+        breakpoints=marks,
+        ttl=ttl,
         lint=lint_flow(flow),
-        prefixes=prefixes_of(messages),
-        tool_results=b"".join(id_hash(i) for i in tool_results_of(messages)),
+        prefixes=_chain(m.key for m in per_message),
+        tool_results=b"".join(id_hash(i) for i in dict.fromkeys(r for m in per_message for r in m.results)),
     )
 
 

@@ -28,8 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-_WORDS = ("the store flow body chunk request agent turn message tool result file line code test value error read "
-          "write path index table page answer stream event proxy client provider model token session cache").split()
+_WORDS = ["the", "store", "flow", "body", "chunk", "request", "agent", "turn", "message", "tool", "result", "file", "line", "code", "test", "value", "error", "read", "write", "path", "index", "table", "page", "answer", "stream", "event", "proxy", "client", "provider", "model", "token", "session", "cache"]
 
 # -- building a store (runs under either checkout's python: only modules both have) ---------------------------
 
@@ -147,7 +146,10 @@ def viewer(directory: Path) -> None:
     from ccproxy.config.model import CCProxyConfig
     from ccproxy.flows.library import FlowLibrary
     from ccproxy.flows.store import FlowStore
-    from ccproxy.viewer.web import LiveData
+    try:
+        from ccproxy.viewer.live import LiveData
+    except ImportError:  # the baseline
+        from ccproxy.viewer.web import LiveData  # type: ignore[no-redef,attr-defined]
 
     live = LiveData(FlowLibrary(CCProxyConfig(), directory))
     start = time.perf_counter()

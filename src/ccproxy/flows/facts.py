@@ -18,18 +18,16 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ccproxy.flows.conversation import conversation_id, first_user_text, parse_json
 from ccproxy.flows.lint import lint_events, summary
-from ccproxy.flows.msgfacts import RECENT_LISTS, body_facts
+from ccproxy.flows.msgfacts import HASH_BYTES, RECENT_LISTS, body_facts
 from ccproxy.flows.stored import StoredFlow, header
 
 FACTS_VERSION = 1
-#: Bytes kept of each chained message hash and tool-result id hash: 2^-64 collisions, 8 bytes a message.
-HASH_BYTES = 8
 #: Request headers some clients put their session id in (checked after `.ccproxy.session_id`).
 SESSION_HEADERS = ("x-claude-code-session-id", "session_id", "session-id", "x-session-id")
 NO_SESSION = "(no session id)"
@@ -145,19 +143,6 @@ def started_of(flow: StoredFlow) -> float:
                  or (flow.doc.get("request") or {}).get("timestamp_start") or 0.0)
 
 
-def _chain(keys: Iterable[str]) -> bytes:
-    """A chained hash per message, packed: entry k identifies the message list `messages[:k + 1]`."""
-    out, running = [], hashlib.sha1()
-    for key in keys:
-        running.update(key.encode())
-        out.append(running.digest()[:HASH_BYTES])
-    return b"".join(out)
-
-
-def id_hash(value: str) -> bytes:
-    return hashlib.sha1(value.encode()).digest()[:HASH_BYTES]
-
-
 def text_key(text: str) -> str:
     return hashlib.sha1(" ".join(text.split()).encode()).hexdigest()
 
@@ -214,7 +199,7 @@ def facts_of(doc: dict[str, Any], parts: Mapping[str, bytes]) -> Facts:
     key = next((k for k in ("messages", "input", "contents") if isinstance(body, dict)
                 and isinstance(body.get(k), list)), None)
     messages = list(body[key]) if key else []
-    per_message = RECENT_LISTS.facts(messages, len(raw))
+    per_message, prefixes = RECENT_LISTS.facts(messages, len(raw))
     marks, ttl = body_facts(body, key, per_message)
     started = started_of(flow)
     first = first_user_text(body) or ""
@@ -240,8 +225,8 @@ def facts_of(doc: dict[str, Any], parts: Mapping[str, bytes]) -> Facts:
         breakpoints=marks,
         ttl=ttl,
         lint=lint_flow(flow),
-        prefixes=_chain(m.key for m in per_message),
-        tool_results=b"".join(id_hash(i) for i in dict.fromkeys(r for m in per_message for r in m.results)),
+        prefixes=prefixes,
+        tool_results=b"".join(dict.fromkeys(r for m in per_message for r in m.results)),
     )
 
 

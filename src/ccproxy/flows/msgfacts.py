@@ -26,12 +26,31 @@ RECENT = 16
 RECENT_BYTES = 24 << 20
 
 
+#: Bytes kept of each chained message hash and tool-result id hash: 2^-64 collisions, 8 bytes a message.
+HASH_BYTES = 8
+
+
+def id_hash(value: str) -> bytes:
+    return hashlib.sha1(value.encode()).digest()[:HASH_BYTES]
+
+
 @dataclass(frozen=True)
 class MessageFacts:
-    key: str  # the message's identity across turns (`cache_control` left out)
+    key: bytes  # the message's identity across turns (`cache_control` left out)
     marks: tuple[str, ...]  # cache breakpoint paths inside the message, after its own path
-    results: tuple[str, ...]  # tool call ids whose results it carries
+    results: tuple[bytes, ...]  # `id_hash` of each tool call id whose result it carries
     ttl_1h: bool  # some `cache_control` in it asks for the 1 h TTL
+
+
+def chain(prefixes: bytes, keys: Sequence[MessageFacts]) -> bytes:
+    """`prefixes` (packed, one per earlier message) extended by one entry per message of `keys`: entry k
+    identifies the message list `messages[:k + 1]` (it hashes entry k - 1 with message k's key)."""
+    out = [prefixes]
+    last = prefixes[-HASH_BYTES:]
+    for facts in keys:
+        last = hashlib.sha1(last + facts.key).digest()[:HASH_BYTES]
+        out.append(last)
+    return b"".join(out)
 
 
 def _strip(value: Any) -> Any:
@@ -45,12 +64,12 @@ def _strip(value: Any) -> Any:
     return value
 
 
-def message_key(message: Any) -> str:
+def message_key(message: Any) -> bytes:
     """A message's identity across turns: cache_control moves every turn and must not break the match."""
     text = json.dumps(message, sort_keys=True)
     if '"cache_control"' in text or (isinstance(message, dict) and isinstance(message.get("content"), str)):
         text = json.dumps(_strip(message), sort_keys=True)  # the slow path only for the messages that need it
-    return hashlib.sha1(text.encode()).hexdigest()
+    return hashlib.sha1(text.encode()).digest()
 
 
 def results_of(msg: Any) -> tuple[str, ...]:
@@ -82,7 +101,8 @@ def has_ttl_1h(value: Any) -> bool:
 def _fresh(message: Any) -> MessageFacts:
     marks: list[str] = []
     marks_of("", message, False, marks)
-    return MessageFacts(message_key(message), tuple(marks), results_of(message), has_ttl_1h(message))
+    return MessageFacts(message_key(message), tuple(marks), tuple(id_hash(r) for r in results_of(message)),
+                        has_ttl_1h(message))
 
 
 class Recent:
@@ -90,13 +110,14 @@ class Recent:
 
     def __init__(self, size: int = RECENT, budget: int = RECENT_BYTES) -> None:
         self.size, self.budget = size, budget
-        self.lists: OrderedDict[int, tuple[list[Any], list[MessageFacts], int]] = OrderedDict()
+        self.lists: OrderedDict[int, tuple[list[Any], list[MessageFacts], bytes, int]] = OrderedDict()
         self.serial = 0
 
-    def facts(self, messages: Sequence[Any], weight: int = 0) -> list[MessageFacts]:
-        """Each message's facts; `weight` is the request's size, counted against the byte budget."""
+    def facts(self, messages: Sequence[Any], weight: int = 0) -> tuple[list[MessageFacts], bytes]:
+        """Each message's facts and the packed prefix hashes (`chain`); `weight` is the request's size,
+        counted against the byte budget."""
         best: tuple[int, int] | None = None  # (shared length, serial)
-        for serial, (old, _, _) in self.lists.items():
+        for serial, (old, _, _, _) in self.lists.items():
             if not old or not messages or old[0] != messages[0]:
                 continue
             n, limit = 1, min(len(old), len(messages))
@@ -105,21 +126,23 @@ class Recent:
             if best is None or n > best[0]:
                 best = (n, serial)
         reused: list[MessageFacts] = []
+        prefixes = b""
         if best is not None:
             reused = self.lists[best[1]][1][: best[0]]
-            self.lists.move_to_end(best[1])
-        out = reused + [_fresh(m) for m in messages[len(reused):]]
+            prefixes = self.lists[best[1]][2][: best[0] * HASH_BYTES]
+        fresh = [_fresh(m) for m in messages[len(reused):]]
+        out, prefixes = reused + fresh, chain(prefixes, fresh)
         self.serial += 1
-        self.lists[self.serial] = (list(messages), out, weight)
+        self.lists[self.serial] = (list(messages), out, prefixes, weight)
         if best is not None:
             # Same opening message: the same conversation. Its newest request is what the next one
             # resends (a retry or a fork shares all but the last message or two with it too), and one
             # list per conversation keeps the comparisons above to one per conversation.
             del self.lists[best[1]]
         while len(self.lists) > 1 and (len(self.lists) > self.size
-                                       or sum(w for _, _, w in self.lists.values()) > self.budget):
+                                       or sum(w for *_, w in self.lists.values()) > self.budget):
             self.lists.popitem(last=False)
-        return out
+        return out, prefixes
 
 
 RECENT_LISTS = Recent()

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccproxy.flows.facts import NO_SESSION, SESSION_HEADERS, Facts, ToolUse, id_hash
+from ccproxy.flows.facts import NO_SESSION, SESSION_HEADERS, Facts, ToolUse
+from ccproxy.flows.msgfacts import id_hash
 
 __all__ = ["AGENT_TOOLS", "NO_SESSION", "SESSION_HEADERS", "Conversation", "Session", "Turn", "build_tree", "group",
            "walk"]

@@ -8,148 +8,19 @@ per-flow facts in a worker process: nothing the viewer asks runs on the proxy's 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import ctypes
 import json
-import multiprocessing
-import signal
-import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mitmproxy.tools.web.app import AuthRequestHandler
 
+from ccproxy.viewer.live import LiveProcess
 from ccproxy.viewer.page import render
 
 if TYPE_CHECKING:
     from ccproxy.config.model import CCProxyConfig
-    from ccproxy.flows.facts import Facts
-    from ccproxy.flows.library import FlowLibrary
-    from ccproxy.viewer.data import Verdicts
 
 PATH = "/ccproxy/"
-#: The live page shows the newest flows of the set; `flows export --html --jq` reaches further back.
-LIVE_LIMIT = 500
-
-
-class LiveData:
-    """The light blob of the newest flows, rebuilt only when the set changed (the page polls every 3 s).
-
-    Runs in the viewer's worker process. It keeps each shown flow's facts and flow JSON (a few KB a flow,
-    never a body) and the cache verdicts worked out so far, so a new flow costs reading that flow's row,
-    and a rebuild is a walk over facts."""
-
-    def __init__(self, library: FlowLibrary) -> None:
-        self.library = library
-        self.key: tuple[tuple[str, int], ...] = ()
-        self.body = b""
-        self.facts: dict[tuple[str, int], Facts] = {}
-        self.docs: dict[str, dict[str, Any]] = {}
-        self.verdicts: Verdicts = {}
-        self.against: dict[str, dict[str, Any]] = {}
-
-    def get(self) -> bytes:
-        from ccproxy.flows.library import request_bodies
-        from ccproxy.viewer.data import light_data
-
-        with self.library.open() as store:
-            if store is None:
-                return self._empty()
-            key = tuple(store.versions(self.library.ids())[-LIVE_LIMIT:])
-            if key == self.key and self.body:
-                return self.body
-            new = [k for k in key if k not in self.facts]
-            if any(k[0] in self.docs for k in new):
-                self.verdicts.clear()  # a flow written again under its id (a replay): its verdicts may change
-            ids = [k[0] for k in new]
-            for k, facts in zip(new, store.facts(ids), strict=False):
-                self.facts[k] = facts
-            self.docs.update({d["id"]: d for d in store.docs(ids)})
-            keep = set(key)
-            self.facts = {k: v for k, v in self.facts.items() if k in keep}
-            self.docs = {k[0]: self.docs[k[0]] for k in key if k[0] in self.docs}
-            data = light_data([self.facts[k] for k in key if k in self.facts], self.docs, request_bodies(store),
-                              verdicts=self.verdicts)
-        self.against = {fid: v["diff"] for fid, v in data["flows"].items() if v["diff"]}
-        self.body = json.dumps(data, ensure_ascii=False, default=str).encode()
-        self.key = key
-        return self.body
-
-    def _empty(self) -> bytes:
-        from ccproxy.viewer.data import light_data
-
-        return json.dumps(light_data([], {}, lambda _: None), default=str).encode()
-
-    def flow(self, flow_id: str) -> bytes | None:
-        from ccproxy.flows.library import request_bodies
-        from ccproxy.viewer.data import flow_detail, full_diff
-
-        flows = self.library.load([flow_id])
-        if not flows:
-            return None
-        detail = flow_detail(flows[0], redacted=True)
-        with self.library.open() as store:
-            if store is not None:
-                detail["diff"] = full_diff(self.against.get(flow_id), request_bodies(store))
-        return json.dumps(detail, ensure_ascii=False, default=str).encode()
-
-
-# -- the worker process -------------------------------------------------------------------------------
-# Building the blob parses JSON and walks every shown flow's facts: long stretches under the GIL, which
-# on a thread of the daemon delayed every proxied request (bench/sessions.py). In a process, the event
-# loop only waits for the answer bytes. Started on the first request; dies with the daemon.
-
-_live: dict[str, LiveData] = {}
-
-
-def _die_with_parent() -> None:
-    """Linux: SIGKILL this worker when the daemon dies, even by SIGKILL."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def _start(library: FlowLibrary) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent()
-    _live["live"] = LiveData(library)
-
-
-def _data() -> bytes:
-    return _live["live"].get()
-
-
-def _flow(flow_id: str) -> bytes | None:
-    return _live["live"].flow(flow_id)
-
-
-class LiveProcess:
-    """The viewer's answers, computed in one worker process (one, so its memo of facts stays warm)."""
-
-    def __init__(self, library: FlowLibrary) -> None:
-        self.library = library
-        self.pool: ProcessPoolExecutor | None = None
-
-    def _pool(self) -> ProcessPoolExecutor:
-        if self.pool is None:
-            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_start, initargs=(self.library,))
-        return self.pool
-
-    async def get(self) -> bytes:
-        result: bytes = await asyncio.wrap_future(self._pool().submit(_data))
-        return result
-
-    async def flow(self, flow_id: str) -> bytes | None:
-        result: bytes | None = await asyncio.wrap_future(self._pool().submit(_flow, flow_id))
-        return result
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            self.pool = None
 
 
 class _Base(AuthRequestHandler):
@@ -169,6 +40,7 @@ class ViewerRedirect(_Base):
 
 class ViewerPage(_Base):
     def get(self) -> None:
+        self.live.warm()  # the page's first poll follows at once: start the worker now
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.write(render(None))
 

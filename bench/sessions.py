@@ -180,17 +180,18 @@ def upgrade(directory: Path) -> None:
 # -- the driver (this checkout) ---------------------------------------------------------------------------------
 
 
-def timed_cli(python: str, directory: Path, *cmd: str) -> tuple[float, float]:
-    """A `ccproxy` command's wall time and peak RSS, measured by GNU time's view of the child."""
+def timed_cli(python: str, directory: Path, *cmd: str) -> tuple[float, float, float]:
+    """A `ccproxy` command's wall time, peak RSS and CPU time (a loaded machine stretches wall time)."""
     script = ("import resource, subprocess, sys, time\n"
               "t = time.perf_counter()\n"
               "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
               "w = time.perf_counter() - t\n"
-              "print(w, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n")
+              "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+              "print(w, u.ru_maxrss / 1024, u.ru_utime + u.ru_stime)\n")
     res = subprocess.run([sys.executable, "-c", script, python, "-m", "ccproxy.cli.main", "--config", str(directory),
                           *cmd], capture_output=True, text=True, check=True)
-    wall, rss = res.stdout.split()
-    return float(wall), float(rss)
+    wall, rss, cpu = res.stdout.split()
+    return float(wall), float(rss), float(cpu)
 
 
 def main() -> None:
@@ -242,11 +243,16 @@ def main() -> None:
             up = json.loads(out.stdout.strip().splitlines()[-1])
             print(f"upgrade of the old store by the new code: schema {up['open_s']:.1f} s, "
                   f"facts for {up['facts']} flows {up['facts_s']:.1f} s")
-            print(f"{'command':<14} {'old s':>8} {'old MB':>8} {'new s':>8} {'new MB':>8} {'speed-up':>9}")
+            print(f"{'command':<14} {'old s':>8} {'CPU s':>8} {'old MB':>8} {'new s':>8} {'CPU s':>8} {'new MB':>8}"
+                  f" {'speed-up':>9}")
             for cmd in (("flows", "tree", "--json"), ("flows", "cache", "--json"), ("flows", "lint", "--json")):
-                ow, orss = timed_cli(old_py, dirs["old"], *cmd)
-                nw, nrss = timed_cli(new_py, dirs["new"], *cmd)
-                print(f"{' '.join(cmd[:2]):<14} {ow:8.2f} {orss:8.0f} {nw:8.2f} {nrss:8.0f} {ow / nw:8.1f}x")
+                ow, orss, ocpu = timed_cli(old_py, dirs["old"], *cmd)
+                nw, nrss, ncpu = timed_cli(new_py, dirs["new"], *cmd)
+                print(f"{' '.join(cmd[:2]):<14} {ow:8.2f} {ocpu:8.2f} {orss:8.0f} {nw:8.2f} {ncpu:8.2f} {nrss:8.0f}"
+                      f" {ow / nw:8.1f}x")
+            print(f"{'--help (start-up)':<14} " + "   ".join(
+                f"{name} {timed_cli(py, dirs[name], '--help')[2]:.2f} CPU s" for name, py in (("old", old_py),
+                                                                                          ("new", new_py))))
             for name, py in (("old", old_py), ("new", new_py)):
                 out = subprocess.run([py, me, "--viewer", str(dirs[name])], capture_output=True, text=True,
                                      check=True, env={**os.environ, "PYTHONPATH": ""})

@@ -200,7 +200,7 @@ def facts_of(doc: dict[str, Any], parts: Mapping[str, bytes]) -> Facts:
                 and isinstance(body.get(k), list)), None)
     messages = list(body[key]) if key else []
     per_message, prefixes = RECENT_LISTS.facts(messages, len(raw))
-    marks, ttl = body_facts(body, key, per_message)
+    marks, ttl = body_facts(body, key, per_message, raw)
     started = started_of(flow)
     first = first_user_text(body) or ""
     return Facts(

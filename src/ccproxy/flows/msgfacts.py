@@ -148,9 +148,11 @@ class Recent:
 RECENT_LISTS = Recent()
 
 
-def body_facts(body: Any, key: str | None, per_message: Sequence[MessageFacts]) -> tuple[list[str], float]:
+def body_facts(body: Any, key: str | None, per_message: Sequence[MessageFacts],
+               raw: bytes | None = None) -> tuple[list[str], float]:
     """The body's cache breakpoints (as `cache.breakpoints`) and TTL (as `cache.ttl_of`), the message list
-    under `key` read from `per_message`."""
+    under `key` read from `per_message`. With the `raw` bytes the body was parsed from, a body that
+    cannot hold a `ttl` key (no `ttl` and no `\\u` escape in it) is not walked for one."""
     if not isinstance(body, dict):
         return [], TTL_DEFAULT
     marks: list[str] = []
@@ -162,6 +164,6 @@ def body_facts(body: Any, key: str | None, per_message: Sequence[MessageFacts]) 
                 marks += [f"{key}[{i}]{m}" for m in facts.marks]
         else:
             marks_of(section, body[section], section == "tools", marks)
-    rest = {k: v for k, v in body.items() if k != key}
-    long = any(f.ttl_1h for f in per_message) or has_ttl_1h(rest)
+    maybe = raw is None or b"ttl" in raw or b"\\u" in raw
+    long = maybe and (any(f.ttl_1h for f in per_message) or has_ttl_1h({k: v for k, v in body.items() if k != key}))
     return marks, TTL_LONG if long else TTL_DEFAULT

@@ -124,7 +124,7 @@ def build(directory: Path, plan: list[int], extra: bool) -> None:
     with FlowStore(directory / "flows.sqlite3", create=True) as store:
         for session, turns in enumerate(plan):
             for turn, rec in enumerate(_records(session, turns, t0 + session * 10_000)):
-                if extra and turn == turns - 1 and session == 0:
+                if extra and turn == turns - 1 and session == len(plan) - 1:
                     held.append(rec)
                     continue
                 start = time.perf_counter()

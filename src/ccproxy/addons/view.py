@@ -31,7 +31,7 @@ log = logging.getLogger("ccproxy.view")
 REMOVE = "ccproxy.view.remove"
 #: The newest stored flows keep their bodies in memory (a replay from mitmweb sends them); older ones
 #: read them from the store when shown.
-KEEP_LOADED = 16
+KEEP_LOADED = 4
 #: The `ids` argument of `ccproxy.view.remove` that means every finished flow.
 EVERYTHING = "*"
 

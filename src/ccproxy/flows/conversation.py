@@ -30,6 +30,9 @@ def _text_of(content: Any) -> str:
     return ""
 
 
+text_of = _text_of
+
+
 def first_user_text(body: Any) -> str | None:
     """The first user message's text: Anthropic/OpenAI `messages`, Responses `input`, Gemini `contents`."""
     if not isinstance(body, dict):

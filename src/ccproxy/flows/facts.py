@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from ccproxy.flows.conversation import conversation_id, first_user_text, parse_json
+from ccproxy.flows.conversation import parse_json
 from ccproxy.flows.lint import lint_events, summary
 from ccproxy.flows.msgfacts import HASH_BYTES, RECENT_LISTS, body_facts
 from ccproxy.flows.stored import StoredFlow, header
@@ -195,18 +195,14 @@ def facts_of(doc: dict[str, Any], parts: Mapping[str, bytes]) -> Facts:
     flow = StoredFlow(doc, dict(parts))
     ccp, resp = flow.ccproxy, doc.get("response") or {}
     raw = flow.body("client_request") or flow.body("request") or b""
-    body = parse_json(raw)
-    key = next((k for k in ("messages", "input", "contents") if isinstance(body, dict)
-                and isinstance(body.get(k), list)), None)
-    messages = list(body[key]) if key else []
-    per_message, prefixes = RECENT_LISTS.facts(messages, len(raw))
-    marks, ttl = body_facts(body, key, per_message, raw)
+    read = RECENT_LISTS.read(raw)
+    marks, ttl = body_facts(read.sections(), read.key, read.facts, raw)
     started = started_of(flow)
-    first = first_user_text(body) or ""
+    first = read.first_text() or ""
     return Facts(
         id=flow.id,
         session=session_of(flow),
-        conversation=str(ccp.get("conversation_id") or conversation_id(body) or f"flow-{flow.id[:8]}"),
+        conversation=str(ccp.get("conversation_id") or _conversation_id(first) or f"flow-{flow.id[:8]}"),
         started=started,
         ended=started + float(ccp.get("duration_ms") or 0) / 1000,
         model=ccp.get("model"),
@@ -218,16 +214,21 @@ def facts_of(doc: dict[str, Any], parts: Mapping[str, bytes]) -> Facts:
         stop_reason=ccp.get("stop_reason"),
         streamed=bool(ccp.get("streamed")),
         transform=_transformed(ccp),
-        messages=len(messages),
+        messages=len(read.facts),
         title=title_of(first),
         first_key=text_key(first) if first else None,
         tool_uses=tool_uses_of(flow),
         breakpoints=marks,
         ttl=ttl,
         lint=lint_flow(flow),
-        prefixes=prefixes,
-        tool_results=b"".join(dict.fromkeys(r for m in per_message for r in m.results)),
+        prefixes=read.prefixes,
+        tool_results=b"".join(dict.fromkeys(r for m in read.facts for r in m.results)),
     )
+
+
+def _conversation_id(first: str) -> str | None:
+    """`conversation.conversation_id` of a body whose first user text is `first`."""
+    return hashlib.sha256(first.encode("utf-8")).hexdigest()[:16] if first else None
 
 
 def stored_facts(doc: dict[str, Any], parts: Mapping[str, bytes]) -> Facts:

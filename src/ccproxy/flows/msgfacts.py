@@ -3,10 +3,9 @@
 An agent re-sends its whole conversation every turn, so hashing every message, walking it for cache
 breakpoints and tool results, once per request, costs the writer O(session) per flow (~25 ms at
 0.7 MB, growing). Every message but the newest few is the same as in the previous request, so the
-facts of each message are kept for the last few requests seen (several sessions interleave) and a
-message equal to the one at the same place is not looked at again. Python's `==` on parsed JSON
-runs in C; the one liberty it takes (`1 == 1.0 == True`) would need a client to re-send an old
-message with a number turned into a bool.
+facts of each message are kept with the last request of each of the last few conversations written
+(several sessions interleave). A new request is compared with those as bytes: the messages that lie
+in the bytes it shares with the best match are neither parsed (`bodyscan`) nor looked at again.
 """
 
 from __future__ import annotations
@@ -18,12 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ccproxy.flows.bodyscan import MESSAGE_KEYS, Scanned, Span, scan
 from ccproxy.flows.cache import CACHE_ORDER, TTL_DEFAULT, TTL_LONG, marks_of
+from ccproxy.flows.chunks import common_prefix
+from ccproxy.flows.conversation import first_user_text, parse_json, text_of
 
-#: How many recent message lists are remembered (one per session being written, roughly), and at most
-#: how many request bytes they came from (the parsed lists live in the writer process).
+#: How many conversations' latest requests are remembered (one per session being written, roughly), and
+#: at most how many bytes they hold together (they live in the writer process).
 RECENT = 16
-RECENT_BYTES = 24 << 20
+RECENT_BYTES = 16 << 20
 
 
 #: Bytes kept of each chained message hash and tool-result id hash: 2^-64 collisions, 8 bytes a message.
@@ -105,44 +107,91 @@ def _fresh(message: Any) -> MessageFacts:
                         has_ttl_1h(message))
 
 
+@dataclass
+class _Seen:
+    """A conversation's latest request: its bytes, where its messages lie, and their facts."""
+
+    raw: bytes
+    key: str | None
+    spans: list[Span]
+    facts: list[MessageFacts]
+    prefixes: bytes
+
+
+@dataclass
+class Read:
+    """A request body as `facts_of` reads it."""
+
+    scanned: Scanned | None  # None: not a JSON object json.loads accepts (then `body` is what it gives)
+    body: Any
+    key: str | None
+    facts: list[MessageFacts]
+    prefixes: bytes
+
+    def first_text(self) -> str | None:
+        """`conversation.first_user_text`, parsing only the messages up to the first user text."""
+        if self.scanned is None:
+            return first_user_text(self.body)
+        scanned = self.scanned
+        if isinstance(scanned.members.get("input"), str):
+            return str(scanned.members["input"])
+        for key in MESSAGE_KEYS:
+            for item in scanned.items(key):
+                if isinstance(item, dict) and item.get("role") == "user":
+                    text = text_of(item.get("content") if "content" in item else item.get("parts"))
+                    if text:
+                        return text
+        return None
+
+    def sections(self) -> dict[str, Any]:
+        """The body's members for `body_facts`: the message list left to `facts`, any other list parsed."""
+        if self.scanned is None:
+            return self.body if isinstance(self.body, dict) else {}
+        scanned = self.scanned
+        return {k: (list(scanned.items(k)) if k in scanned.lists and k != self.key else v)
+                for k, v in scanned.members.items()}
+
+
 class Recent:
-    """The facts of the last `RECENT` message lists, for the next request of each to reuse."""
+    """The latest request of the last `RECENT` conversations written, for the next request of each to reuse."""
 
     def __init__(self, size: int = RECENT, budget: int = RECENT_BYTES) -> None:
         self.size, self.budget = size, budget
-        self.lists: OrderedDict[int, tuple[list[Any], list[MessageFacts], bytes, int]] = OrderedDict()
+        self.seen: OrderedDict[int, _Seen] = OrderedDict()
         self.serial = 0
 
-    def facts(self, messages: Sequence[Any], weight: int = 0) -> tuple[list[MessageFacts], bytes]:
-        """Each message's facts and the packed prefix hashes (`chain`); `weight` is the request's size,
-        counted against the byte budget."""
-        best: tuple[int, int] | None = None  # (shared length, serial)
-        for serial, (old, _, _, _) in self.lists.items():
-            if not old or not messages or old[0] != messages[0]:
-                continue
-            n, limit = 1, min(len(old), len(messages))
-            while n < limit and old[n] == messages[n]:
-                n += 1
-            if best is None or n > best[0]:
-                best = (n, serial)
-        reused: list[MessageFacts] = []
-        prefixes = b""
-        if best is not None:
-            reused = self.lists[best[1]][1][: best[0]]
-            prefixes = self.lists[best[1]][2][: best[0] * HASH_BYTES]
-        fresh = [_fresh(m) for m in messages[len(reused):]]
-        out, prefixes = reused + fresh, chain(prefixes, fresh)
+    def read(self, raw: bytes) -> Read:
+        best: tuple[int, int] | None = None  # (bytes shared, serial)
+        for serial, old in self.seen.items():
+            shared = common_prefix(raw, old.raw)
+            if shared and (best is None or shared > best[0]):
+                best = (shared, serial)
+        prev = self.seen[best[1]] if best else None
+        known = {s: e for s, e in prev.spans if e <= best[0]} if prev and best else {}
+        scanned = scan(raw, known)
+        if scanned is None:  # not an object this scanner follows: parse it whole, reuse nothing
+            body = parse_json(raw)
+            key = next((k for k in MESSAGE_KEYS if isinstance(body, dict) and isinstance(body.get(k), list)), None)
+            fresh = [_fresh(m) for m in (body[key] if key else [])]
+            return Read(None, body, key, fresh, chain(b"", fresh))
+        key = scanned.key
+        spans = scanned.lists.get(key, []) if key else []
+        reused = 0
+        if prev is not None and prev.key == key:
+            while reused < min(len(spans), len(prev.spans)) and spans[reused] == prev.spans[reused] \
+                    and spans[reused][0] in known:
+                reused += 1
+        fresh = [_fresh(scanned.element(key, i)) for i in range(reused, len(spans))] if key else []
+        facts = (prev.facts[:reused] if prev else []) + fresh
+        prefixes = chain(prev.prefixes[: reused * HASH_BYTES] if prev else b"", fresh)
         self.serial += 1
-        self.lists[self.serial] = (list(messages), out, prefixes, weight)
-        if best is not None:
-            # Same opening message: the same conversation. Its newest request is what the next one
-            # resends (a retry or a fork shares all but the last message or two with it too), and one
-            # list per conversation keeps the comparisons above to one per conversation.
-            del self.lists[best[1]]
-        while len(self.lists) > 1 and (len(self.lists) > self.size
-                                       or sum(w for *_, w in self.lists.values()) > self.budget):
-            self.lists.popitem(last=False)
-        return out, prefixes
+        self.seen[self.serial] = _Seen(raw, key, spans, facts, prefixes)
+        if prev is not None and best is not None and reused:
+            del self.seen[best[1]]  # the same conversation: its newest request is what the next one resends
+        while len(self.seen) > 1 and (len(self.seen) > self.size
+                                      or sum(len(s.raw) for s in self.seen.values()) > self.budget):
+            self.seen.popitem(last=False)
+        return Read(scanned, None, key, facts, prefixes)
 
 
 RECENT_LISTS = Recent()

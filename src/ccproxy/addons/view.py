@@ -104,13 +104,12 @@ class FlowView:
     def _unload(self) -> None:
         """Flows the writer has stored, beyond the newest `KEEP_LOADED`, drop their bodies (read from the
         store when opened): the view's memory no longer grows with request size x view_limit."""
-        recorder = ctx.master.addons.get("recorder")
-        view = self._view()
-        written = getattr(recorder, "written", None)
-        if view is None or written is None:
-            return
+        written = getattr(ctx.master.addons.get("recorder"), "written", None)
         while written:
             self.loaded.append(written.popleft())
+        view = self._view()
+        if view is None or len(self.loaded) <= KEEP_LOADED:
+            return
         path = store_path(self.config, self.config_dir)
         while len(self.loaded) > KEEP_LOADED:
             flow = view.get_by_id(self.loaded.popleft())

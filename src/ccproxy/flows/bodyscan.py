@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The members that may hold the message list, in the order `facts.messages_of` picks one.
+#: The members that may hold the message list: the first of them that is a list is the conversation.
 MESSAGE_KEYS = ("messages", "input", "contents")
 
 _WS = re.compile(r"[ \t\n\r]*")
@@ -43,7 +43,7 @@ class Scanned:
 
     @property
     def key(self) -> str | None:
-        """The member holding the messages (as `messages_of` chooses)."""
+        """The member holding the messages: the first of `MESSAGE_KEYS` that is a list."""
         return next((k for k in MESSAGE_KEYS if k in self.lists), None)
 
     def element(self, key: str, i: int) -> Any:

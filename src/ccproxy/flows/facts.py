@@ -116,15 +116,6 @@ def request_body(flow: StoredFlow) -> Any:
     return parse_json(flow.body("client_request") or flow.body("request") or b"")
 
 
-def messages_of(body: Any) -> list[Any]:
-    if not isinstance(body, dict):
-        return []
-    for key in ("messages", "input", "contents"):
-        if isinstance(body.get(key), list):
-            return list(body[key])
-    return []
-
-
 def session_of(flow: StoredFlow) -> str:
     ccp = flow.ccproxy
     if ccp.get("session_id"):

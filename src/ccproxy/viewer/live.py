@@ -58,12 +58,13 @@ class LiveData:
             if any(k[0] in self.docs for k in new):
                 self.verdicts.clear()  # a flow written again under its id (a replay): its verdicts may change
             ids = [k[0] for k in new]
-            for k, facts in zip(new, store.facts(ids), strict=False):
-                self.facts[k] = facts
+            got = {f.id: f for f in store.facts(ids)}  # a flow deleted meanwhile is simply not there
+            self.facts.update({k: got[k[0]] for k in new if k[0] in got})
             self.docs.update({d["id"]: d for d in store.docs(ids)})
-            keep = set(key)
+            keep, shown = set(key), {k[0] for k in key}
             self.facts = {k: v for k, v in self.facts.items() if k in keep}
-            self.docs = {k[0]: self.docs[k[0]] for k in key if k[0] in self.docs}
+            self.docs = {i: d for i, d in self.docs.items() if i in shown}
+            self.verdicts = {v: c for v, c in self.verdicts.items() if v[0] in shown and v[1] in shown}
             data = light_data([self.facts[k] for k in key if k in self.facts], self.docs, request_bodies(store),
                               verdicts=self.verdicts)
         self.against = {fid: v["diff"] for fid, v in data["flows"].items() if v["diff"]}

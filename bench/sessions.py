@@ -147,7 +147,7 @@ def viewer(directory: Path) -> None:
     from ccproxy.flows.library import FlowLibrary
     from ccproxy.flows.store import FlowStore
     try:
-        from ccproxy.viewer.live import LiveData
+        from ccproxy.viewer.worker import LiveData
     except ImportError:  # the baseline
         from ccproxy.viewer.web import LiveData  # type: ignore[no-redef,attr-defined]
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from mitmproxy.tools.web.app import AuthRequestHandler
 
-from ccproxy.viewer.live import LiveProcess
 from ccproxy.viewer.page import render
+from ccproxy.viewer.worker import LiveProcess
 
 if TYPE_CHECKING:
     from ccproxy.config.model import CCProxyConfig

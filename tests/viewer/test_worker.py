@@ -10,7 +10,7 @@ import pytest
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.flows.library import FlowLibrary
 from ccproxy.flows.store import FlowStore
-from ccproxy.viewer.live import LiveData
+from ccproxy.viewer.worker import LiveData
 from tests.flows.agent_session import records
 
 

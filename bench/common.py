@@ -96,7 +96,7 @@ def compile_sources() -> None:
 class Daemon:
     """`ccproxy start` on free ports, configured to reach the fake."""
 
-    def __init__(self, fake_host: str, extra: dict[str, Any] | None = None) -> None:
+    def __init__(self, fake_host: str, extra: dict[str, Any] | None = None, python: str | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="ccproxy-bench-"))
         self.port, self.web_port = free_port(), free_port()
         cfg: dict[str, Any] = {
@@ -111,7 +111,7 @@ class Daemon:
         env = {**os.environ, **SECRETS}
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ccproxy.cli.main", "--config", str(self.dir), "start", "--quiet"],
+            [python or sys.executable, "-m", "ccproxy.cli.main", "--config", str(self.dir), "start", "--quiet"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
 

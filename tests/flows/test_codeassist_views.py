@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from ccproxy.flowmeta import SSEEvent
-from ccproxy.sessions.lint import lint_events, sniff
 from ccproxy.store.answer import from_body, from_events
 from ccproxy.store.conversation import conversation_id, first_user_text, model_of
+from ccproxy.store.lint import lint_events, sniff
 from ccproxy.telemetry.genai import FlowFacts, span_spec
 from ccproxy.wire.sse import SSEReader
 from tests.wire.golden import load_bytes, load_json

@@ -3,13 +3,15 @@ from __future__ import annotations
 from typing import Any
 
 from ccproxy.sessions.api import cache_of
-from ccproxy.sessions.cache import breakpoints, first_divergence, ttl_of
-from ccproxy.store.stored_flow import StoredFlow
+from ccproxy.sessions.cache import first_divergence
+from ccproxy.store.cachemarks import breakpoints, ttl_of
 from tests.sessions.agent_session import records
+from tests.store.factory import bodies, facts
 
 
 def rows() -> dict[str, dict[str, object]]:
-    report = cache_of([StoredFlow(r.doc, r.parts) for r in records()])
+    recs = records()
+    report = cache_of(facts(recs), bodies(recs))
     return {t["flow_id"][:2]: t for conv in report for t in conv["turns"]}
 
 

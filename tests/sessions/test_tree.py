@@ -1,15 +1,13 @@
 from __future__ import annotations
 
-import pytest
-
 from ccproxy.sessions.tree import build_tree, walk
-from ccproxy.store.stored_flow import StoredFlow
+from ccproxy.store.facts import Facts
 from tests.sessions.agent_session import SESSION, SUBAGENT_PROMPT, records
-from tests.store.factory import make_record
+from tests.store.factory import facts, make_record
 
 
-def flows() -> list[StoredFlow]:
-    return [StoredFlow(r.doc, r.parts) for r in records()]
+def flows() -> list[Facts]:
+    return facts(records())
 
 
 def test_a_session_with_a_task_subagent_nests_it_under_the_spawning_turn() -> None:
@@ -47,7 +45,7 @@ def test_retries_and_forks_are_told_apart() -> None:
             for i, msgs in enumerate([[u], [u, a, {"role": "user", "content": "x"}], [u],
                                       [u, a, {"role": "user", "content": "y"}],
                                       [u, a, {"role": "user", "content": "x"}, a, {"role": "user", "content": "z"}]])]
-    conv = build_tree([StoredFlow(r.doc, r.parts) for r in recs])[0]["conversations"][0]
+    conv = build_tree(facts(recs))[0]["conversations"][0]
     assert [(t["kind"], t["extends"]) for t in conv["turns"]] == [
         ("start", None), ("continue", 0), ("retry", 0), ("continue", 2), ("fork", 1)]
 
@@ -55,36 +53,7 @@ def test_retries_and_forks_are_told_apart() -> None:
 def test_a_new_conversation_without_a_pending_agent_tool_stays_top_level() -> None:
     one = make_record(fid="x1", ts=1.0, body={"model": "m", "messages": [{"role": "user", "content": "first"}]})
     two = make_record(fid="x2", ts=2.0, body={"model": "m", "messages": [{"role": "user", "content": "second"}]})
-    tree = build_tree([StoredFlow(r.doc, r.parts) for r in (one, two)])
+    tree = build_tree(facts([one, two]))
     assert tree[0]["session_id"] == "(no session id)"
     assert len(tree[0]["conversations"]) == 2
     assert all(not t["children"] for c in tree[0]["conversations"] for t in c["turns"])
-
-
-def test_a_memo_reuses_parsed_flows_and_forgets_dropped_ones(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ccproxy.sessions import tree as session
-
-    parsed: list[str] = []
-    real = session.request_body
-
-    def counting(flow: StoredFlow) -> object:
-        parsed.append(flow.id)
-        return real(flow)
-
-    monkeypatch.setattr(session, "request_body", counting)
-    memo = session.Memo()
-    all_flows = flows()
-    first = build_tree_with(memo, all_flows[:-1])
-    assert len(parsed) == 6
-    again = build_tree_with(memo, all_flows)
-    assert parsed[6:] == [all_flows[-1].id]  # only the new flow was parsed
-    assert again[0]["conversations"][0] == first[0]["conversations"][0]
-    memo.keep({f.id for f in all_flows[:2]})
-    assert {k[1][0] for k in memo.data} <= {f.id for f in all_flows[:2]}
-
-
-def build_tree_with(memo: object, flows: list[StoredFlow]) -> list[dict[str, object]]:
-    from ccproxy.sessions.tree import Memo, group
-
-    assert isinstance(memo, Memo)
-    return [s.to_json() for s in group(flows, memo)]

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from ccproxy.sessions.api import turn_diffs
+from ccproxy.sessions.api import turn_diff
 from ccproxy.sessions.tree import group
 from ccproxy.sessions.turndiff import diff_text, structural_diff
-from ccproxy.store.stored_flow import StoredFlow
 from tests.sessions.agent_session import records
+from tests.store.factory import bodies, facts
 
 
 def test_paths_of_added_removed_and_changed_values() -> None:
@@ -20,11 +20,11 @@ def test_paths_of_added_removed_and_changed_values() -> None:
 
 
 def test_turn_n_is_diffed_against_the_turn_it_continues() -> None:
-    (session,) = group([StoredFlow(r.doc, r.parts) for r in records()])
+    recs = records()
+    (session,) = group(facts(recs))
     main = session.conversations[0]
-    diffs = turn_diffs(main)
-    last = diffs[main.turns[3].flow.id]
-    assert last["against"] == main.turns[2].flow.id
+    last = turn_diff(main, 3, bodies(recs))
+    assert last is not None and last["against"] == main.turns[2].id
     paths = {(e["op"], e["path"]) for e in last["entries"]}
     assert ("changed", "system[1].text") in paths
     assert ("added", "messages[5]") in paths and ("added", "messages[6]") in paths

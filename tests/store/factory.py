@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ccproxy.flowmeta import ClientRequest, FlowMeta, SSEEvent, TransformInfo, UpstreamResponse
+from ccproxy.store.facts import Facts, facts_of, request_body
 from ccproxy.store.record import Captured, FlowRecord, build_record
 from ccproxy.store.sse import SSEParser
+from ccproxy.store.stored_flow import StoredFlow
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "flows"
 
@@ -94,3 +97,26 @@ def make_record(
                                  response_body=response_body if status is not None else None,
                                  error=None if status is not None else "connection reset",
                                  error_ts=None if status is not None else ts + 0.2))
+
+
+def facts(records: list[FlowRecord]) -> list[Facts]:
+    """Each record's session facts, as the store computes them when it writes the flow."""
+    return [facts_of(r.doc, r.parts) for r in records]
+
+
+def bodies(records: list[FlowRecord]) -> Callable[[str], Any]:
+    """Flow id -> parsed request body, as `FlowLibrary` reads them from the store."""
+    by_id = {r.id: r for r in records}
+    return lambda fid: request_body(StoredFlow(by_id[fid].doc, by_id[fid].parts))
+
+
+def viewer_blob(records: list[FlowRecord], redacted: bool = True, details: bool = True) -> dict[str, Any]:
+    """The viewer's blob of `records`: the exported page's (`details`) or the light one the live page polls."""
+    from ccproxy.viewer.data import light_data, viewer_data
+
+    by_id = {r.id: r for r in records}
+    docs = {r.id: r.doc for r in records}
+    if not details:
+        return light_data(facts(records), docs, bodies(records), redacted)
+    return viewer_data(facts(records), docs, bodies(records),
+                       lambda fid: StoredFlow(by_id[fid].doc, by_id[fid].parts), redacted)

@@ -68,3 +68,60 @@ def test_a_store_from_a_newer_ccproxy_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(FlowError, match="newer ccproxy"):
         FlowStore(path)
+
+
+def schema_2_store(path: Path, records: list[FlowRecord]) -> None:
+    """A store as schema 2 wrote it: today's tables without `facts`, user_version 2."""
+    with FlowStore(path, create=True) as store:
+        store.put(records)
+        store.db.execute("DROP TABLE facts")
+        store.db.execute("PRAGMA user_version = 2")
+
+
+def test_a_schema_2_store_gains_facts_computed_from_its_bodies(tmp_path: Path) -> None:
+    from ccproxy.store.facts import facts_of
+    from ccproxy.store.writer import StoreWriter
+    from tests.sessions.agent_session import records as agent_records
+
+    path = tmp_path / "flows.sqlite3"
+    records = [*agent_records(), *(t.record for t in session(4, seed=5))]
+    schema_2_store(path, records)
+    expected = {r.id: facts_of(r.doc, r.parts) for r in records}
+    with FlowStore(path) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert len(store.stale_facts()) == len(records)
+        # before the writer fills the table, readers compute what is missing from the bodies
+        assert {f.id: f for f in store.facts(store.ids())} == expected
+        ids_before = store.ids()
+        parts_before = {i: store.parts(i) for i in ids_before}
+    writer = StoreWriter(path, max_count=100, max_age_days=3650).start()  # the writer process fills it
+    writer.close()
+    with FlowStore(path) as store:
+        assert store.stale_facts() == []
+        assert {f.id: f for f in store.facts(store.ids())} == expected
+        assert store.ids() == ids_before and {i: store.parts(i) for i in ids_before} == parts_before
+
+
+def test_a_facts_version_bump_recomputes_older_rows(tmp_path: Path) -> None:
+    from tests.sessions.agent_session import records as agent_records
+
+    path = tmp_path / "flows.sqlite3"
+    records = agent_records()
+    with FlowStore(path, create=True) as store:
+        store.put(records)
+        fresh = store.facts(store.ids())
+        store.db.execute("UPDATE facts SET version = version - 1, data = ? WHERE flow_id = ?",
+                         (b"not even zlib", records[0].id))
+        assert store.stale_facts() == [records[0].id]
+        assert store.facts(store.ids()) == fresh  # the stale row is not read
+        assert store.refresh_facts() == 1
+        assert store.stale_facts() == [] and store.facts(store.ids()) == fresh
+
+
+def test_a_schema_1_store_runs_every_step_to_the_current_schema(tmp_path: Path) -> None:
+    path = tmp_path / "flows.sqlite3"
+    records = v1_store(path)
+    with FlowStore(path) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store.refresh_facts() == len(records)
+        assert [f.id for f in store.facts(store.ids())] == store.ids()

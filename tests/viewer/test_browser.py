@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ccproxy.store.stored_flow import StoredFlow
-from ccproxy.viewer.data import viewer_data
 from ccproxy.viewer.page import write_html
 from tests.sessions.agent_session import SUBAGENT_PROMPT, records
+from tests.store.factory import viewer_blob
 from tests.viewer.cdp import CHROMIUM, Page, chromium
 
 pytestmark = pytest.mark.skipif(not (shutil.which(CHROMIUM) or os.path.exists(CHROMIUM)),
@@ -40,7 +39,7 @@ def shoot(page: Page, tmp_path: Path, name: str) -> Path:
 
 def test_the_exported_page_opens_offline_and_shows_the_subagent_tree(tmp_path: Path) -> None:
     html = tmp_path / "session.html"
-    write_html(html, viewer_data([StoredFlow(r.doc, r.parts) for r in records()]))
+    write_html(html, viewer_blob(records()))
     with chromium(offline=True) as page:
         page.goto(html.as_uri())
         page.wait_for("window.ccproxyReady === true")

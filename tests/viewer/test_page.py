@@ -6,10 +6,9 @@ import stat
 from pathlib import Path
 
 from ccproxy.store.stored_flow import StoredFlow
-from ccproxy.viewer.data import viewer_data
 from ccproxy.viewer.page import inline_json, render, write_html
 from tests.sessions.agent_session import records
-from tests.store.factory import make_record
+from tests.store.factory import make_record, viewer_blob
 
 DATA_RE = re.compile(r'<script type="application/json" id="ccproxy-data">(.*?)</script>', re.S)
 
@@ -19,7 +18,7 @@ def flows() -> list[StoredFlow]:
 
 
 def test_the_blob_has_the_tree_and_per_flow_views() -> None:
-    data = viewer_data(flows())
+    data = viewer_blob(records())
     assert data["redacted"] is True
     assert len(data["flows"]) == 7
     spawner = data["tree"][0]["conversations"][0]["turns"][0]
@@ -40,7 +39,7 @@ def test_the_blob_has_the_tree_and_per_flow_views() -> None:
 
 def test_the_export_inlines_everything_and_forbids_fetches(tmp_path: Path) -> None:
     path = tmp_path / "out" / "session.html"
-    write_html(path, viewer_data(flows()))
+    write_html(path, viewer_blob(records()))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     html = path.read_text()
     assert "connect-src 'none'" in html and "default-src 'none'" in html
@@ -59,19 +58,20 @@ def test_inlined_json_cannot_close_the_script_element() -> None:
 def test_exports_are_redacted_unless_asked(tmp_path: Path) -> None:
     rec = make_record(body={"model": "m", "api_key": "sk-live-abcdef123456",
                             "messages": [{"role": "user", "content": "hi"}]})
-    flow = StoredFlow(rec.doc, rec.parts)
-    masked = json.dumps(viewer_data([flow]))
+    masked = json.dumps(viewer_blob([rec]))
     assert "sk-live-abcdef123456" not in masked and "sk-real-secret-key-123" not in masked
-    raw = json.dumps(viewer_data([flow], redacted=False))
+    raw = json.dumps(viewer_blob([rec], redacted=False))
     assert "sk-live-abcdef123456" in raw and "sk-real-secret-key-123" in raw
 
 
 def test_the_light_blob_leaves_bodies_and_events_to_flow_detail() -> None:
     from ccproxy.viewer.data import flow_detail
 
-    light = viewer_data(flows(), details=False)
+    light = viewer_blob(records(), details=False)
     view = light["flows"]["c0000000-0000-4000-8000-000000000000"]
     assert "phases" not in view and "events" not in view and view["lint"]["valid"] is False
+    assert light["flows"]["a3000000-0000-4000-8000-000000000000"]["diff"]["against"].startswith("a2")
+    assert "entries" not in light["flows"]["a3000000-0000-4000-8000-000000000000"]["diff"]
     flow = next(f for f in flows() if f.id.startswith("c0"))
     detail = flow_detail(flow)
     assert detail["events"]["client"][-1][2] == "[DONE]" and detail["phases"]["client_request"] is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import weakref
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,9 @@ class Recorder:
         self.writer: StoreWriter | None = None
         #: Live flows' metadata awaiting their derived facts; weak, so a flow that fails to build leaks nothing.
         self.metas: weakref.WeakValueDictionary[str, FlowMeta] = weakref.WeakValueDictionary()
+        #: Ids of flows the writer has stored, oldest first (appended on the writer's thread): the view
+        #: drops their bodies from memory (`addons/view.py`).
+        self.written: deque[str] = deque(maxlen=100_000)
 
     def _writer(self) -> StoreWriter:
         if self.writer is None:
@@ -89,6 +93,7 @@ class Recorder:
 
     def _recorded(self, flow_id: str, usage: Any, conversation_id: Any) -> None:
         """Writer's reader thread: hand the derived facts back to the live flow's metadata."""
+        self.written.append(flow_id)
         if usage is None and conversation_id is None:
             return  # nothing to hand back (a socket's 101 record); a later record of the flow may have some
         meta = self.metas.pop(flow_id, None)

@@ -3,7 +3,8 @@ cleared on request.
 
 mitmweb keeps every flow it sees in memory; the flow store keeps them on disk. This addon keeps the
 two in step: a started daemon shows the newest stored flows again (summaries, bodies read when
-opened: `store/restore.py`), the view holds only the newest `inspector.view_limit` flows, and flows
+opened: `store/restore.py`), live flows drop their bodies the same way once stored (all but the newest
+`KEEP_LOADED`), the view holds only the newest `inspector.view_limit` flows, and flows
 cleared from the store leave the view through one mitmproxy command, `ccproxy.view.remove`, which
 the MCP server calls in-process and `ccproxy flows clear` calls over mitmweb's REST API
 (`POST /commands/ccproxy.view.remove`).
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,11 +25,14 @@ from mitmproxy import command, ctx, http
 from ccproxy.config.model import CCProxyConfig
 from ccproxy.mitm.viewstore import oldest
 from ccproxy.store.api import store_path
-from ccproxy.store.restore import load_recent, to_http_flow
+from ccproxy.store.restore import load_recent, to_http_flow, unload
 
 log = logging.getLogger("ccproxy.view")
 
 REMOVE = "ccproxy.view.remove"
+#: The newest stored flows keep their bodies in memory (a replay from mitmweb sends them); older ones
+#: read them from the store when shown.
+KEEP_LOADED = 4
 #: The `ids` argument of `ccproxy.view.remove` that means every finished flow.
 EVERYTHING = "*"
 
@@ -73,6 +78,7 @@ class FlowView:
         self.limit = config.inspector.view_limit
         self.slack = max(1, self.limit // 10)
         self.restoring: asyncio.Task[None] | None = None
+        self.loaded: deque[str] = deque()  # stored flows still holding their bodies, oldest first
 
     @staticmethod
     def _view() -> Any:
@@ -107,10 +113,28 @@ class FlowView:
                 view.remove(old)
             log.debug("mitmweb: the %d oldest flows left the view (still in the store)", len(old))
 
+    # -- bodies on demand ----------------------------------------------------------------------------
+    def _unload(self) -> None:
+        """Flows the writer has stored, beyond the newest `KEEP_LOADED`, drop their bodies (read from the
+        store when opened): the view's memory no longer grows with request size x view_limit."""
+        written = getattr(ctx.master.addons.get("recorder"), "written", None)
+        while written:
+            self.loaded.append(written.popleft())
+        view = self._view()
+        if view is None or len(self.loaded) <= KEEP_LOADED:
+            return
+        path = store_path(self.config, self.config_dir)
+        while len(self.loaded) > KEEP_LOADED:
+            flow = view.get_by_id(self.loaded.popleft())
+            if flow is not None and isinstance(flow, http.HTTPFlow):
+                unload(flow, path)
+
     def response(self, flow: http.HTTPFlow) -> None:
+        self._unload()
         self._trim()
 
     def error(self, flow: http.HTTPFlow) -> None:
+        self._unload()
         self._trim()
 
     # -- remove ------------------------------------------------------------------------------------

@@ -163,12 +163,15 @@ def run_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ccproxy.daemon.state import read_state
+    from ccproxy.flows.library import request_bodies
     from ccproxy.viewer.data import viewer_data
     from ccproxy.viewer.page import write_html
 
     lib = library(args)
-    flows = lib.load_set(args.jq)
-    if args.recording:
+    if args.recording or args.receipt:
+        flows = lib.load_set(args.jq)
+        if args.receipt:
+            return _write_receipt(args.receipt, flows)
         from ccproxy.flows.recording import write_recording
 
         if not flows:
@@ -176,15 +179,19 @@ def run_export(args: argparse.Namespace) -> int:
         write_recording(Path(args.recording), flows, redacted=not args.unredacted)
         print(f"wrote {args.recording} ({len(flows)} flow(s){'' if args.unredacted else ', redacted'})")
         return 0
-    if args.receipt:
-        return _write_receipt(args.receipt, flows)
-    if not flows:
+    facts = lib.facts(args.jq)
+    if not facts:
         print("warning: no flows in the set; the page is empty", file=sys.stderr)
     path = Path(args.html)
     state = read_state(lib.config_dir)  # a running daemon's mitmweb gets "open in mitmweb" links
     mitmweb = state.listeners["inspector"].url if state and "inspector" in state.listeners else None
-    write_html(path, viewer_data(flows, redacted=not args.unredacted, mitmweb=mitmweb, prices=lib.config.prices))
-    print(f"wrote {path} ({len(flows)} flow(s){'' if args.unredacted else ', redacted'})")
+    with lib.open() as store:
+        data = viewer_data(facts, {d["id"]: d for d in store.docs([f.id for f in facts])} if store else {},
+                           request_bodies(store) if store else (lambda _: None),
+                           lambda fid: next(iter(lib.load([fid])), None),
+                           redacted=not args.unredacted, mitmweb=mitmweb, prices=lib.config.prices)
+    write_html(path, data)
+    print(f"wrote {path} ({len(facts)} flow(s){'' if args.unredacted else ', redacted'})")
     return 0
 
 

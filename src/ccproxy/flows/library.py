@@ -9,8 +9,9 @@ viewer's blob); what is in the set, and the errors for a missing or ambiguous fl
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from ccproxy.config.model import CCProxyConfig
     from ccproxy.flows.changes import BodyDiff, Comparison
     from ccproxy.flows.har import Sink
+    from ccproxy.store.facts import Facts
 
 # compare/diff/HAR/sessions import their modules when called: `flows list` should not pay for difflib & co.
 
@@ -206,6 +208,12 @@ class FlowLibrary:
 
         return build_har(self.load_set(jq_filters), masked=redacted)
 
+    def facts(self, jq_filters: Jq = ()) -> list[Facts]:
+        """The session facts of the set, in set order: what the session views read instead of bodies."""
+        chain = self._chain(jq_filters)
+        with self.open() as store:
+            return store.facts(self._select(store, chain)) if store else []
+
     # -- changing the store ------------------------------------------------------------------------
 
     def clear(self, jq_filters: Jq = (), all_flows: bool = False) -> list[str]:
@@ -230,3 +238,16 @@ class FlowLibrary:
 def _match(prefix: str, ids: Sequence[str]) -> list[str]:
     low = prefix.lower()
     return [i for i in ids if i.lower().startswith(low)]
+
+
+def request_bodies(store: FlowStore, keep: int = 4) -> Callable[[str], Any]:
+    """Flow id -> its parsed request body, read from `store` when asked; the last `keep` stay (a cache
+    verdict or a diff reads a turn and the one before, and the next pair shares one)."""
+    from ccproxy.store.facts import request_body
+
+    @lru_cache(maxsize=keep)
+    def body(flow_id: str) -> Any:
+        docs = store.docs([flow_id])
+        return request_body(StoredFlow(docs[0], store.parts(flow_id))) if docs else None
+
+    return body

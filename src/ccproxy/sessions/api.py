@@ -1,65 +1,61 @@
 """The set read as agent sessions: the pure cores of `ccproxy flows cache|lint|turndiff`.
 
-Each function works on `StoredFlow`s already resolved: `FlowLibrary` (`cache`, `lint`, `turn_diff`)
-reads the set and calls them; the viewer's data blob and the tests call them directly.
+Each function works on the flows' `Facts` (`flows.facts`, computed when each flow was stored);
+request bodies are read through `bodies` only where bytes are the answer: a turn diff, or locating
+the drift behind a cache shortfall. `FlowLibrary` (`cache`, `lint`, `turn_diff`) reads the set and
+calls them; the viewer's data blob and the tests call them directly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 from typing import Any
 
-from ccproxy.sessions.cache import explain_turns
-from ccproxy.sessions.lint import lint_events, summary
-from ccproxy.sessions.tree import Conversation, Memo, group, memoized
+from ccproxy.sessions.cache import Bodies, explain_turns
+from ccproxy.sessions.tree import Conversation, Turn, group
 from ccproxy.sessions.turndiff import structural_diff, summarize
-from ccproxy.store.stored_flow import StoredFlow
+from ccproxy.store.facts import Facts, lint_flow
+
+__all__ = ["against", "cache_of", "lint_flow", "lint_of", "turn_diff"]
 
 
-def cache_of(flows: Sequence[StoredFlow], flow_id: str | None = None) -> list[dict[str, Any]]:
+def cache_of(facts: Sequence[Facts], bodies: Bodies, flow_id: str | None = None) -> list[dict[str, Any]]:
     """Per conversation: per turn cache read/write and, on a shortfall, the cause; `flow_id` keeps its conversation."""
     out = []
-    for session in group(flows):
+    for session in group(facts):
         for conv in session.conversations:
-            if flow_id and not any(t.flow.id == flow_id for t in conv.turns):
+            if flow_id and not any(t.id == flow_id for t in conv.turns):
                 continue
-            out.append({"session_id": session.id, "conversation": conv.id, "title": conv.to_json()["title"],
-                        "turns": explain_turns(conv.turns)})
+            out.append({"session_id": session.id, "conversation": conv.id, "title": conv.title,
+                        "turns": explain_turns(conv.turns, bodies)})
     return out
 
 
-def lint_flow(flow: StoredFlow) -> dict[str, Any] | None:
-    """Both sides of one flow's stream checked against their grammars; None when nothing was streamed."""
-    up, client = flow.events("upstream"), flow.events("client")
-    if not up and not client:
+def lint_of(facts: Sequence[Facts]) -> list[dict[str, Any]]:
+    """The stream lint verdict of every streamed flow, as the writer computed it."""
+    return [f.lint for f in facts if f.lint is not None]
+
+
+def against(conv: Conversation, i: int) -> Turn | None:
+    """The turn the `i`th turn of `conv` is diffed against: the one it extends, else the one before."""
+    if i == 0:
         return None
-    up_lint = lint_events(up) if up else None
-    client_lint = lint_events(client) if client else None
-    return {
-        "flow_id": flow.id,
-        "transform": bool((flow.ccproxy.get("transform") or {}).get("from_format")
-                          and (flow.ccproxy.get("transform") or {}).get("from_format")
-                          != (flow.ccproxy.get("transform") or {}).get("to_format")),
-        "upstream": up_lint.to_json() if up_lint else None,
-        "client": client_lint.to_json() if client_lint else None,
-        "valid": all(x.valid for x in (up_lint, client_lint) if x is not None),
-        "summary": summary(up_lint, client_lint),
-    }
+    turn = conv.turns[i]
+    return conv.turns[turn.extends] if turn.extends is not None else conv.turns[i - 1]
 
 
-def lint_of(flows: Sequence[StoredFlow]) -> list[dict[str, Any]]:
-    return [r for r in (lint_flow(f) for f in flows) if r is not None]
+def diff_header(conv: Conversation, i: int) -> dict[str, Any] | None:
+    """Which turn the diff of the `i`th turn is against, without reading a body."""
+    prev = against(conv, i)
+    if prev is None:
+        return None
+    return {"against": prev.id, "turn": conv.turns[i].index, "against_turn": prev.index}
 
 
-def turn_diffs(conv: Conversation, memo: Memo | None = None) -> dict[str, dict[str, Any]]:
-    """flow id -> structural diff of that turn's request against the turn it continues (or the one before)."""
-    out: dict[str, dict[str, Any]] = {}
-    for i, turn in enumerate(conv.turns):
-        if i == 0:
-            continue
-        prev = conv.turns[turn.extends] if turn.extends is not None else conv.turns[i - 1]
-        entries = memoized(memo, "diff", [prev.flow, turn.flow], partial(structural_diff, prev.body, turn.body))
-        out[turn.flow.id] = {"against": prev.flow.id, "turn": turn.index, "against_turn": prev.index,
-                             "counts": summarize(entries), "entries": entries}
-    return out
+def turn_diff(conv: Conversation, i: int, bodies: Bodies) -> dict[str, Any] | None:
+    """The structural diff of the `i`th turn's request against the turn it continues (or the one before)."""
+    head = diff_header(conv, i)
+    if head is None:
+        return None
+    entries = structural_diff(bodies(head["against"]), bodies(conv.turns[i].id))
+    return {**head, "counts": summarize(entries), "entries": entries}

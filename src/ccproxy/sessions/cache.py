@@ -6,23 +6,20 @@ A turn is expected to read back what the previous turn of its conversation read 
 turn is over 5 minutes, or 1 hour for `cache_control: {"ttl": "1h"}`), or prefix drift: the bytes
 before the breakpoint changed. Drift is located as the first differing leaf of the prompt in cache
 order (tools -> system -> messages), e.g. `system[1].text` at offset 812, and placed relative to
-the `cache_control` breakpoints. Pure: works on `Turn`s of `flows.session`.
+the `cache_control` breakpoints. Pure: works on `Turn`s of `flows.session` (their facts), and reads
+the two bodies only to locate drift.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from functools import partial
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
-from ccproxy.sessions.tree import Memo, Turn, memoized
+from ccproxy.store.cachemarks import CACHE_ORDER
 
-TTL_DEFAULT = 300.0
-TTL_LONG = 3600.0
-#: Prompt sections in the order a provider's prefix cache sees them, per wire format.
-CACHE_ORDER = ("tools", "system", "instructions", "systemInstruction", "messages", "input", "contents")
-
+if TYPE_CHECKING:
+    from ccproxy.sessions.tree import Turn
 
 def leaves(body: Any) -> Iterator[tuple[str, str, bool]]:
     """(path, text, has breakpoint) for each leaf of the prompt, in cache order; `cache_control` is left out.
@@ -62,16 +59,6 @@ def _walk(path: str, value: Any, whole: bool = False) -> Iterator[tuple[str, str
     yield path, value if isinstance(value, str) else json.dumps(value), False
 
 
-def breakpoints(body: Any) -> list[str]:
-    """The leaf paths a `cache_control` breakpoint ends at, in cache order."""
-    return [path for path, _, mark in leaves(body) if mark]
-
-
-def ttl_of(body: Any) -> float:
-    """The cache lifetime the request asked for: 1 h when any breakpoint says `ttl: 1h`, else 5 min."""
-    return TTL_LONG if '"ttl": "1h"' in json.dumps(body) or '"ttl":"1h"' in json.dumps(body) else TTL_DEFAULT
-
-
 def first_divergence(before: Any, after: Any) -> dict[str, Any] | None:
     """Where `after`'s prompt first differs from `before`'s, up to `before`'s last breakpoint.
 
@@ -95,18 +82,22 @@ def first_divergence(before: Any, after: Any) -> dict[str, Any] | None:
     return None
 
 
-def _verdict(turn: Turn, prev: Turn | None, expected: int) -> dict[str, Any]:
+#: A turn's request body, parsed, by flow id: read only for a turn whose drift must be located.
+Bodies = Callable[[str], Any]
+
+
+def _verdict(turn: Turn, prev: Turn | None, expected: int, bodies: Bodies) -> dict[str, Any]:
     read = turn.usage()["cache_read"]
     if prev is None:
         return {"cause": "cold_start", "detail": "first turn of the conversation: nothing cached yet"}
-    model, prev_model = turn.flow.ccproxy.get("model"), prev.flow.ccproxy.get("model")
+    model, prev_model = turn.facts.model, prev.facts.model
     if model != prev_model:
         return {"cause": "model_changed", "detail": f"model {prev_model} -> {model}: caches are per model"}
-    gap, ttl = turn.started - prev.ended, ttl_of(prev.body)
+    gap, ttl = turn.started - prev.ended, prev.facts.ttl
     if gap > ttl:
         return {"cause": "ttl_expired", "gap_s": round(gap, 1), "ttl_s": ttl,
                 "detail": f"{gap:.0f} s since the previous turn, over the {ttl / 60:.0f} min cache TTL"}
-    drift = first_divergence(prev.body, turn.body)
+    drift = first_divergence(bodies(prev.id), bodies(turn.id))
     if drift is not None:
         where = f"{drift['path']} at offset {drift['offset']}"
         marks = drift["breakpoints_after"]
@@ -120,29 +111,38 @@ def _verdict(turn: Turn, prev: Turn | None, expected: int) -> dict[str, Any]:
                       "(provider-side eviction, or a breakpoint below the minimum cacheable length)"}
 
 
-def explain_turns(turns: Sequence[Turn], memo: Memo | None = None) -> list[dict[str, Any]]:
-    """Per turn of one conversation (in order): cache read/write, expected read, and on a shortfall why."""
+def explain_turns(turns: Sequence[Turn], bodies: Bodies,
+                  memo: dict[tuple[str, str, int], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Per turn of one conversation (in order): cache read/write, expected read, and on a shortfall why.
+
+    Everything comes from the turns' facts except where a shortfall within the TTL must be located in
+    the prompt: only then are the two requests' bodies read (`bodies`). A long-lived caller (the live
+    viewer) passes a `memo` so that a verdict is worked out once per pair of turns."""
     out: list[dict[str, Any]] = []
     for i, turn in enumerate(turns):
         prev = turns[turn.extends] if turn.extends is not None and turn.extends < i else (turns[i - 1] if i else None)
         usage = turn.usage()
         expected = (prev.usage()["cache_read"] + prev.usage()["cache_write"]) if prev else 0
         row: dict[str, Any] = {
-            "turn": turn.index, "flow_id": turn.flow.id, "model": turn.flow.ccproxy.get("model"),
+            "turn": turn.index, "flow_id": turn.id, "model": turn.facts.model,
             "input": usage["input"], "cache_read": usage["cache_read"], "cache_write": usage["cache_write"],
-            "expected_read": expected, "status": "hit",
-            "breakpoints": memoized(memo, "bp", [turn.flow], partial(breakpoints, turn.body)),
+            "expected_read": expected, "status": "hit", "breakpoints": list(turn.facts.breakpoints),
         }
         if usage["cache_read"] == 0 and expected == 0:
             # nothing to read yet: the first turn (or the first after uncached ones) writes, or caches nothing
             cached = usage["cache_write"] or row["breakpoints"]
             row["status"] = "first" if cached else "uncached"
             if cached and prev is None:
-                row.update(memoized(memo, "cache", [turn.flow], partial(_verdict, turn, prev, expected)))
+                row.update(_verdict(turn, prev, expected, bodies))
         elif prev is None or usage["cache_read"] < expected:
             row["status"] = "miss" if usage["cache_read"] == 0 else "partial"
-            row.update(memoized(memo, "cache", [turn.flow, *([prev.flow] if prev else [])],
-                                partial(_verdict, turn, prev, expected)))
+            if memo is None or prev is None:
+                row.update(_verdict(turn, prev, expected, bodies))
+            else:
+                key = (turn.id, prev.id, expected)
+                if key not in memo:
+                    memo[key] = _verdict(turn, prev, expected, bodies)
+                row.update(memo[key])
         out.append(row)
     return out
 

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ccproxy.sessions.cost import Cost, Price, answered_model, flow_cost, total, usd_text
-from ccproxy.sessions.tree import build_tree, session_of, started_of
+from ccproxy.sessions.tree import build_tree
+from ccproxy.store.facts import Facts, session_of, started_of
 from ccproxy.store.stored_flow import StoredFlow
 
 BY = ("model", "session", "day", "flow")
@@ -22,7 +23,7 @@ def _key_of(by: str) -> Callable[[dict[str, Any]], str]:
         return str(answered_model(doc.get("ccproxy") or {}) or "(no model)")
 
     def session(doc: dict[str, Any]) -> str:
-        return session_of(StoredFlow(doc))
+        return str(session_of(StoredFlow(doc)))
 
     def day(doc: dict[str, Any]) -> str:
         ts = started_of(StoredFlow(doc))
@@ -52,11 +53,12 @@ def spend(docs: Sequence[dict[str, Any]], by: str = "model",
     return {"by": by, "total": {**everything, "flows": len(docs)}, "rows": rows}
 
 
-def tree_with_costs(flows: Sequence[StoredFlow], prices: Mapping[str, Price] | None = None) -> list[dict[str, Any]]:
-    """`flows tree`'s JSON with a cost on every turn and a `cost` sum on every conversation
-    (its own turns; `cost_with_subagents` adds its subagents') and session."""
-    costs = {f.id: flow_cost(f.doc, prices) for f in flows}
-    return annotate_tree(build_tree(flows), costs)
+def tree_with_costs(facts: Sequence[Facts], docs: Mapping[str, Mapping[str, Any]],
+                    prices: Mapping[str, Price] | None = None) -> list[dict[str, Any]]:
+    """`flows tree`'s JSON (from the flows' facts) with a cost on every turn (from its flow JSON, `docs`) and a
+    `cost` sum on every conversation (its own turns; `cost_with_subagents` adds its subagents') and session."""
+    costs = {f.id: flow_cost(docs[f.id], prices) if f.id in docs else None for f in facts}
+    return annotate_tree(build_tree(facts), costs)
 
 
 def annotate_tree(tree: list[dict[str, Any]], costs: Mapping[str, Cost | dict[str, Any] | None]) -> list[dict[str, Any]]:

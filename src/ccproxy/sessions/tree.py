@@ -5,32 +5,24 @@ A *session* is the client's own id (`.ccproxy.session_id`, else a session header
 `flows.conversation`); a turn *continues* the turn whose messages it extends, *retries* one it
 repeats, or *forks* from an older one. A *subagent* is a conversation that starts while a turn of
 another conversation of the session has a tool call pending (its tool result not yet sent), e.g.
-Claude Code's Task/Agent tool: it is nested under that turn. Pure: works on `StoredFlow`s.
+Claude Code's Task/Agent tool: it is nested under that turn. Pure: works on each flow's `Facts`
+(`flows.facts`, computed when the flow was stored), never on bodies.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any, cast
+from typing import Any
 
-from ccproxy.store.conversation import (
-    conversation_id,
-    first_user_text,
-    inner_request,
-    messages_of,
-    parse_json,
-    prefixes,
-)
-from ccproxy.store.stored_flow import StoredFlow, header
+from ccproxy.store.facts import NO_SESSION, SESSION_HEADERS, Facts, ToolUse
+from ccproxy.store.msgfacts import id_hash
+
+__all__ = ["AGENT_TOOLS", "NO_SESSION", "SESSION_HEADERS", "Conversation", "Session", "Turn", "build_tree", "group",
+           "walk"]
 
 #: Tool names that start a subagent in the agent CLIs ccproxy knows.
 AGENT_TOOLS = frozenset({"Task", "Agent", "dispatch_agent", "spawn_agent", "subagent"})
-#: Request headers some clients put their session id in (checked after `.ccproxy.session_id`).
-SESSION_HEADERS = ("x-claude-code-session-id", "session_id", "session-id", "x-session-id")
-NO_SESSION = "(no session id)"
 USAGE_KEYS = {"input": "input_tokens", "output": "output_tokens", "cache_read": "cache_read_input_tokens",
               "cache_write": "cache_creation_input_tokens"}
 
@@ -39,32 +31,40 @@ USAGE_KEYS = {"input": "input_tokens", "output": "output_tokens", "cache_read": 
 class Turn:
     """One request of a conversation with what the tree shows about it."""
 
-    flow: StoredFlow
-    body: Any
-    messages: list[Any]
-    started: float
-    ended: float
-    session: str
-    conversation: str
-    tool_uses: list[dict[str, Any]] = field(default_factory=list)
-    prefixes: list[str] = field(default_factory=list)
+    facts: Facts
     index: int = 0
     kind: str = "start"
     extends: int | None = None
     children: list[Conversation] = field(default_factory=list)
 
+    @property
+    def id(self) -> str:
+        return self.facts.id
+
+    @property
+    def started(self) -> float:
+        return self.facts.started
+
+    @property
+    def ended(self) -> float:
+        return self.facts.ended
+
+    @property
+    def tool_uses(self) -> list[ToolUse]:
+        return self.facts.tool_uses
+
     def usage(self) -> dict[str, int]:
-        raw = self.flow.ccproxy.get("usage") or {}
+        raw = self.facts.usage or {}
         return {k: int(raw.get(v) or 0) for k, v in USAGE_KEYS.items()}
 
     def to_json(self) -> dict[str, Any]:
-        ccp, resp = self.flow.ccproxy, self.flow.doc.get("response") or {}
+        f = self.facts
         return {
-            "index": self.index, "flow_id": self.flow.id, "started": self.started, "model": ccp.get("model"),
-            "status": resp.get("status_code"), "kind": self.kind, "extends": self.extends,
-            "messages": len(self.messages), "usage": self.usage(), "duration_ms": ccp.get("duration_ms"),
-            "ttfb_ms": ccp.get("ttfb_ms"), "error": ccp.get("error"), "stop_reason": ccp.get("stop_reason"),
-            "streamed": bool(ccp.get("streamed")), "tool_uses": [t["name"] for t in self.tool_uses],
+            "index": self.index, "flow_id": f.id, "started": f.started, "model": f.model,
+            "status": f.status, "kind": self.kind, "extends": self.extends,
+            "messages": f.messages, "usage": self.usage(), "duration_ms": f.duration_ms,
+            "ttfb_ms": f.ttfb_ms, "error": f.error, "stop_reason": f.stop_reason,
+            "streamed": f.streamed, "tool_uses": [t.name for t in f.tool_uses],
             "children": [c.to_json() for c in self.children],
         }
 
@@ -77,15 +77,15 @@ class Conversation:
     parent: dict[str, Any] | None = None  # the spawning turn: flow_id, tool, tool_use_id
 
     @property
-    def first_text(self) -> str:
-        return first_user_text(self.turns[0].body) or ""
+    def title(self) -> str:
+        return self.turns[0].facts.title
 
     def totals(self, nested: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"turns": 0, "errors": 0, "latency_ms": 0.0, **dict.fromkeys(USAGE_KEYS, 0)}
         for turn in self.turns:
             out["turns"] += 1
-            out["errors"] += 1 if turn.flow.ccproxy.get("error") else 0
-            out["latency_ms"] += float(turn.flow.ccproxy.get("duration_ms") or 0)
+            out["errors"] += 1 if turn.facts.error else 0
+            out["latency_ms"] += float(turn.facts.duration_ms or 0)
             for key, value in turn.usage().items():
                 out[key] += value
             if nested:
@@ -96,10 +96,10 @@ class Conversation:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        models = list(dict.fromkeys(str(t.flow.ccproxy.get("model")) for t in self.turns if t.flow.ccproxy.get("model")))
-        ttfb = [float(t.flow.ccproxy["ttfb_ms"]) for t in self.turns if t.flow.ccproxy.get("ttfb_ms") is not None]
+        models = list(dict.fromkeys(str(t.facts.model) for t in self.turns if t.facts.model))
+        ttfb = [float(t.facts.ttfb_ms) for t in self.turns if t.facts.ttfb_ms is not None]
         return {
-            "id": self.id, "session_id": self.session, "title": _title(self.first_text), "subagent": self.parent,
+            "id": self.id, "session_id": self.session, "title": self.title, "subagent": self.parent,
             "model": models[-1] if models else None, "models": models, "first": self.turns[0].started,
             "last": self.turns[-1].started, "totals": self.totals(), "totals_with_subagents": self.totals(True),
             "ttfb_ms": {"first": ttfb[0] if ttfb else None, "max": max(ttfb) if ttfb else None},
@@ -107,128 +107,20 @@ class Conversation:
         }
 
 
-def _title(text: str, width: int = 80) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
-def request_body(flow: StoredFlow) -> Any:
-    """The request as the client sent it (as forwarded when the client phase was not recorded).
-
-    A Code Assist envelope is opened: turns, cache and diffs read the Gemini request inside."""
-    return inner_request(parse_json(flow.body("client_request") or flow.body("request") or b""))
-
-
-def session_of(flow: StoredFlow) -> str:
-    ccp = flow.ccproxy
-    if ccp.get("session_id"):
-        return str(ccp["session_id"])
-    client_headers = (ccp.get("client_request") or {}).get("headers")
-    for name in SESSION_HEADERS:
-        if value := header(client_headers, name) or header(flow.headers("request"), name):
-            return value
-    return NO_SESSION
-
-
-def _tool_results(messages: Sequence[Any]) -> set[str]:
-    """Ids of tool calls whose results a request sends (Anthropic, OpenAI Chat, Responses)."""
-    ids: set[str] = set()
-    for msg in messages:
-        if not isinstance(msg, dict):
-            continue
-        if msg.get("role") == "tool" and msg.get("tool_call_id"):
-            ids.add(str(msg["tool_call_id"]))
-        if msg.get("type") == "function_call_output" and msg.get("call_id"):
-            ids.add(str(msg["call_id"]))
-        content = msg.get("content")
-        for block in content if isinstance(content, list) else []:
-            if isinstance(block, dict) and block.get("type") == "tool_result" and block.get("tool_use_id"):
-                ids.add(str(block["tool_use_id"]))
-    return ids
-
-
-def _tool_uses(flow: StoredFlow) -> list[dict[str, Any]]:
-    answer = flow.answer("client") or flow.answer("upstream")
-    if answer is None:
-        return []
-    out = []
-    for call in answer.tool_calls:
-        try:
-            args = json.loads(call.arguments) if call.arguments else {}
-        except ValueError:
-            args = {}
-        out.append({"id": call.id, "name": call.name, "input": args})
-    return out
-
-
-def started_of(flow: StoredFlow) -> float:
-    """When the client sent the flow (else when it was forwarded), seconds since the epoch."""
-    ccp = flow.ccproxy
-    return float((ccp.get("client_request") or {}).get("timestamp_start")
-                 or (flow.doc.get("request") or {}).get("timestamp_start") or 0.0)
-
-
-class Memo:
-    """What a rebuild may reuse per flow (parsed bodies, prefix hashes, lint, diffs), for a long-lived caller
-    such as the live viewer: stored flows do not change, and a flow written again under its id (a replay)
-    has a new signature."""
-
-    def __init__(self) -> None:
-        self.data: dict[tuple[Any, ...], Any] = {}
-
-    @staticmethod
-    def sig(flow: StoredFlow) -> tuple[Any, ...]:
-        ccp = flow.ccproxy
-        return (flow.id, ccp.get("duration_ms"), (flow.doc.get("response") or {}).get("status_code"),
-                len(flow.parts.get("client_request") or flow.parts.get("request") or b""))
-
-    def get[T](self, kind: str, flows: Sequence[StoredFlow], make: Callable[[], T]) -> T:
-        key = (kind, *(self.sig(f) for f in flows))
-        if key not in self.data:
-            self.data[key] = make()
-        return cast(T, self.data[key])
-
-    def keep(self, ids: set[str]) -> None:
-        """Forget every entry about a flow not in `ids` (cleared, or out of the live window)."""
-        self.data = {k: v for k, v in self.data.items() if all(part[0] in ids for part in k[1:])}
-
-
-def memoized[T](memo: Memo | None, kind: str, flows: Sequence[StoredFlow], make: Callable[[], T]) -> T:
-    """`make()`, through `memo` when there is one."""
-    return memo.get(kind, flows, make) if memo is not None else make()
-
-
-def _new_turn(flow: StoredFlow) -> Turn:
-    body = request_body(flow)
-    ccp = flow.ccproxy
-    started = started_of(flow)
-    ended = started + float(ccp.get("duration_ms") or 0) / 1000
-    cid = ccp.get("conversation_id") or conversation_id(body) or f"flow-{flow.id[:8]}"
-    messages = messages_of(body)
-    return Turn(flow, body, messages, started, ended, session_of(flow), str(cid), _tool_uses(flow),
-                prefixes(messages))
-
-
-def turn_of(flow: StoredFlow, memo: Memo | None = None) -> Turn:
-    """A fresh Turn (its links unset); the parsed facts come from `memo` when it has them."""
-    if memo is None:
-        return _new_turn(flow)
-    t = memo.get("turn", [flow], partial(_new_turn, flow))
-    return Turn(t.flow, t.body, t.messages, t.started, t.ended, t.session, t.conversation, t.tool_uses, t.prefixes)
-
-
-def _link(conv: Conversation, turn: Turn, seen: dict[str, Turn]) -> None:
+def _link(conv: Conversation, turn: Turn, seen: dict[bytes, Turn]) -> None:
     """Number the turn and say which earlier turn of the conversation it continues, retries or forks from.
 
     `seen` maps each earlier turn's whole message list (as its last prefix hash) to the latest turn
-    that sent it, so a turn is linked in time linear in its messages, not in the conversation's turns."""
-    prefixes = turn.prefixes
+    that sent it; the search walks back from the turn's end and stops at the first hit, so a turn
+    that extends the one before is linked in a step or two, not in time linear in the conversation."""
+    facts = turn.facts
+    n = facts.messages
     turn.index = len(conv.turns)
-    whole = prefixes[-1] if prefixes else "empty"
+    whole = facts.prefix(n - 1) if n else b"empty"
     if whole in seen:
         turn.kind, turn.extends = "retry", seen[whole].index
     else:
-        prev = next((seen[h] for h in reversed(prefixes[:-1]) if h in seen), None)
+        prev = next((seen[h] for k in range(n - 2, -1, -1) if (h := facts.prefix(k)) in seen), None)
         if prev is None:
             turn.kind = "start" if not conv.turns else "restart"
         else:
@@ -237,31 +129,30 @@ def _link(conv: Conversation, turn: Turn, seen: dict[str, Turn]) -> None:
     seen[whole] = turn
 
 
-def _answered(conv: Conversation, until: float) -> set[str]:
-    """Tool calls of `conv` whose results its turns sent up to `until`."""
-    out: set[str] = set()
+def _answered(conv: Conversation, until: float) -> set[bytes]:
+    """Tool calls of `conv` (their id hashes) whose results its turns sent up to `until`."""
+    out: set[bytes] = set()
     for turn in conv.turns:
         if turn.started <= until:
-            out |= _tool_results(turn.messages)
+            out |= turn.facts.results()
     return out
 
 
-def _spawner(conv: Conversation, candidates: Sequence[Conversation]) -> tuple[Turn, dict[str, Any]] | None:
+def _spawner(conv: Conversation, candidates: Sequence[Conversation]) -> tuple[Turn, ToolUse] | None:
     """The turn of another conversation whose tool call was pending when `conv` started."""
     start = conv.turns[0]
-    text = " ".join(conv.first_text.split())
-    best: tuple[int, Turn, dict[str, Any]] | None = None
+    text_key = start.facts.first_key
+    best: tuple[int, Turn, ToolUse] | None = None
     for other in candidates:
-        answered: set[str] | None = None
+        answered: set[bytes] | None = None
         for turn in other.turns:
             if turn.ended > start.started or not turn.tool_uses:
                 continue
             answered = _answered(other, start.started) if answered is None else answered
             for use in turn.tool_uses:
-                if use["id"] in answered:
+                if use.id is not None and id_hash(use.id) in answered:
                     continue
-                prompt = " ".join(str((use["input"] or {}).get("prompt") or "").split())
-                score = 2 if prompt and prompt == text else 1 if use["name"] in AGENT_TOOLS else 0
+                score = 2 if use.prompt_key and use.prompt_key == text_key else 1 if use.name in AGENT_TOOLS else 0
                 if score and (best is None or (score, turn.started) >= (best[0], best[1].started)):
                     best = (score, turn, use)
     return (best[1], best[2]) if best else None
@@ -283,15 +174,16 @@ class Session:
                 "conversations": [c.to_json() for c in self.top]}
 
 
-def group(flows: Sequence[StoredFlow], memo: Memo | None = None) -> list[Session]:
+def group(facts: Sequence[Facts]) -> list[Session]:
     """Sessions (oldest activity first) with their conversations linked turn by turn and subagents nested."""
-    turns = sorted((turn_of(f, memo) for f in flows), key=lambda t: (t.started, t.flow.id))
+    turns = sorted((Turn(f) for f in facts), key=lambda t: (t.started, t.id))
     by_session: dict[str, dict[str, Conversation]] = {}
-    seen: dict[tuple[str, str], dict[str, Turn]] = {}
+    seen: dict[tuple[str, str], dict[bytes, Turn]] = {}
     for turn in turns:
-        convs = by_session.setdefault(turn.session, {})
-        conv = convs.setdefault(turn.conversation, Conversation(turn.conversation, turn.session))
-        _link(conv, turn, seen.setdefault((turn.session, turn.conversation), {}))
+        session, cid = turn.facts.session, turn.facts.conversation
+        convs = by_session.setdefault(session, {})
+        conv = convs.setdefault(cid, Conversation(cid, session))
+        _link(conv, turn, seen.setdefault((session, cid), {}))
         conv.turns.append(turn)
     out = []
     for session, convs in by_session.items():
@@ -303,16 +195,16 @@ def group(flows: Sequence[StoredFlow], memo: Memo | None = None) -> list[Session
                 top.append(conv)
                 continue
             parent, use = found
-            conv.parent = {"flow_id": parent.flow.id, "conversation": parent.conversation, "turn": parent.index,
-                           "tool": use["name"], "tool_use_id": use["id"]}
+            conv.parent = {"flow_id": parent.id, "conversation": parent.facts.conversation, "turn": parent.index,
+                           "tool": use.name, "tool_use_id": use.id}
             parent.children.append(conv)
         out.append(Session(session, ordered, top))
     return sorted(out, key=lambda s: max(c.turns[-1].started for c in s.conversations))
 
 
-def build_tree(flows: Sequence[StoredFlow]) -> list[dict[str, Any]]:
+def build_tree(facts: Sequence[Facts]) -> list[dict[str, Any]]:
     """The JSON tree: sessions -> top-level conversations -> turns -> subagent conversations."""
-    return [s.to_json() for s in group(flows)]
+    return [s.to_json() for s in group(facts)]
 
 
 def walk(tree: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -34,6 +34,7 @@ def _text_of(content: Any) -> str:
 def inner_request(body: Any) -> Any:
     """The request the model reads: a Code Assist envelope's Gemini request, any other body itself."""
     return codeassist.unwrap_request(body)
+text_of = _text_of
 
 
 def first_user_text(body: Any) -> str | None:

@@ -26,9 +26,10 @@ from typing import Any
 
 from ccproxy.errors import FlowError
 from ccproxy.store import blobs
+from ccproxy.store.facts import FACTS_SCHEMA, FACTS_VERSION, Facts, stored_facts
 from ccproxy.store.record import PARTS, FlowRecord
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Free pages are handed back to the file system in steps this size (4 MiB at 4 KiB pages), each its
 #: own short transaction, so a large prune never holds the write lock for long.
 RECLAIM_STEP = 1024
@@ -161,14 +162,14 @@ class FlowStore:
         with self.transaction() as db:
             if self._version() != 0:
                 return  # another process created it meanwhile
-            for statement in (*_FLOWS_SCHEMA, *blobs.SCHEMA):
+            for statement in (*_FLOWS_SCHEMA, *blobs.SCHEMA, *FACTS_SCHEMA):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- writing -------------------------------------------------------------------------------
     def put(self, records: Sequence[FlowRecord]) -> None:
         """Insert or replace records (a replayed flow is written again under the same id)."""
-        rows = []
+        rows, facts = [], []
         # One batch may hold a flow twice (a WebSocket's 101 and its end): the later record wins.
         records = list({rec.id: rec for rec in records}.values())
         for rec in records:
@@ -179,18 +180,20 @@ class FlowStore:
                 ccp.get("source"), ccp.get("conversation_id"),
                 pack_doc(rec.doc),
             ))
+            facts.append((rec.id, FACTS_VERSION, *stored_facts(rec.doc, rec.parts).pack()))
         try:
-            self._put(records, rows)
+            self._put(records, rows, facts)
         except blobs.StaleIds:
-            self._put(records, rows)  # another process swept blobs this connection remembered
+            self._put(records, rows, facts)  # another process swept blobs this connection remembered
 
-    def _put(self, records: Sequence[FlowRecord], rows: list[tuple[Any, ...]]) -> None:
+    def _put(self, records: Sequence[FlowRecord], rows: list[tuple[Any, ...]], facts: list[tuple[Any, ...]]) -> None:
         writer = self._writer
         try:
             with self.transaction() as db:
                 writer.begin(db)
                 replaced = sum(db.execute("DELETE FROM flows WHERE id = ?", (r[0],)).rowcount for r in rows)
                 db.executemany("INSERT INTO flows VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+                db.executemany("INSERT INTO facts VALUES (?,?,?,?,?)", facts)
                 parts = []
                 for rec in records:
                     seen: dict[bytes, int] = {}  # passthrough flows carry the same bytes in several phases
@@ -332,6 +335,50 @@ class FlowStore:
             data = blobs.load(db, [bid for _, bid in rows], cache=self._chunks)
         ordered = sorted(rows, key=lambda r: (_PART_ORDER.get(r[0], len(_PART_ORDER)), r[0]))
         return {name: data[bid] for name, bid in ordered}
+
+    def facts(self, ids: Sequence[str]) -> list[Facts]:
+        """The session facts of `ids`, in that order (ids not in the store are skipped). A flow whose row is
+        missing or older than `FACTS_VERSION` (a store the writer has not refreshed yet) gets its facts
+        computed from its bodies here, one flow at a time, and not stored: readers never write."""
+        found: dict[str, Facts] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for fid, data, prefixes, results in self.db.execute(
+                    f"SELECT flow_id, data, prefixes, results FROM facts WHERE version = ? AND flow_id IN ({marks})",
+                    (FACTS_VERSION, *chunk)):
+                found[fid] = Facts.unpack(data, prefixes, results)
+        missing = [i for i in ids if i not in found]
+        for doc in self.docs(missing):
+            found[doc["id"]] = stored_facts(doc, self.parts(doc["id"]))
+        return [found[i] for i in ids if i in found]
+
+    def versions(self, ids: Sequence[str]) -> list[tuple[str, int]]:
+        """(id, rowid) of `ids` in that order: the rowid changes when a flow is written again (a replay)."""
+        rowids = dict(self.db.execute("SELECT id, rowid FROM flows").fetchall())
+        return [(i, int(rowids[i])) for i in ids if i in rowids]
+
+    def stale_facts(self, limit: int = -1) -> list[str]:
+        """Flows without facts of the current version, oldest first."""
+        rows = self.db.execute(
+            "SELECT f.id FROM flows f LEFT JOIN facts x ON x.flow_id = f.id AND x.version = ? "
+            "WHERE x.flow_id IS NULL ORDER BY f.ts, f.id LIMIT ?", (FACTS_VERSION, limit))
+        return [r[0] for r in rows]
+
+    def refresh_facts(self, batch: int = 64) -> int:
+        """Compute and store the facts every flow lacks (an upgraded store, a `FACTS_VERSION` bump) from
+        its stored bodies, `batch` flows per transaction; returns how many. The writer runs it at start."""
+        done = 0
+        while ids := self.stale_facts(batch):
+            rows = [(doc["id"], FACTS_VERSION, *stored_facts(doc, self.parts(doc["id"])).pack())
+                    for doc in self.docs(ids)]
+            with self.transaction() as db:
+                db.executemany("INSERT OR REPLACE INTO facts SELECT ?,?,?,?,? WHERE EXISTS "
+                               "(SELECT 1 FROM flows WHERE id = ?)", [(*r, r[0]) for r in rows])
+            done += len(rows)
+            if len(rows) < len(ids):
+                break  # flows deleted meanwhile
+        return done
 
     def file_stats(self) -> dict[str, int]:
         """Pages in use and free, and the bytes the blob table holds: for benches and tests."""

@@ -1,7 +1,9 @@
 """A restarted daemon's mitmweb view: the newest stored flows as summaries, bodies read when looked at.
 
 Why lazy: agent flows carry request bodies of hundreds of KB, and restoring `inspector.view_limit`
-(500) of them with their bodies held ~450 MB in an idle daemon. A restored flow keeps its request
+(500) of them with their bodies held ~450 MB in an idle daemon. Live flows go the same way once the
+writer has stored them (`unload`, called by `addons/view.py`), so the daemon's memory does not follow
+request size. A restored flow keeps its request
 line, status, headers, timestamps and ccproxy facts (from the stored flow JSON); its bodies, the
 client request snapshot, the provider response and the SSE events are read from the store when
 mitmweb asks for them (a content view, a download, the Client Request and Provider Response views),
@@ -20,7 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mitmproxy import connection, http
 from mitmproxy.flow import Error
@@ -46,18 +48,21 @@ class _Recent:
         self.metas: dict[tuple[str, str], FlowMeta] = {}
         self.lock = threading.Lock()
 
-    def flow(self, path: Path, doc: dict[str, Any]) -> StoredFlow:
-        key = (str(path), str(doc["id"]))
+    def flow(self, path: Path, flow_id: str, doc: dict[str, Any] | None = None) -> StoredFlow:
+        """The flow's parts (and, for a flow unloaded while live, its stored JSON) from the store."""
+        key = (str(path), flow_id)
         with self.lock:
             if key in self.items:
                 self.items.move_to_end(key)
                 return self.items[key]
         try:
             with FlowStore(path) as store:
-                parts = store.parts(key[1])
+                parts = store.parts(flow_id)
+                if doc is None:
+                    doc = next(iter(store.docs([flow_id])), None)
         except (FlowError, sqlite3.Error):
             parts = {}  # the store or the flow is gone (cleared): the summary is all there is
-        stored = StoredFlow(doc, parts)
+        stored = StoredFlow(doc or {"id": flow_id}, parts)
         with self.lock:
             self.items[key] = stored
             while len(self.items) > self.size:
@@ -65,9 +70,9 @@ class _Recent:
                 self.metas.pop(old, None)
         return stored
 
-    def meta(self, path: Path, doc: dict[str, Any]) -> FlowMeta:
-        key = (str(path), str(doc["id"]))
-        stored = self.flow(path, doc)
+    def meta(self, path: Path, flow_id: str, doc: dict[str, Any] | None = None) -> FlowMeta:
+        key = (str(path), flow_id)
+        stored = self.flow(path, flow_id, doc)
         with self.lock:
             meta = self.metas.get(key)
         if meta is None:
@@ -166,7 +171,7 @@ def to_http_flow(doc: dict[str, Any], path: Path) -> http.HTTPFlow:
     flow.id, flow.live, flow.timestamp_created = str(doc["id"]), False, float(doc.get("timestamp_created") or ts)
 
     def body(phase: str) -> Callable[[], bytes | None]:
-        return lambda: RECENT.flow(path, doc).raw_body(phase)
+        return lambda: RECENT.flow(path, flow.id, doc).raw_body(phase)
 
     flow.request = RestoredRequest(
         str(req.get("host", "")), int(req.get("port") or 0), str(req.get("method", "GET")).encode(),
@@ -186,12 +191,44 @@ def to_http_flow(doc: dict[str, Any], path: Path) -> http.HTTPFlow:
     if doc.get("error"):
         flow.error = Error(str(doc["error"].get("msg", "error")), float(doc["error"].get("timestamp") or ts))
     meta = StoredFlow(doc, {}).meta(RestoredMeta)
-    meta.__dict__["_load"] = lambda: RECENT.meta(path, doc)
+    meta.__dict__["_load"] = lambda: RECENT.meta(path, flow.id, doc)
     flow.metadata[META_KEY] = meta
     ws = doc.get("ccproxy", {}).get("websocket")
     if ws is not None:  # sockets are few: their messages are read now, so mitmweb lists them
-        flow.websocket = restored_websocket(ws, RECENT.flow(path, doc).raw_body(WS_PART))
+        flow.websocket = restored_websocket(ws, RECENT.flow(path, flow.id, doc).raw_body(WS_PART))
     return flow
+
+
+#: The body-carrying fields of FlowMeta that a restored (or unloaded) flow reads from the store.
+LAZY_FIELDS = ("client_request", "upstream_response", "upstream_events", "client_events")
+
+
+def unload(flow: http.HTTPFlow, path: Path) -> bool:
+    """Drop a finished, stored flow's bodies from memory: from now on it reads them from the store when
+    mitmweb shows them, exactly as a restored flow does. Why: agent requests run to megabytes and
+    mitmweb's view holds `inspector.view_limit` flows, so a daemon holding them whole grew with request
+    size x flows. Sockets and flows still in flight are left alone; returns whether it unloaded."""
+    if flow.live or flow.websocket is not None or isinstance(flow.request, RestoredRequest):
+        return False
+    fid = flow.id
+
+    def body(phase: str) -> Callable[[], bytes | None]:
+        return lambda: RECENT.flow(path, fid).raw_body(phase)
+
+    flow.request.__class__ = RestoredRequest
+    cast(RestoredRequest, flow.request).ccproxy_body = body("request")
+    flow.request.data.content = None
+    if flow.response is not None:
+        flow.response.__class__ = RestoredResponse
+        cast(RestoredResponse, flow.response).ccproxy_body = body("response")
+        flow.response.data.content = None
+    meta = flow.metadata.get(META_KEY)
+    if isinstance(meta, FlowMeta) and not isinstance(meta, RestoredMeta):
+        meta.__class__ = RestoredMeta
+        for name in LAZY_FIELDS:
+            meta.__dict__.pop(name, None)
+        meta.__dict__["_load"] = lambda: RECENT.meta(path, fid)
+    return True
 
 
 def restored_websocket(ws: dict[str, Any], data: bytes | None) -> WebSocketData:

@@ -169,11 +169,17 @@ def serve(store_path: Path, max_count: int, max_age_days: float) -> None:
     frames = Frames(sys.stdin.fileno())
     out = sys.stdout
 
-    def say(text: str) -> None:  # a message while a batch is still in progress
-        out.write(json.dumps({"done": 0, "log": [["error", text]]}) + "\n")
+    def say(text: str, level: str = "error") -> None:  # a message while a batch is still in progress
+        out.write(json.dumps({"done": 0, "log": [[level, text]]}) + "\n")
         out.flush()
 
     with FlowStore(store_path) as store:
+        try:  # an upgraded store, or a facts version bump: computed from the stored bodies, once
+            refreshed = store.refresh_facts()
+            if refreshed:
+                say(f"flow store: session facts computed for {refreshed} stored flow(s)", "info")
+        except Exception as exc:  # readers compute missing facts themselves; flows keep being written
+            say(f"flow store: computing session facts failed on {store_path}: {cause(exc)}")
         retention = Retention(store, max_count, max_age_days)
         while True:
             batch = frames.batch(BATCH, LINGER)

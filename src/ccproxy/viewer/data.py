@@ -1,24 +1,27 @@
-"""The one JSON blob the session viewer renders: the tree plus, per flow, its four phases, SSE timeline,
-lint findings, cache verdict and turn diff.
+"""The one JSON blob the session viewer renders: the tree plus, per flow, its summary, lint findings, cache
+verdict and turn diff, and (exported pages only) its four phases and SSE timeline.
 
-The same blob is inlined into `flows export --html` and served live by the daemon at
-`/ccproxy/api/data`, so both show exactly the same views. Redacted by default: headers as the store
-masks them, bodies through `redact_body`.
+The light blob is built from each flow's facts (`flows.facts`) and flow JSON, never from bodies: the
+live page polls it, and a long session's bodies run to gigabytes. A flow's phases, events and turn
+diff are read when the page opens that flow (`api/flow/<id>`, `flow_view`). `flows export --html`
+inlines everything, one flow's bodies at a time. Redacted by default: headers as the store masks
+them, bodies through `redact_body`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from functools import partial
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ccproxy.scrub import mask_credentials
-from ccproxy.sessions.api import lint_flow, turn_diffs
-from ccproxy.sessions.cache import explain_turns
+from ccproxy.sessions.api import diff_header
+from ccproxy.sessions.cache import Bodies, explain_turns
 from ccproxy.sessions.cost import Price, flow_cost
 from ccproxy.sessions.spend import annotate_tree
-from ccproxy.sessions.tree import Memo, group, started_of
+from ccproxy.sessions.tree import group
+from ccproxy.sessions.turndiff import structural_diff, summarize
+from ccproxy.store.facts import Facts, started_of
 from ccproxy.store.redact import redact_body
 from ccproxy.store.stored_flow import StoredFlow, pretty
 
@@ -29,6 +32,7 @@ MAX_EVENT_CHARS = 2_000
 MAX_EVENTS = 2_000
 _RAW_KEYS = {"client_request": "client_request", "request": "request", "upstream_response": "upstream_response",
              "response": "response"}
+Verdicts = dict[tuple[str, str, int], dict[str, Any]]
 
 
 def _cut(text: str, limit: int) -> str:
@@ -51,18 +55,18 @@ def _events(flow: StoredFlow, side: str, start: float) -> list[list[Any]]:
             for e in flow.events(side)[:MAX_EVENTS]]
 
 
-def _summary(flow: StoredFlow, start: float, prices: Mapping[str, Price] | None = None) -> dict[str, Any]:
-    ccp, req, resp = flow.ccproxy, flow.doc.get("request") or {}, flow.doc.get("response") or {}
+def _summary(doc: dict[str, Any], facts: Facts, prices: Mapping[str, Price] | None = None) -> dict[str, Any]:
+    ccp, req = doc.get("ccproxy") or {}, doc.get("request") or {}
     client = ccp.get("client_request") or {}
     return {
-        "id": flow.id, "method": req.get("method"), "client_url": client.get("url"),
+        "id": facts.id, "method": req.get("method"), "client_url": client.get("url"),
         "forwarded": f"{req.get('scheme', 'http')}://{req.get('pretty_host') or req.get('host')}{req.get('path', '')}",
-        "status": resp.get("status_code"), "model": ccp.get("model"), "provider": ccp.get("provider"),
-        "started": start, "duration_ms": ccp.get("duration_ms"), "ttfb_ms": ccp.get("ttfb_ms"),
-        "error": mask_credentials(str(ccp["error"]), keep_sentinels=True) if ccp.get("error") else None,
-        "stop_reason": ccp.get("stop_reason"), "usage": ccp.get("usage"),
+        "status": facts.status, "model": facts.model, "provider": ccp.get("provider"),
+        "started": facts.started, "duration_ms": facts.duration_ms, "ttfb_ms": facts.ttfb_ms,
+        "error": mask_credentials(str(facts.error), keep_sentinels=True) if facts.error else None,
+        "stop_reason": facts.stop_reason, "usage": facts.usage,
         "transform": ccp.get("transform"), "session_id": ccp.get("session_id"),
-        "cost": cost.to_json() if (cost := flow_cost(flow.doc, prices)) else None,
+        "cost": cost.to_json() if (cost := flow_cost(doc, prices)) else None,
     }
 
 
@@ -76,26 +80,47 @@ def flow_detail(flow: StoredFlow, redacted: bool = True) -> dict[str, Any]:
     }
 
 
-def viewer_data(flows: Sequence[StoredFlow], redacted: bool = True, mitmweb: str | None = None,
-                details: bool = True, memo: Memo | None = None,
-                prices: Mapping[str, Price] | None = None) -> dict[str, Any]:
-    """The blob: `tree` (as `flows tree --json`) and `flows` keyed by id, each with its summary, lint
-    findings, `cache` verdict and turn `diff`; with `details` also its phases and events (the live page
-    fetches those per flow from `api/flow/<id>` instead: a session's bodies run to megabytes)."""
-    memo = memo or Memo()
-    sessions = group(flows, memo)
+def full_diff(header: dict[str, Any] | None, bodies: Bodies) -> dict[str, Any] | None:
+    """A light blob's diff header completed with the structural diff (two request bodies read)."""
+    if header is None:
+        return None
+    entries = structural_diff(bodies(header["against"]), bodies(_flow_of(header)))
+    return {**header, "counts": summarize(entries), "entries": entries}
+
+
+def _flow_of(header: dict[str, Any]) -> str:
+    return str(header["flow_id"])
+
+
+def light_data(facts: Sequence[Facts], docs: Mapping[str, dict[str, Any]], bodies: Bodies,
+               redacted: bool = True, mitmweb: str | None = None, verdicts: Verdicts | None = None,
+               prices: Mapping[str, Price] | None = None) -> dict[str, Any]:
+    """The blob the live page polls: `tree` (as `flows tree --json`, with costs) and `flows` keyed by id, each
+    with its summary, lint findings, `cache` verdict and the header of its turn `diff` (which turn it is
+    diffed against; the entries come with the flow's detail). Bodies are read only to locate a cache drift."""
+    sessions = group(facts)
     views: dict[str, dict[str, Any]] = {}
     for session in sessions:
         for conv in session.conversations:
-            diffs = turn_diffs(conv, memo)
-            for turn, cache_row in zip(conv.turns, explain_turns(conv.turns, memo), strict=True):
-                flow = turn.flow
-                view: dict[str, Any] = {"summary": _summary(flow, turn.started, prices),
-                                        "lint": memo.get("lint", [flow], partial(lint_flow, flow)),
-                                        "cache": cache_row, "diff": diffs.get(turn.flow.id), "conversation": conv.id}
-                if details:
-                    view.update(flow_detail(turn.flow, redacted))
-                views[turn.flow.id] = view
-    return {"generated": time.time(), "redacted": redacted, "mitmweb": mitmweb,
-            "tree": annotate_tree([s.to_json() for s in sessions],
-                                  {i: v["summary"]["cost"] for i, v in views.items()}), "flows": views}
+            for i, (turn, cache_row) in enumerate(zip(conv.turns, explain_turns(conv.turns, bodies, verdicts),
+                                                      strict=True)):
+                head = diff_header(conv, i)
+                views[turn.id] = {"summary": _summary(docs.get(turn.id) or {}, turn.facts, prices),
+                                  "lint": turn.facts.lint, "cache": cache_row,
+                                  "diff": {**head, "flow_id": turn.id} if head else None, "conversation": conv.id}
+    tree = annotate_tree([s.to_json() for s in sessions], {i: v["summary"]["cost"] for i, v in views.items()})
+    return {"generated": time.time(), "redacted": redacted, "mitmweb": mitmweb, "tree": tree, "flows": views}
+
+
+def viewer_data(facts: Sequence[Facts], docs: Mapping[str, dict[str, Any]], bodies: Bodies,
+                load: Callable[[str], StoredFlow | None], redacted: bool = True,
+                mitmweb: str | None = None, prices: Mapping[str, Price] | None = None) -> dict[str, Any]:
+    """The whole blob for an exported page: the light blob plus every flow's phases, events and diff,
+    each flow's bodies read (`load`) and dropped in turn."""
+    data = light_data(facts, docs, bodies, redacted, mitmweb, prices=prices)
+    for fid, view in data["flows"].items():
+        view["diff"] = full_diff(view["diff"], bodies)
+        flow = load(fid)
+        if flow is not None:
+            view.update(flow_detail(flow, redacted))
+    return data

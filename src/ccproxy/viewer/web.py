@@ -2,70 +2,29 @@
 polls) and `/ccproxy/api/flow/<id>` (one flow's phases and events, fetched when a turn is selected).
 
 Handlers subclass mitmweb's `AuthRequestHandler`, so the same token guards them (`?token=` once,
-then mitmweb's signed cookie; or `Authorization: Bearer`). The blob is built from the flow store
-in a worker thread: reading SQLite must not stall the proxy's event loop.
+then mitmweb's signed cookie; or `Authorization: Bearer`). The blob is built from the flow store's
+per-flow facts in a worker process: nothing the viewer asks runs on the proxy's event loop or GIL.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mitmproxy.tools.web.app import AuthRequestHandler
 
-from ccproxy.sessions.tree import Memo
 from ccproxy.viewer.page import render
+from ccproxy.viewer.worker import LiveProcess
 
 if TYPE_CHECKING:
     from ccproxy.config.model import CCProxyConfig
-    from ccproxy.flows.library import FlowLibrary
 
 PATH = "/ccproxy/"
-#: The live page shows the newest flows of the set; `flows export --html --jq` reaches further back.
-LIVE_LIMIT = 500
-
-
-class LiveData:
-    """The light blob of the newest flows, rebuilt only when the set changed (the page polls every 3 s)."""
-
-    def __init__(self, library: FlowLibrary) -> None:
-        self.library = library
-        self.key: tuple[str, ...] = ()
-        self.body = b""
-        self.lock = threading.Lock()
-        self.memo = Memo()
-
-    def get(self) -> bytes:
-        from ccproxy.viewer.data import viewer_data
-
-        with self.lock:
-            ids = tuple(self.library.ids()[-LIVE_LIMIT:])
-            if ids != self.key or not self.body:
-                flows = self.library.load(ids)
-                data = viewer_data(flows, redacted=True, details=False, memo=self.memo, prices=self.library.config.prices)
-                self.memo.keep(set(ids))
-                self.body = json.dumps(data, ensure_ascii=False, default=str).encode()
-                self.key = ids
-            return self.body
-
-    def flow(self, flow_id: str) -> bytes | None:
-        from ccproxy.sessions.context import flow_breakdown
-        from ccproxy.viewer.data import flow_detail
-
-        flows = self.library.load([flow_id])
-        if not flows:
-            return None
-        doc = flow_detail(flows[0], redacted=True)
-        context = flow_breakdown(flows[0])  # the stacked bar of where the input tokens went
-        doc["context"] = {k: v for k, v in context.items() if k != "parts"}
-        return json.dumps(doc, ensure_ascii=False, default=str).encode()
 
 
 class _Base(AuthRequestHandler):
-    def initialize(self, live: LiveData) -> None:
+    def initialize(self, live: LiveProcess) -> None:
         self.live = live
 
     def set_default_headers(self) -> None:
@@ -101,20 +60,21 @@ class ViewerPage(_Base):
         if "token" in self.request.query_arguments:  # authenticated by now: the signed cookie is set
             self.redirect(PATH + _without_token(self.request.query))
             return
+        self.live.warm()  # the page's first poll follows at once: start the worker now
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.write(render(None))
 
 
 class ViewerData(_Base):
     async def get(self) -> None:
-        body = await asyncio.to_thread(self.live.get)
+        body = await self.live.get()
         self.set_header("Content-Type", "application/json")
         self.write(body)
 
 
 class ViewerFlow(_Base):
     async def get(self, flow_id: str) -> None:
-        body = await asyncio.to_thread(self.live.flow, flow_id)
+        body = await self.live.flow(flow_id)
         if body is None:
             self.set_status(404)
             body = json.dumps({"error": f"flow {flow_id} is not stored (cleared or trimmed by retention)"}).encode()
@@ -130,7 +90,7 @@ def install(app: Any, config: CCProxyConfig, config_dir: Path, in_flight: dict[s
     from ccproxy.viewer.live import PATH as LIVE_PATH
     from ccproxy.viewer.live import LiveStreams
 
-    args = {"live": LiveData(FlowLibrary(config, config_dir))}
+    args = {"live": LiveProcess(FlowLibrary(config, config_dir))}
     app.add_handlers(r".*", [
         (LIVE_PATH, LiveStreams, {"flows": in_flight if in_flight is not None else {},
                                   "quota": quota if quota is not None else {}}),

@@ -6,10 +6,9 @@ import pytest
 
 from ccproxy.flowmeta import SSEEvent
 from ccproxy.sessions.api import lint_of
-from ccproxy.sessions.lint import lint_events, sniff
-from ccproxy.store.stored_flow import StoredFlow
+from ccproxy.store.lint import lint_events, sniff
 from tests.sessions.agent_session import records
-from tests.store.factory import fixture_events
+from tests.store.factory import facts, fixture_events
 
 VALID = [("anthropic_stream_text.sse", "anthropic"), ("anthropic_stream_tool.sse", "anthropic"),
          ("anthropic_stream_thinking.sse", "anthropic"), ("openai_stream_usage.sse", "openai_chat"),
@@ -79,7 +78,7 @@ def test_responses_and_gemini_violations() -> None:
 
 
 def test_both_sides_of_a_transform_are_linted_separately() -> None:
-    report = {r["flow_id"][:2]: r for r in lint_of([StoredFlow(r.doc, r.parts) for r in records()])}
+    report = {r["flow_id"][:2]: r for r in lint_of(facts(records()))}
     assert report["b0"]["valid"] and report["b0"]["summary"].startswith("upstream valid (anthropic, 7 events)")
     bad = report["c0"]
     assert bad["upstream"]["valid"] and not bad["client"]["valid"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ccproxy.flowmeta import SSEEvent
-from ccproxy.sessions.grammar import KEEP, Checker, Finding, Grammar
+from ccproxy.store.grammar import KEEP, Checker, Finding, Grammar
 
 _DELTA_FOR_BLOCK = {
     "text": {"text_delta", "citations_delta"},

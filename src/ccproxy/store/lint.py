@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ccproxy.flowmeta import SSEEvent
-from ccproxy.sessions.grammar import Checker, Finding, parse
-from ccproxy.sessions.streams import anthropic, responses
+from ccproxy.store.grammar import Checker, Finding, parse
+from ccproxy.store.streams import anthropic, responses
 from ccproxy.wire import codeassist
 
 

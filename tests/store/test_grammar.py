@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ccproxy.flowmeta import SSEEvent
-from ccproxy.sessions.grammar import Checker, Grammar
-from ccproxy.sessions.lint import lint_events
-from ccproxy.sessions.streams import ANTHROPIC
+from ccproxy.store.grammar import Checker, Grammar
+from ccproxy.store.lint import lint_events
+from ccproxy.store.streams import ANTHROPIC
 
 
 def walk(grammar: Grammar, kinds: list[str]) -> tuple[str, list[tuple[int, str, str]]]:

@@ -28,7 +28,7 @@ from tests.fakes.provider import FakeProvider
 
 TOOLS = {"list_flows", "get_flow", "get_request_body", "get_response_body", "compare_flows", "diff_flows",
          "dump_har", "clear_flows", "list_conversations", "explain_cache", "lint_streams", "turn_diff",
-         "context_breakdown", "quota_status",
+         "context_breakdown", "quota_status", "session_cost", "replay_flow",
          "capture_shape", "list_shapes", "status",
          "namespace_status"}
 SESSION_A = "5e55a000-0000-4000-8000-00000000000a"

@@ -95,6 +95,11 @@ class Recorder:
             meta.usage = usage
             meta.conversation_id = conversation_id
 
+    def store_stats(self) -> dict[str, Any] | None:
+        """The writer's live counters (None before it started), for `/health`."""
+        writer = self.writer
+        return writer.stats() if writer is not None else None
+
     async def running(self) -> None:
         self._writer()
 

@@ -57,6 +57,7 @@ def build_chain(
 ) -> list[Any]:
     """mitmproxy calls each event (request, responseheaders, response, error) on these in this order."""
     inbound, outbound = build_stages(config)
+    recorder = Recorder(config, config_dir)
     chain: list[Any] = [
         # Response side only, so it comes first there: a 401 is replayed before any addon below sees it.
         AuthRefresh(config, services),  # 401 -> re-resolve credential -> replay once
@@ -64,7 +65,7 @@ def build_chain(
         ForwardProxy(config, forward_credential),
         Inspector(),  # source + client-request snapshot; on response, the upstream snapshot
         Fingerprint(),  # the client's wire fingerprint (jailed flows)
-        Health(listeners),  # GET /health on the reverse listener
+        Health(listeners, recorder.store_stats),  # GET /health on the reverse listener (+ store counters)
         HookStage(inbound, config, services),  # inject_auth, extract_session_id, ...
         Router(config, services),  # sentinel / path / rule routing; format translation (+ stream filters)
         HookStage(outbound, config, services),  # shape, verbose_mode, inject_mcp_notifications, ...
@@ -74,12 +75,11 @@ def build_chain(
             config.inspector.upstream_timeout, config.inspector.stream_idle_timeout
         ),
         WebSocketLog(),  # a socket's open and close in the daemon log (its messages: the recorder)
-        Recorder(config, config_dir),  # the finished flow goes to the flow store (a socket's: again at its end)
+        recorder,  # the finished flow goes to the flow store (a socket's: again at its end)
         FlowView(config, config_dir),  # mitmweb's view: restored at start, only the newest flows, cleared on request
         ContentViews(),  # mitmweb views: "Client Request", "Provider Response"
     ]
     if config.telemetry.otlp.endpoint:
         # Right after the recorder: the same finished flow, as an OTLP span (batched, off the event loop).
-        recorder = next(i for i, addon in enumerate(chain) if isinstance(addon, Recorder))
-        chain.insert(recorder + 1, Telemetry(config))
+        chain.insert(chain.index(recorder) + 1, Telemetry(config))
     return chain

@@ -13,13 +13,13 @@ Signals from the terminal are ignored: the daemon decides when the writer stops,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
 import select
 import signal
 import sqlite3
-import struct
 import sys
 import time
 import traceback
@@ -27,20 +27,20 @@ from pathlib import Path
 from typing import Any
 
 from ccproxy.flows.record import Captured, FlowRecord, build_record
+from ccproxy.flows.spill import FORMAT, HEADER, pack
 from ccproxy.flows.store import FlowStore
 
-HEADER = struct.Struct(">I")
 BATCH = 64
 #: After a flow arrives, wait this long for others to share its transaction: one commit, one
 #: acknowledgement and one wake-up for several flows instead of each (the writer's CPU competes
 #: with the proxy's for the same cores). Flows reach the store at most this much later.
 LINGER = 0.02
 AGE_CHECK_EVERY = 60.0  # seconds between age-retention passes
+IDLE_CHECKPOINT = 1.0  # seconds without input after which the WAL is checkpointed and truncated
 
 
 def frame(item: Captured | FlowRecord) -> bytes:
-    data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
-    return HEADER.pack(len(data)) + data
+    return pack(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 class Frames:
@@ -63,12 +63,16 @@ class Frames:
     def _pop(self) -> bytes | None:
         if len(self.buf) < HEADER.size:
             return None
-        (size,) = HEADER.unpack_from(self.buf)
+        _, _, size = HEADER.unpack_from(self.buf)
         if len(self.buf) < HEADER.size + size:
             return None
-        data = bytes(self.buf[HEADER.size : HEADER.size + size])
+        data = bytes(self.buf[: HEADER.size + size])
         del self.buf[: HEADER.size + size]
         return data
+
+    def ready(self, timeout: float = 0.0) -> bool:
+        """A frame is buffered, or input arrives on the pipe within `timeout` seconds."""
+        return len(self.buf) >= HEADER.size or bool(select.select([self.fd], [], [], timeout)[0])
 
     def batch(self, limit: int, linger: float = 0.0) -> list[bytes]:
         """Up to `limit` frames; after the first, waits `linger` seconds for more to share its write."""
@@ -106,14 +110,21 @@ class Retention:
 
 
 def _record(data: bytes, logs: list[list[str]], lost: list[list[str]]) -> FlowRecord | None:
+    """The record of one frame (header included); None if it cannot be built (counted in `lost`)."""
     item: Any = None
+    _, version, _ = HEADER.unpack_from(data)
+    if version not in (0, FORMAT):  # a newer ccproxy's journal: its payload is not ours to guess at
+        lost.append(["?", f"the journal frame has format {version}, written by another ccproxy version "
+                          f"(this one reads formats 0-{FORMAT})"])
+        return None
     try:
-        item = pickle.loads(data)
+        item = pickle.loads(memoryview(data)[HEADER.size:])
         return item if isinstance(item, FlowRecord) else build_record(item)
     except Exception as exc:
         flow_id = str(item.web.get("id", "?")) if isinstance(item, Captured) else "?"
         logs.append(["error", f"flow {flow_id[:8]}: could not build its store record\n" + traceback.format_exc()])
-        lost.append([flow_id, f"its store record could not be built: {cause(exc)}"])
+        older = " (a journal frame of an earlier ccproxy)" if version < FORMAT else ""
+        lost.append([flow_id, f"its store record could not be built{older}: {cause(exc)}"])
         return None
 
 
@@ -163,6 +174,34 @@ def _facts(record: FlowRecord) -> list[Any]:
     return [record.id, ccp.get("usage"), ccp.get("conversation_id")]
 
 
+def _open(store_path: Path, max_count: int, max_age_days: float, say: Any) -> tuple[FlowStore, Retention]:
+    """The store, waited for however long it takes (a full disk, a store another process migrates):
+    the flows wait in the daemon's journal meanwhile, and the log says why every minute."""
+    delay, said = 0.1, -60.0
+    while True:
+        store: FlowStore | None = None
+        try:
+            store = FlowStore(store_path)
+            return store, Retention(store, max_count, max_age_days)
+        except Exception as exc:
+            if store is not None:
+                store.close()
+            if time.monotonic() - said >= 60:
+                said = time.monotonic()
+                say(f"flow store: the writer cannot open {store_path}: {cause(exc)}; it retries (flows wait "
+                    "in the journal meanwhile)")
+            time.sleep(delay)
+            delay = min(5.0, delay * 2)
+
+
+def _checkpoint(store: FlowStore) -> bool:
+    """The writer is idle: move the WAL into the store and cut it to zero bytes, so it does not sit at
+    its high-water mark next to a small store. A reader holding a snapshot makes this a no-op."""
+    with contextlib.suppress(sqlite3.Error):
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    return True
+
+
 def serve(store_path: Path, max_count: int, max_age_days: float) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
@@ -173,12 +212,16 @@ def serve(store_path: Path, max_count: int, max_age_days: float) -> None:
         out.write(json.dumps({"done": 0, "log": [["error", text]]}) + "\n")
         out.flush()
 
-    with FlowStore(store_path) as store:
-        retention = Retention(store, max_count, max_age_days)
+    store, retention = _open(store_path, max_count, max_age_days, say)
+    with store:
+        checkpointed = True
         while True:
+            if not checkpointed and not frames.ready(IDLE_CHECKPOINT):
+                checkpointed = _checkpoint(store)
             batch = frames.batch(BATCH, LINGER)
             if not batch:
                 return
+            checkpointed = False
             logs: list[list[str]] = []
             lost: list[list[str]] = []
             records = [r for r in (_record(d, logs, lost) for d in batch) if r is not None]

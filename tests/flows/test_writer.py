@@ -258,7 +258,8 @@ def test_a_full_disk_is_counted_with_its_cause_and_the_writer_keeps_going(tiny_d
         for rec in recs:
             writer.submit(rec)
         assert writer.flush(60)
-        assert writer.lost > 0 and writer.written > 1
+        # Every flow is journaled on the same small disk while it waits, so how many still fit varies.
+        assert writer.lost > 0 and writer.written >= 1
         assert writer.written + writer.lost == len(recs) + 1
         cause = (writer.last_loss or {}).get("cause", "")
         assert "SQLITE_FULL" in cause or "ENOSPC" in cause
@@ -362,3 +363,22 @@ def test_at_rest_the_journal_and_the_wal_are_empty(tmp_path: Path) -> None:
     finally:
         writer.close(30)
     assert spill_files(path) == []
+
+
+def test_frames_left_over_from_a_full_batch_do_not_wait_for_more_input() -> None:
+    """70 frames in the pipe, batches of 64: the last 6 are served without the daemon sending more."""
+    from ccproxy.flows.writerproc import Frames
+
+    read_fd, write_fd = os.pipe()
+    try:
+        os.write(write_fd, b"".join(spill.pack(b"x" * 100) for _ in range(70)))
+        frames = Frames(read_fd)
+        assert len(frames.batch(64)) == 64
+        got: list[int] = []
+        reader = threading.Thread(target=lambda: got.append(len(frames.batch(64))), daemon=True)
+        reader.start()
+        reader.join(10)
+        assert got == [6]
+    finally:
+        os.close(write_fd)  # frees a reader stuck on the pipe
+        os.close(read_fd) if not reader.is_alive() else None

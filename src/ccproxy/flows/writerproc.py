@@ -77,12 +77,24 @@ class Frames:
     def batch(self, limit: int, linger: float = 0.0) -> list[bytes]:
         """Up to `limit` frames; after the first, waits `linger` seconds for more to share its write."""
         out: list[bytes] = []
+        # Frames already buffered first: blocking on the pipe while a whole frame waits in the buffer
+        # (left over from a full batch) stalled the writer until the daemon sent something else.
+        while len(out) < limit and (item := self._pop()) is not None:
+            out.append(item)
         while not out and not self.eof:
             self._fill(block=True)
             while len(out) < limit and (item := self._pop()) is not None:
                 out.append(item)
-        if linger and len(out) < limit and not self.eof:
-            time.sleep(linger)
+        # Keep draining the pipe while waiting: a sleep here left the sender blocked on a full pipe (a
+        # few 40 KB frames fill it), so batches stayed small and the writer idled half its time.
+        deadline = time.monotonic() + linger
+        while len(out) < limit and not self.eof:
+            while len(out) < limit and (item := self._pop()) is not None:
+                out.append(item)
+            left = deadline - time.monotonic()
+            if len(out) >= limit or left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                break
+            self._fill(block=True)
         self._fill(block=False)
         while len(out) < limit and (item := self._pop()) is not None:
             out.append(item)

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORDS = "the tool call returned a diff of the repository with several files changed and a failing test".split()
+WORDS = ["the", "tool", "call", "returned", "a", "diff", "of", "the", "repository", "with", "several", "files", "changed", "and", "a", "failing", "test"]
 
 
 def run_one(flows: int, body_kb: int) -> float:

@@ -4,6 +4,7 @@ which `addons/view.py` restores)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import weakref
 from pathlib import Path
@@ -63,6 +64,14 @@ def websocket_state(ws: WebSocketData) -> dict[str, Any]:
     }
 
 
+def telemetry_settings(config: CCProxyConfig) -> str | None:
+    """What the writer process needs to export each flow as an OTLP span (None: no endpoint)."""
+    if not config.telemetry.otlp.endpoint:
+        return None
+    formats = {name: p.provider for name, p in config.providers.items()}
+    return json.dumps({"telemetry": config.telemetry.model_dump(mode="json"), "formats": formats})
+
+
 class Recorder:
     """Late in the chain: a flow is finished only after auth replay and the sanitizer ran.
 
@@ -82,7 +91,8 @@ class Recorder:
             retention = self.config.flows.retention
             path = store_path(self.config, self.config_dir)
             self.writer = StoreWriter(
-                path, retention.max_count, retention.max_age_days, on_record=self._recorded
+                path, retention.max_count, retention.max_age_days, on_record=self._recorded,
+                telemetry=telemetry_settings(self.config),
             ).start()
         return self.writer
 

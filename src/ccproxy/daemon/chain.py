@@ -16,7 +16,6 @@ from ccproxy.addons.router import Router
 from ccproxy.addons.sanitizer import EgressSanitizer
 from ccproxy.addons.stage import HookStage
 from ccproxy.addons.stream import StreamTap
-from ccproxy.addons.telemetry import Telemetry
 from ccproxy.addons.timeouts import UpstreamTimeouts
 from ccproxy.addons.view import FlowView
 from ccproxy.addons.websocket import WebSocketLog
@@ -79,7 +78,5 @@ def build_chain(
         FlowView(config, config_dir),  # mitmweb's view: restored at start, only the newest flows, cleared on request
         ContentViews(),  # mitmweb views: "Client Request", "Provider Response"
     ]
-    if config.telemetry.otlp.endpoint:
-        # Right after the recorder: the same finished flow, as an OTLP span (batched, off the event loop).
-        chain.insert(chain.index(recorder) + 1, Telemetry(config))
+    # OTLP spans (telemetry.otlp) are built and exported by the recorder's writer process.
     return chain

@@ -42,6 +42,11 @@ log = logging.getLogger("ccproxy.flows.writer")
 OnRecord = Callable[[str, Any, Any], None]
 MAX_FAILED_STARTS = 3  # a child that dies this often without progress: drop the flow it choked on
 STATS_EVERY = 0.25  # seconds between refreshes of the status file while anything changes
+CHILD = "ccproxy.flows.writerproc"
+#: The same writer, exporting each flow as an OTLP span too (telemetry sits above flows: named, not imported).
+CHILD_WITH_SPANS = "ccproxy.telemetry.writer"
+TELEMETRY_ENV = "CCPROXY_WRITER_TELEMETRY"  # = ccproxy.telemetry.writer.TELEMETRY_ENV
+LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
 LOSS_LOG_EVERY = 5.0  # seconds between log lines about losses with the same cause
 
 
@@ -64,7 +69,8 @@ class StoreWriter:
     never makes a client wait, and no process dying costs a flow."""
 
     def __init__(self, path: Path, max_count: int, max_age_days: float, max_queue: int = 1000,
-                 on_record: OnRecord | None = None, max_queue_bytes: int = 64 << 20) -> None:
+                 on_record: OnRecord | None = None, max_queue_bytes: int = 64 << 20,
+                 telemetry: str | None = None) -> None:
         self.path = path
         self.max_count = max_count
         self.max_age_days = max_age_days
@@ -73,6 +79,8 @@ class StoreWriter:
         self.max_queue_bytes = max_queue_bytes
         self.queued_bytes = 0
         self.on_record = on_record
+        #: JSON for the child's OTLP export (`ccproxy.telemetry.writer`), None: no export.
+        self.telemetry = telemetry
         self.lost = 0  # flows that could not be stored, whatever the cause
         self.last_loss: dict[str, Any] | None = None  # {"at": epoch, "cause": "..."}
         self.spilled = 0  # flows that waited only in the journal, memory being full (this run)
@@ -278,9 +286,10 @@ class StoreWriter:
         self.generation += 1
         self.sent = 0
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ccproxy.flows.writerproc", str(self.path), str(self.max_count),
-             str(self.max_age_days)],
+            [sys.executable, "-m", CHILD_WITH_SPANS if self.telemetry else CHILD, str(self.path),
+             str(self.max_count), str(self.max_age_days)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+            env={**os.environ, TELEMETRY_ENV: self.telemetry} if self.telemetry else None,
         )
         self.reader = threading.Thread(
             target=self._read_loop, args=(self.proc, self.generation), name="ccproxy-flow-acks", daemon=True
@@ -345,7 +354,7 @@ class StoreWriter:
                 log.error("flow store writer said something unexpected: %r", line[:200])
                 continue
             for level, text in msg.get("log") or []:
-                log.log(logging.ERROR if level == "error" else logging.INFO, "%s", text)
+                log.log(LEVELS.get(level, logging.INFO), "%s", text)
             for flow_id, usage, conversation_id in msg.get("facts") or []:
                 self.written += 1
                 if self.on_record is not None:

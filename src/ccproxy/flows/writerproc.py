@@ -21,10 +21,12 @@ import select
 import signal
 import sqlite3
 import sys
+import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ccproxy.flows.record import Captured, FlowRecord, build_record
 from ccproxy.flows.spill import FORMAT, HEADER, pack
@@ -121,8 +123,10 @@ class Retention:
         return removed
 
 
-def _record(data: bytes, logs: list[list[str]], lost: list[list[str]]) -> FlowRecord | None:
-    """The record of one frame (header included); None if it cannot be built (counted in `lost`)."""
+def _record(data: bytes, logs: list[list[str]], lost: list[list[str]],
+            spans: SpanSink | None = None) -> FlowRecord | None:
+    """The record of one frame (header included); None if it cannot be built (counted in `lost`).
+    `spans`: the OTLP export, handed each capture with the record built from it."""
     item: Any = None
     _, version, _ = HEADER.unpack_from(data)
     if version not in (0, FORMAT):  # a newer ccproxy's journal: its payload is not ours to guess at
@@ -131,7 +135,10 @@ def _record(data: bytes, logs: list[list[str]], lost: list[list[str]]) -> FlowRe
         return None
     try:
         item = pickle.loads(memoryview(data)[HEADER.size:])
-        return item if isinstance(item, FlowRecord) else build_record(item)
+        record = item if isinstance(item, FlowRecord) else build_record(item)
+        if spans is not None and isinstance(item, Captured):
+            spans.submit(item, record)
+        return record
     except Exception as exc:
         flow_id = str(item.web.get("id", "?")) if isinstance(item, Captured) else "?"
         logs.append(["error", f"flow {flow_id[:8]}: could not build its store record\n" + traceback.format_exc()])
@@ -181,6 +188,31 @@ def write(store: Any, records: list[FlowRecord], lost: list[list[str]], say: Any
             return []
 
 
+class Channel:
+    """Messages to the daemon, one JSON line each; the OTLP threads log through it too."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def send(self, msg: dict[str, Any]) -> None:
+        line = json.dumps(msg) + "\n"
+        with self.lock:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+    def say(self, text: str, level: str = "error") -> None:
+        """A log line for the daemon's log while no batch is acknowledged."""
+        self.send({"done": 0, "log": [[level, text]]})
+
+
+class SpanSink(Protocol):
+    """Where each capture goes with its record besides the store (the OTLP export, `ccproxy.telemetry.writer`)."""
+
+    def submit(self, captured: Captured, record: FlowRecord) -> None: ...
+
+    def close(self) -> None: ...
+
+
 def _facts(record: FlowRecord) -> list[Any]:
     ccp = record.doc.get("ccproxy") or {}
     return [record.id, ccp.get("usage"), ccp.get("conversation_id")]
@@ -214,16 +246,15 @@ def _checkpoint(store: FlowStore) -> bool:
     return True
 
 
-def serve(store_path: Path, max_count: int, max_age_days: float) -> None:
+def serve(store_path: Path, max_count: int, max_age_days: float,
+          sink: Callable[[Channel], SpanSink | None] | None = None) -> None:
+    """Store what arrives on stdin until it closes; `sink` builds the span export, if any."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
     frames = Frames(sys.stdin.fileno())
-    out = sys.stdout
-
-    def say(text: str) -> None:  # a message while a batch is still in progress
-        out.write(json.dumps({"done": 0, "log": [["error", text]]}) + "\n")
-        out.flush()
-
+    channel = Channel()
+    say = channel.say
+    spans = sink(channel) if sink is not None else None
     store, retention = _open(store_path, max_count, max_age_days, say)
     with store:
         checkpointed = True
@@ -232,11 +263,13 @@ def serve(store_path: Path, max_count: int, max_age_days: float) -> None:
                 checkpointed = _checkpoint(store)
             batch = frames.batch(BATCH, LINGER)
             if not batch:
+                if spans is not None:
+                    spans.close()
                 return
             checkpointed = False
             logs: list[list[str]] = []
             lost: list[list[str]] = []
-            records = [r for r in (_record(d, logs, lost) for d in batch) if r is not None]
+            records = [r for r in (_record(d, logs, lost, spans) for d in batch) if r is not None]
             if records:
                 records = write(store, records, lost, say)
             try:
@@ -245,9 +278,7 @@ def serve(store_path: Path, max_count: int, max_age_days: float) -> None:
                     logs.append(["info", f"flow store: retention removed {removed} old flow(s)"])
             except Exception as exc:
                 logs.append(["error", f"flow store: retention failed on {store_path}: {cause(exc)}"])
-            out.write(json.dumps({"done": len(batch), "facts": [_facts(r) for r in records], "lost": lost,
-                                  "log": logs}) + "\n")
-            out.flush()
+            channel.send({"done": len(batch), "facts": [_facts(r) for r in records], "lost": lost, "log": logs})
 
 
 if __name__ == "__main__":

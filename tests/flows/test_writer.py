@@ -382,3 +382,20 @@ def test_frames_left_over_from_a_full_batch_do_not_wait_for_more_input() -> None
     finally:
         os.close(write_fd)  # frees a reader stuck on the pipe
         os.close(read_fd) if not reader.is_alive() else None
+
+
+def test_retention_pruning_young_flows_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A burst outgrowing max_count prunes flows seconds old: a warning and a count for `status`."""
+    path = tmp_path / "flows.sqlite3"
+    writer = StoreWriter(path, max_count=5, max_age_days=3650).start()
+    old = [make_record(ts=time.time() - 3600 - i) for i in range(6)]  # an hour old: ordinary retention
+    for rec in old:
+        writer.submit(rec)
+    assert writer.flush(30) and writer.pruned_young == 0
+    now = time.time()
+    for i in range(12):
+        writer.submit(make_record(ts=now + i * 0.001))
+    writer.close(30)
+    assert writer.pruned_young >= 7
+    assert any("the newest only" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+    assert (read_stats(path) or {})["pruned_young"] == writer.pruned_young

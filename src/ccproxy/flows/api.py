@@ -52,6 +52,7 @@ def store_status(config: CCProxyConfig, config_dir: Path, live: dict[str, Any] |
         "last_loss": stats.get("last_loss"),
         "queued": stats.get("queued", 0),
         "spill_pending": stats.get("spill_pending", 0),
+        "pruned_young": stats.get("pruned_young", 0),
         "updated_at": stats.get("updated_at"),
     }
 
@@ -65,6 +66,9 @@ def store_status_line(doc: dict[str, Any]) -> str:
         line += f", {doc['flows_written']} flow(s) written since the daemon started"
     if doc.get("queued"):
         line += f", {doc['queued']} not stored yet (safe in the journal)"
+    if doc.get("pruned_young"):
+        line += (f"\n[yellow]retention removed {doc['pruned_young']} flow(s) minutes after capture[/yellow]; "
+                 "raise flows.retention.max_count")
     if doc["flows_lost"]:
         cause = (doc["last_loss"] or {}).get("cause", "?")
         line += f"\n[red]{doc['flows_lost']} flow(s) could not be stored[/red]; last cause: {cause}"

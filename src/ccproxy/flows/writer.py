@@ -86,6 +86,7 @@ class StoreWriter:
         self.spilled = 0  # flows that waited only in the journal, memory being full (this run)
         self.undurable = 0  # flows queued in memory only, the journal refusing them (a full disk)
         self.written = 0
+        self.pruned_young = 0  # flows retention removed within minutes of their capture (max_count too small)
         self.lock = threading.Condition()
         #: (frame, spill segment or None) not yet written by the child, oldest first.
         self.unacked: deque[tuple[bytes, int | None]] = deque()
@@ -144,6 +145,7 @@ class StoreWriter:
             "spilled": self.spilled,
             "spill_pending": spill.unread if spill is not None else 0,  # beyond memory, only on disk
             "undurable": self.undurable,
+            "pruned_young": self.pruned_young,
             "updated_at": time.time(),
         }
 
@@ -363,6 +365,7 @@ class StoreWriter:
                     except Exception:
                         log.exception("flow %s: could not update the live flow's metadata", str(flow_id)[:8])
             lost = msg.get("lost") or []
+            self.pruned_young += int(msg.get("pruned_young") or 0)
             with self.lock:
                 for flow_id, cause in lost:
                     self._lose(1, str(cause), str(flow_id))

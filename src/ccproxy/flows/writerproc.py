@@ -38,6 +38,7 @@ BATCH = 64
 #: with the proxy's for the same cores). Flows reach the store at most this much later.
 LINGER = 0.02
 AGE_CHECK_EVERY = 60.0  # seconds between age-retention passes
+YOUNG_PRUNE = 300.0  # seconds: retention removing flows younger than this is worth a warning
 IDLE_CHECKPOINT = 1.0  # seconds without input after which the WAL is checkpointed and truncated
 
 
@@ -111,12 +112,18 @@ class Retention:
         self.store, self.max_count, self.max_age_days = store, max_count, max_age_days
         self.count = store.count()
         self.next_age_check = 0.0
+        self.youngest_pruned: float | None = None  # age in seconds of the newest flow the last prune removed
 
     def after_write(self, added: int) -> int:
         self.count += added
         now = time.monotonic()
         if self.count <= self.max_count and now < self.next_age_check:
             return 0
+        self.youngest_pruned = None
+        if self.count > self.max_count:
+            row = self.store.db.execute("SELECT ts FROM flows ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ?",
+                                        (self.max_count,)).fetchone()
+            self.youngest_pruned = time.time() - float(row[0]) if row else None
         removed = self.store.apply_retention(self.max_count, self.max_age_days)
         self.count = self.store.count()
         self.next_age_check = now + AGE_CHECK_EVERY
@@ -270,15 +277,24 @@ def serve(store_path: Path, max_count: int, max_age_days: float,
             logs: list[list[str]] = []
             lost: list[list[str]] = []
             records = [r for r in (_record(d, logs, lost, spans) for d in batch) if r is not None]
+            pruned_young = 0
             if records:
                 records = write(store, records, lost, say)
             try:
                 removed = retention.after_write(len(records)) if records else 0
-                if removed:
+                young = retention.youngest_pruned
+                if removed and young is not None and young < YOUNG_PRUNE:
+                    # A burst outgrowing max_count prunes flows the user may still be looking at: say so.
+                    logs.append(["warning", f"flow store: retention removed {removed} flow(s), the newest only "
+                                 f"{young:.0f} s old; flows.retention.max_count ({max_count}) is small for this "
+                                 "rate of traffic"])
+                    pruned_young = removed
+                elif removed:
                     logs.append(["info", f"flow store: retention removed {removed} old flow(s)"])
             except Exception as exc:
                 logs.append(["error", f"flow store: retention failed on {store_path}: {cause(exc)}"])
-            channel.send({"done": len(batch), "facts": [_facts(r) for r in records], "lost": lost, "log": logs})
+            channel.send({"done": len(batch), "facts": [_facts(r) for r in records], "lost": lost, "log": logs,
+                          "pruned_young": pruned_young})
 
 
 if __name__ == "__main__":

@@ -135,7 +135,7 @@ class Daemon:
         )
 
     def wait_healthy(self) -> float:
-        wait_until(self.healthy, 30, "ccproxy to become healthy")
+        wait_until(self.healthy, 120, "ccproxy to become healthy")
         return time.monotonic() - self.started
 
     def rss_mb(self) -> float:

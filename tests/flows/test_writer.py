@@ -399,3 +399,20 @@ def test_retention_pruning_young_flows_says_so(tmp_path: Path, caplog: pytest.Lo
     assert writer.pruned_young >= 7
     assert any("the newest only" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
     assert (read_stats(path) or {})["pruned_young"] == writer.pruned_young
+
+
+def test_a_disk_budget_keeps_store_wal_and_journal_inside_it(tmp_path: Path) -> None:
+    from ccproxy.flows.writerproc import disk_bytes
+
+    path = tmp_path / "flows.sqlite3"
+    writer = StoreWriter(path, max_count=100_000, max_age_days=3650, max_disk_mb=1.0).start()
+    recs = [make_record(ts=time.time() - 100 + i, body={"model": "m", "pad": os.urandom(10_000).hex()})
+            for i in range(100)]  # 2 MB of bodies that do not compress, for a 1 MB budget
+    for rec in recs:
+        assert writer.submit(rec)
+    assert writer.flush(60)
+    writer.close(30)
+    assert disk_bytes(path) <= 1_000_000 * 1.1  # within the budget, give or take the last batch's pages
+    with FlowStore(path) as store:
+        ids = store.ids()
+    assert 0 < len(ids) < 100 and ids == [r.id for r in recs[-len(ids):]]  # the oldest went

@@ -92,7 +92,7 @@ class Recorder:
             path = store_path(self.config, self.config_dir)
             self.writer = StoreWriter(
                 path, retention.max_count, retention.max_age_days, on_record=self._recorded,
-                telemetry=telemetry_settings(self.config),
+                telemetry=telemetry_settings(self.config), max_disk_mb=retention.max_disk_mb,
             ).start()
         return self.writer
 

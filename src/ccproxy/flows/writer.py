@@ -70,10 +70,11 @@ class StoreWriter:
 
     def __init__(self, path: Path, max_count: int, max_age_days: float, max_queue: int = 1000,
                  on_record: OnRecord | None = None, max_queue_bytes: int = 64 << 20,
-                 telemetry: str | None = None) -> None:
+                 telemetry: str | None = None, max_disk_mb: float | None = None) -> None:
         self.path = path
         self.max_count = max_count
         self.max_age_days = max_age_days
+        self.max_disk_mb = max_disk_mb
         #: In memory at most this many captures and bytes (agent requests are up to MBs each); the rest spill.
         self.max_queue = max_queue
         self.max_queue_bytes = max_queue_bytes
@@ -289,7 +290,7 @@ class StoreWriter:
         self.sent = 0
         self.proc = subprocess.Popen(
             [sys.executable, "-m", CHILD_WITH_SPANS if self.telemetry else CHILD, str(self.path),
-             str(self.max_count), str(self.max_age_days)],
+             str(self.max_count), str(self.max_age_days), str(self.max_disk_mb or 0)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
             env={**os.environ, TELEMETRY_ENV: self.telemetry} if self.telemetry else None,
         )

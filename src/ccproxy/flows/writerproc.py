@@ -38,6 +38,8 @@ BATCH = 64
 #: with the proxy's for the same cores). Flows reach the store at most this much later.
 LINGER = 0.02
 AGE_CHECK_EVERY = 60.0  # seconds between age-retention passes
+DISK_CHECK_EVERY = 5.0  # seconds between checks of the disk budget (`flows.retention.max_disk_mb`)
+DISK_PASSES = 5
 YOUNG_PRUNE = 300.0  # seconds: retention removing flows younger than this is worth a warning
 IDLE_CHECKPOINT = 1.0  # seconds without input after which the WAL is checkpointed and truncated
 
@@ -108,25 +110,49 @@ class Retention:
     """Count retention only when over the limit and age retention once a minute: the delete scans
     the index, so running it after every batch would cost more than the write."""
 
-    def __init__(self, store: FlowStore, max_count: int, max_age_days: float) -> None:
+    def __init__(self, store: FlowStore, max_count: int, max_age_days: float, max_disk_mb: float = 0) -> None:
         self.store, self.max_count, self.max_age_days = store, max_count, max_age_days
+        self.max_disk = int(max_disk_mb * 1e6)
+        self.next_disk_check = 0.0
+        self.written_since_check = 0  # record bytes since the last disk check
         self.count = store.count()
         self.next_age_check = 0.0
         self.youngest_pruned: float | None = None  # age in seconds of the newest flow the last prune removed
 
-    def after_write(self, added: int) -> int:
+    def after_write(self, added: int, nbytes: int = 0) -> int:
         self.count += added
+        self.written_since_check += nbytes
         now = time.monotonic()
+        removed = self._disk_budget(now) if self.max_disk else 0
         if self.count <= self.max_count and now < self.next_age_check:
-            return 0
+            return removed
         self.youngest_pruned = None
         if self.count > self.max_count:
             row = self.store.db.execute("SELECT ts FROM flows ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ?",
                                         (self.max_count,)).fetchone()
             self.youngest_pruned = time.time() - float(row[0]) if row else None
-        removed = self.store.apply_retention(self.max_count, self.max_age_days)
+        removed += self.store.apply_retention(self.max_count, self.max_age_days)
         self.count = self.store.count()
         self.next_age_check = now + AGE_CHECK_EVERY
+        return removed
+
+    def _disk_budget(self, now: float) -> int:
+        """Oldest flows out until the store, its WAL and the journal fit `max_disk_mb` (checked every few
+        seconds or each 5 % of the budget written; a few bounded passes, each removing the share of
+        flows the excess suggests)."""
+        if now < self.next_disk_check and self.written_since_check < self.max_disk // 20:
+            return 0
+        self.next_disk_check, self.written_since_check = now + DISK_CHECK_EVERY, 0
+        removed = 0
+        for _ in range(DISK_PASSES):
+            used = disk_bytes(self.store.path)
+            if used <= self.max_disk or self.count <= 1:
+                break
+            share = min(0.5, (used - self.max_disk) / used + 0.05)
+            removed += self.store.apply_retention(max(1, int(self.count * (1 - share))), self.max_age_days)
+            self.store.reclaim(None)
+            _checkpoint(self.store)
+            self.count = self.store.count()
         return removed
 
 
@@ -225,7 +251,18 @@ def _facts(record: FlowRecord) -> list[Any]:
     return [record.id, ccp.get("usage"), ccp.get("conversation_id")]
 
 
-def _open(store_path: Path, max_count: int, max_age_days: float, say: Any) -> tuple[FlowStore, Retention]:
+def disk_bytes(store_path: Path) -> int:
+    """What the flow store takes on disk: the store, its WAL and shared memory, the writer's journal."""
+    total = 0
+    for p in store_path.parent.glob(store_path.name + "*"):
+        if not p.name.endswith(".status.json"):
+            with contextlib.suppress(OSError):
+                total += p.stat().st_size
+    return total
+
+
+def _open(store_path: Path, max_count: int, max_age_days: float, say: Any,
+          max_disk_mb: float = 0) -> tuple[FlowStore, Retention]:
     """The store, waited for however long it takes (a full disk, a store another process migrates):
     the flows wait in the daemon's journal meanwhile, and the log says why every minute."""
     delay, said = 0.1, -60.0
@@ -233,7 +270,7 @@ def _open(store_path: Path, max_count: int, max_age_days: float, say: Any) -> tu
         store: FlowStore | None = None
         try:
             store = FlowStore(store_path)
-            return store, Retention(store, max_count, max_age_days)
+            return store, Retention(store, max_count, max_age_days, max_disk_mb)
         except Exception as exc:
             if store is not None:
                 store.close()
@@ -253,7 +290,7 @@ def _checkpoint(store: FlowStore) -> bool:
     return True
 
 
-def serve(store_path: Path, max_count: int, max_age_days: float,
+def serve(store_path: Path, max_count: int, max_age_days: float, max_disk_mb: float = 0,
           sink: Callable[[Channel], SpanSink | None] | None = None) -> None:
     """Store what arrives on stdin until it closes; `sink` builds the span export, if any."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -262,7 +299,7 @@ def serve(store_path: Path, max_count: int, max_age_days: float,
     channel = Channel()
     say = channel.say
     spans = sink(channel) if sink is not None else None
-    store, retention = _open(store_path, max_count, max_age_days, say)
+    store, retention = _open(store_path, max_count, max_age_days, say, max_disk_mb)
     with store:
         checkpointed = True
         while True:
@@ -281,7 +318,8 @@ def serve(store_path: Path, max_count: int, max_age_days: float,
             if records:
                 records = write(store, records, lost, say)
             try:
-                removed = retention.after_write(len(records)) if records else 0
+                nbytes = sum(len(p) for r in records for p in r.parts.values())
+                removed = retention.after_write(len(records), nbytes) if records else 0
                 young = retention.youngest_pruned
                 if removed and young is not None and young < YOUNG_PRUNE:
                     # A burst outgrowing max_count prunes flows the user may still be looking at: say so.
@@ -298,4 +336,4 @@ def serve(store_path: Path, max_count: int, max_age_days: float,
 
 
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]))
+    serve(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]) if len(sys.argv) > 4 else 0)

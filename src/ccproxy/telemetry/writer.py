@@ -66,4 +66,4 @@ def spans_from_env(channel: Channel) -> Spans | None:
 
 
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), spans_from_env)
+    serve(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), spans_from_env)

@@ -41,6 +41,8 @@ AGE_CHECK_EVERY = 60.0  # seconds between age-retention passes
 DISK_CHECK_EVERY = 5.0  # seconds between checks of the disk budget (`flows.retention.max_disk_mb`)
 DISK_PASSES = 5
 YOUNG_PRUNE = 300.0  # seconds: retention removing flows younger than this is worth a warning
+WAL_PAGES = 256  # pages (of 4 KiB) of WAL between automatic checkpoints, and the size it is cut back to
+WAL_MIN = 256 << 10  # bytes of WAL always allowed before `_wal_in_proportion` checkpoints
 IDLE_CHECKPOINT = 1.0  # seconds without input after which the WAL is checkpointed and truncated
 
 
@@ -270,6 +272,10 @@ def _open(store_path: Path, max_count: int, max_age_days: float, say: Any,
         store: FlowStore | None = None
         try:
             store = FlowStore(store_path)
+            # The WAL checkpoints every 1 MiB and is cut back to 1 MiB after it, instead of sitting at
+            # 4-8 MiB next to a store that may be smaller (an idle writer truncates it to zero).
+            store.db.execute(f"PRAGMA wal_autocheckpoint = {WAL_PAGES}")
+            store.db.execute(f"PRAGMA journal_size_limit = {WAL_PAGES * 4096}")
             return store, Retention(store, max_count, max_age_days, max_disk_mb)
         except Exception as exc:
             if store is not None:
@@ -288,6 +294,17 @@ def _checkpoint(store: FlowStore) -> bool:
     with contextlib.suppress(sqlite3.Error):
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
     return True
+
+
+def _wal_in_proportion(store: FlowStore) -> bool:
+    """Checkpoint and truncate the WAL once it outgrows a quarter of the store (256 KiB at least), so a
+    small store does not carry a WAL several times its size while flows keep coming."""
+    try:
+        wal = os.stat(f"{store.path}-wal").st_size
+        main = os.stat(store.path).st_size
+    except OSError:
+        return False
+    return wal > max(WAL_MIN, main // 4) and _checkpoint(store)
 
 
 def serve(store_path: Path, max_count: int, max_age_days: float, max_disk_mb: float = 0,
@@ -331,6 +348,8 @@ def serve(store_path: Path, max_count: int, max_age_days: float, max_disk_mb: fl
                     logs.append(["info", f"flow store: retention removed {removed} old flow(s)"])
             except Exception as exc:
                 logs.append(["error", f"flow store: retention failed on {store_path}: {cause(exc)}"])
+            if records:
+                checkpointed = _wal_in_proportion(store) or checkpointed
             channel.send({"done": len(batch), "facts": [_facts(r) for r in records], "lost": lost, "log": logs,
                           "pruned_young": pruned_young})
 

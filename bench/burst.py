@@ -108,9 +108,10 @@ def stall(daemon: Daemon, seconds: float, stop: threading.Event) -> None:
     print(f"writer process {pid} was stopped for {seconds:.0f} s during the burst", flush=True)
 
 
-def burst(args: argparse.Namespace) -> None:
+def burst(args: argparse.Namespace, src: Path | None = None) -> None:
+    print(f"-- {'baseline ' + str(src) if src else 'this tree'}", flush=True)
     fake = FakeProcess(answer_size=512)
-    daemon = Daemon(fake.host, {"flows": {"retention": {"max_count": 10_000_000}}})
+    daemon = Daemon(fake.host, {"flows": {"retention": {"max_count": 10_000_000}}}, src=src)
     peak = {"rss": 0.0, "spill": 0, "queued": 0}
     stop = threading.Event()
 
@@ -240,10 +241,13 @@ def main() -> None:
     parser.add_argument("--restart", type=int, default=0, metavar="N",
                         help="also measure a restarted daemon's idle RSS over N stored agent flows")
     parser.add_argument("--skip-burst", action="store_true")
+    parser.add_argument("--baseline", type=Path, help="burst again on another checkout's code (e.g. /work/main)")
     parser.add_argument("--skip-dump", action="store_true")
     args = parser.parse_args()
     if not args.skip_burst:
         burst(args)
+        if args.baseline:
+            burst(args, args.baseline)
     if not args.skip_dump:
         dump(args)
     if args.restart:

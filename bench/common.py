@@ -96,7 +96,10 @@ def compile_sources() -> None:
 class Daemon:
     """`ccproxy start` on free ports, configured to reach the fake."""
 
-    def __init__(self, fake_host: str, extra: dict[str, Any] | None = None, python: str | None = None) -> None:
+    def __init__(self, fake_host: str, extra: dict[str, Any] | None = None, src: Path | None = None,
+                 python: str | None = None) -> None:
+        """`src`: another checkout whose code the daemon runs (a baseline side by side), else this one;
+        `python`: another interpreter (a baseline checkout's venv)."""
         self.dir = Path(tempfile.mkdtemp(prefix="ccproxy-bench-"))
         self.port, self.web_port = free_port(), free_port()
         cfg: dict[str, Any] = {
@@ -108,7 +111,7 @@ class Daemon:
         }
         cfg.update(extra or {})
         (self.dir / "ccproxy.yaml").write_text(yaml.safe_dump({"ccproxy": cfg}))
-        env = {**os.environ, **SECRETS}
+        env = {**os.environ, **SECRETS, **({"PYTHONPATH": str(src / "src")} if src else {})}
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             [python or sys.executable, "-m", "ccproxy.cli.main", "--config", str(self.dir), "start", "--quiet"],
@@ -134,7 +137,7 @@ class Daemon:
         )
 
     def wait_healthy(self) -> float:
-        wait_until(self.healthy, 30, "ccproxy to become healthy")
+        wait_until(self.healthy, 120, "ccproxy to become healthy")
         return time.monotonic() - self.started
 
     def rss_mb(self) -> float:

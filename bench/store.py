@@ -11,6 +11,11 @@ Run: uv run python bench/store.py [--turns 300] [--sessions 10] [--keep 1000] [-
    size before and after (the schema-1 store never shrank); then the one-time upgrade of the
    schema-1 store.
 3. Short SDK-style flows in batches, where there is little to share: write cost per flow.
+4. `--small-session N [--baseline CHECKOUT]`: instead of 1-3, one agent session of N turns of small
+   messages (~1.7 KB each, like tool-call turns) through the real writer process, one flow at a time:
+   bytes on disk while running (store + WAL + journal, sampled every 50 turns) and at rest (after the
+   writer stopped) against the last request's size (goal: <= 1.5x at rest). With --baseline, the same
+   run on another checkout's code (e.g. /work/main) side by side.
 No assertions: figures to compare.
 """
 
@@ -208,13 +213,68 @@ def small_flows(count: int = 3000) -> None:
         f"{name} {statistics.median(ms):.3f} ({sizes[name] / MB:.1f} MB)" for name, ms in results.items()))
 
 
+def small_session_run(turns: int) -> None:
+    """In this interpreter's ccproxy (PYTHONPATH picks the checkout): print one JSON line of figures."""
+    import random
+
+    from ccproxy.store.writer import StoreWriter
+
+    rng = random.Random(3)
+    words = ["the", "tool", "returned", "a", "diff", "of", "file", "src/app.py", "line", "42", "error", "test"]
+    messages: list[dict[str, Any]] = []
+    running: list[float] = []
+    last = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "flows.sqlite3"
+        writer = StoreWriter(path, max_count=100_000, max_age_days=3650).start()
+        for turn in range(turns):
+            text = " ".join(rng.choice(words) for _ in range(280))  # ~1.7 KB
+            messages.append({"role": "user" if turn % 2 == 0 else "assistant", "content": text})
+            body = {"model": "claude-bench", "max_tokens": 1024, "system": "You are a coding agent.",
+                    "messages": list(messages)}
+            last = len(json.dumps(body).encode())
+            writer.submit(make_record(ts=1_700_000_000.0 + turn, body=body))
+            writer.flush(60)
+            if (turn + 1) % 50 == 0:
+                running.append(file_bytes(path) / last)
+        writer.close(60)
+        rest = file_bytes(path)
+    print(json.dumps({"last_request": last, "at_rest": rest, "rest_ratio": rest / last,
+                      "running_max_ratio": max(running), "running": running}))
+
+
+def small_session(turns: int, baseline: Path | None) -> None:
+    import subprocess
+    import sys
+
+    trees = {"this tree": ROOT, **({"baseline": baseline} if baseline else {})}
+    for name, src in trees.items():
+        env = {**os.environ, "PYTHONPATH": str(src / "src")}
+        out = subprocess.run([sys.executable, __file__, "--small-session-run", str(turns)], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        doc = json.loads(out.strip().splitlines()[-1])
+        print(f"{name}: {turns}-turn session of ~1.7 KB messages, last request {doc['last_request'] / 1024:.0f} KB; "
+              f"at rest {doc['at_rest'] / 1024:.0f} KB = {doc['rest_ratio']:.2f}x; while running up to "
+              f"{doc['running_max_ratio']:.2f}x (every 50 turns: {', '.join(f'{r:.2f}' for r in doc['running'])})",
+              flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=300, help="turns per session")
     parser.add_argument("--sessions", type=int, default=10, help="sessions in part 2")
     parser.add_argument("--keep", type=int, default=1000, help="flows kept by retention in part 2")
     parser.add_argument("--no-v1", action="store_true", help="skip the schema-1 comparison")
+    parser.add_argument("--small-session", type=int, metavar="TURNS", help="only part 4, this many turns")
+    parser.add_argument("--small-session-run", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", type=Path, help="part 4: another checkout side by side (e.g. /work/main)")
     args = parser.parse_args()
+    if args.small_session_run:
+        small_session_run(args.small_session_run)
+        return
+    if args.small_session:
+        small_session(args.small_session, args.baseline)
+        return
     print(f"load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     one_session(args.turns, not args.no_v1)
     many_sessions(args.sessions, args.turns, args.keep, not args.no_v1)

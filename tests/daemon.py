@@ -116,12 +116,14 @@ class RunningDaemon:
         except OSError:
             return False
 
-    def start(self, timeout: float = 60) -> RunningDaemon:
+    def start(self, timeout: float = 60, new_session: bool = False) -> RunningDaemon:
+        """`new_session`: the daemon leads its own process group (a test may kill the whole group)."""
         self.config_dir.mkdir(parents=True, exist_ok=True)
         (self.config_dir / "ccproxy.yaml").write_text(yaml.safe_dump(self.config))
         self.out_path = self.config_dir / "daemon.stdout"
         out = self.out_path.open("wb")
-        self.proc = subprocess.Popen(self.command("start"), env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.command("start"), env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                     start_new_session=new_session)
         wait_for(self._healthy, timeout, 0.05, "ccproxy to become healthy")
         return self
 

@@ -139,3 +139,24 @@ def test_grpc_protocol(daemon_factory: Callable[..., RunningDaemon], fake_provid
         assert receiver.headers[-1]["x-team-key"] == "g1"
     finally:
         receiver.stop()
+
+
+def test_the_writers_span_is_priced_by_the_config_and_carries_the_providers_quota(
+    daemon_factory: Callable[..., RunningDaemon], receiver: OtlpReceiver, fake_provider: FakeProvider
+) -> None:
+    # Spans are built in the flow writer process: `prices:` and the answer's headers must reach it.
+    fake_provider.quota_utilization, fake_provider.quota_step = 0.5, 0.0
+    daemon = daemon_factory(
+        config={"telemetry": {"otlp": {"endpoint": receiver.url}},
+                "prices": {"claude-otel-*": {"input_mtok": 1_000_000, "output_mtok": 0}}},
+        env=FAST_BATCHES,
+    )
+    client = anthropic.Anthropic(base_url=daemon.proxy_url, api_key="sk-ant-oat-ccproxy-anthropic")
+    msg = client.messages.create(model="claude-otel-priced", max_tokens=32, messages=[{"role": "user", "content": "hi"}])
+    a = span_with(receiver, "gen_ai.response.id", msg.id).attributes
+    u = msg.usage
+    assert a["ccproxy.cost.usd"] == pytest.approx(
+        u.input_tokens + (u.cache_read_input_tokens or 0) + (u.cache_creation_input_tokens or 0)
+    )
+    assert a["ccproxy.quota.kind"] == "anthropic-unified" and a["ccproxy.quota.status"] == "allowed"
+    assert a["ccproxy.quota.5h.utilization"] == 50.0 and a["ccproxy.quota.5h.reset"] == fake_provider.quota_reset

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 from mitmproxy import http
 
@@ -14,11 +16,13 @@ HEALTH_PATH = "/health"
 
 
 class Health:
-    """Answer `/health` and `HEAD /` on the reverse listener with version, uptime and listeners."""
+    """Answer `/health` and `HEAD /` on the reverse listener with version, uptime, listeners and the
+    flow store's live counters (`ccproxy status` reads them here first: a full disk cannot stale this answer)."""
 
-    def __init__(self, listeners: dict[str, str]) -> None:
+    def __init__(self, listeners: dict[str, str], store: Callable[[], dict[str, Any] | None] | None = None) -> None:
         self.started = time.time()
         self.listeners = listeners
+        self.store = store
 
     def request(self, flow: http.HTTPFlow) -> None:
         meta = get_meta(flow)
@@ -34,4 +38,6 @@ class Health:
             "uptime_s": round(time.time() - self.started, 3),
             "listeners": self.listeners,
         }
+        if self.store is not None and (stats := self.store()) is not None:
+            body["store"] = stats
         errors.answer_json(flow, 200, body)

@@ -4,6 +4,7 @@ which `addons/view.py` restores)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import weakref
 from collections import deque
@@ -65,6 +66,15 @@ def websocket_state(ws: WebSocketData) -> dict[str, Any]:
     }
 
 
+def telemetry_settings(config: CCProxyConfig) -> str | None:
+    """What the writer process needs to export each flow as an OTLP span (None: no endpoint)."""
+    if not config.telemetry.otlp.endpoint:
+        return None
+    formats = {name: p.provider for name, p in config.providers.items()}
+    prices = {name: p.model_dump(mode="json") for name, p in config.prices.items()}
+    return json.dumps({"telemetry": config.telemetry.model_dump(mode="json"), "formats": formats, "prices": prices})
+
+
 class Recorder:
     """Late in the chain: a flow is finished only after auth replay and the sanitizer ran.
 
@@ -87,7 +97,8 @@ class Recorder:
             retention = self.config.flows.retention
             path = store_path(self.config, self.config_dir)
             self.writer = StoreWriter(
-                path, retention.max_count, retention.max_age_days, on_record=self._recorded
+                path, retention.max_count, retention.max_age_days, on_record=self._recorded,
+                telemetry=telemetry_settings(self.config), max_disk_mb=retention.max_disk_mb,
             ).start()
         return self.writer
 
@@ -100,6 +111,11 @@ class Recorder:
         if meta is not None:
             meta.usage = usage
             meta.conversation_id = conversation_id
+
+    def store_stats(self) -> dict[str, Any] | None:
+        """The writer's live counters (None before it started), for `/health`."""
+        writer = self.writer
+        return writer.stats() if writer is not None else None
 
     async def running(self) -> None:
         self._writer()

@@ -46,6 +46,18 @@ def _get(url: str, token: str | None = None, timeout: float = 2.0) -> int | None
         return None
 
 
+def live_store(state: RuntimeState | None) -> dict[str, Any] | None:
+    """The flow writer's counters as the running daemon answers them on `/health`, or None."""
+    if state is None:
+        return None
+    try:
+        with urllib.request.urlopen(state.listeners["proxy"].url + "/health", timeout=2.0) as resp:
+            store = json.loads(resp.read()).get("store")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return store if isinstance(store, dict) else None
+
+
 def probe(state: RuntimeState | None, config: CCProxyConfig) -> dict[str, bool]:
     if state is None:
         return {"proxy": False, "inspector": False, "mcp": False}
@@ -211,7 +223,7 @@ def report(state: RuntimeState | None, config: CCProxyConfig, directory: Any, sh
     }
     from ccproxy.store.api import store_status  # flow store counters: written, lost (and why), spilled
 
-    doc["store"] = store_status(config, directory)
+    doc["store"] = store_status(config, directory, live_store(state))
     from ccproxy.cli.quota import status_quota  # subscription windows, from the newest stored answers
 
     doc["quota"] = status_quota(config, directory)

@@ -227,6 +227,8 @@ class HooksConfig(_Model):
 class RetentionConfig(_Model):
     max_count: int = Field(default=10_000, ge=1)
     max_age_days: float = Field(default=14.0, gt=0)
+    #: Bytes on disk for the store, its WAL and the writer's journal; the oldest flows go beyond it.
+    max_disk_mb: float | None = Field(default=None, gt=0)
 
 
 class FlowsConfig(_Model):

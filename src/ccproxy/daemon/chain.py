@@ -23,7 +23,6 @@ from ccproxy.addons.router import Router
 from ccproxy.addons.sanitizer import EgressSanitizer
 from ccproxy.addons.stage import HookStage
 from ccproxy.addons.stream import StreamTap
-from ccproxy.addons.telemetry import Telemetry
 from ccproxy.addons.timeouts import UpstreamTimeouts
 from ccproxy.addons.view import FlowView
 from ccproxy.addons.websocket import WebSocketLog
@@ -65,6 +64,7 @@ def build_chain(
 ) -> list[Any]:
     """mitmproxy calls each event (request, responseheaders, response, error) on these in this order."""
     inbound, outbound = build_stages(config)
+    recorder = Recorder(config, config_dir)
     chain: list[Any] = [
         # Response side only, so it comes first there: a 401 is replayed before any addon below sees it.
         AuthRefresh(config, services),  # 401 -> re-resolve credential -> replay once
@@ -76,7 +76,7 @@ def build_chain(
         ReplayLink(),  # `flows replay`'s x-ccproxy-replay-of header -> .ccproxy.replay_of
         RemoteClients(remote_token),  # allow_remote: a non-loopback client needs x-ccproxy-token (401)
         Fingerprint(),  # the client's wire fingerprint (jailed flows)
-        Health(listeners),  # GET /health on the reverse listener
+        Health(listeners, recorder.store_stats),  # GET /health on the reverse listener (+ store counters)
         HookStage(inbound, config, services),  # inject_auth, extract_session_id, ...
         RecordedUpstream(config, config_dir, services),  # provider: recorded -> answered from recorded flows
         Router(config, services),  # sentinel / path / rule routing; format translation (+ stream filters)
@@ -89,12 +89,9 @@ def build_chain(
         ),
         WebSocketLog(),  # a socket's open and close in the daemon log (its messages: the recorder)
         QuotaWatch(config, services),  # rate-limit headers -> .ccproxy.extra.quota; warnings at quota.warn_at
-        Recorder(config, config_dir),  # the finished flow goes to the flow store (a socket's: again at its end)
+        recorder,  # the finished flow goes to the flow store (a socket's: again at its end)
         FlowView(config, config_dir),  # mitmweb's view: restored at start, only the newest flows, cleared on request
         ContentViews(),  # mitmweb views: "Client Request", "Provider Response"
     ]
-    if config.telemetry.otlp.endpoint:
-        # Right after the recorder: the same finished flow, as an OTLP span (batched, off the event loop).
-        recorder = next(i for i, addon in enumerate(chain) if isinstance(addon, Recorder))
-        chain.insert(recorder + 1, Telemetry(config))
+    # OTLP spans (telemetry.otlp) are built and exported by the recorder's writer process.
     return chain

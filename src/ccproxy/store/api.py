@@ -35,20 +35,24 @@ def open_store(config: CCProxyConfig, config_dir: Path) -> Iterator[FlowStore | 
         store.close()
 
 
-def store_status(config: CCProxyConfig, config_dir: Path) -> dict[str, Any]:
+def store_status(config: CCProxyConfig, config_dir: Path, live: dict[str, Any] | None = None) -> dict[str, Any]:
     """The `store` section of `ccproxy status`: where the store is and what the daemon's writer counted
-    (since its last start): flows written, flows lost and why, flows waiting in the spill file."""
+    (since its last start): flows written, flows lost and why, flows not stored yet. `live` is the
+    running daemon's own answer (`/health`), preferred to the status file, which a full disk stales."""
     from ccproxy.store.writer import read_stats
 
     path = store_path(config, config_dir)
-    stats = read_stats(path) or {}
+    stats = live if live is not None else (read_stats(path) or {})
     return {
         "path": str(path),
         "exists": path.exists(),
+        "source": "daemon" if live is not None else "file",
         "flows_written": stats.get("written"),
         "flows_lost": stats.get("lost", 0),
         "last_loss": stats.get("last_loss"),
+        "queued": stats.get("queued", 0),
         "spill_pending": stats.get("spill_pending", 0),
+        "pruned_young": stats.get("pruned_young", 0),
         "updated_at": stats.get("updated_at"),
     }
 
@@ -60,8 +64,11 @@ def store_status_line(doc: dict[str, Any]) -> str:
     line = f"flow store: {doc['path']}"
     if doc["flows_written"] is not None:
         line += f", {doc['flows_written']} flow(s) written since the daemon started"
-    if doc["spill_pending"]:
-        line += f", {doc['spill_pending']} waiting in the spill file"
+    if doc.get("queued"):
+        line += f", {doc['queued']} not stored yet (safe in the journal)"
+    if doc.get("pruned_young"):
+        line += (f"\n[yellow]retention removed {doc['pruned_young']} flow(s) minutes after capture[/yellow]; "
+                 "raise flows.retention.max_count")
     if doc["flows_lost"]:
         cause = (doc["last_loss"] or {}).get("cause", "?")
         line += f"\n[red]{doc['flows_lost']} flow(s) could not be stored[/red]; last cause: {cause}"

@@ -2,15 +2,18 @@
 
 A process rather than a thread: building a record (JSON, body parsing, compression) held the GIL
 long enough to delay the event loop by milliseconds per flow (bench/proxy.py). The daemon only
-pickles the capture and queues it; a sender thread writes it to the child's pipe, a reader thread
-takes the acknowledgements. A flow stays queued until the child says it is written, and if the
-child dies the queue is sent again to a new one, so a crash of the writer loses nothing.
+pickles the capture, appends it to the journal (`ccproxy.store.spill`) and queues it; a sender thread
+writes it to the child's pipe, a reader thread takes the acknowledgements. A flow stays queued until
+the child says it is written, and if the child dies the queue is sent again to a new one, so a crash
+of the writer loses nothing; a crash of the daemon loses nothing either, since the next start stores
+what the journal holds.
 
 When the writer falls behind (sustained load, a store locked by another process, a stopped child),
-the queue does not drop flows: beyond `max_queue` captures wait in a spill file on disk
-(`ccproxy.store.spill`) and are fed to the writer as it catches up. A flow is lost only when it
-truly cannot be stored (disk full, a capture that kills the writer three times); each loss is
-counted with its real cause, logged, and published in `<store>.status.json` for `ccproxy status`.
+memory holds at most `max_queue` captures; the rest wait only in the journal and are fed to the
+writer as it catches up. A flow is lost only when it truly cannot be stored (disk full, a capture that
+kills the writer three times, a journal frame cut short by a crash); each loss is counted with its
+real cause, logged, published in `<store>.status.json` and answered live by the daemon (`/health`)
+for `ccproxy status`.
 """
 
 from __future__ import annotations
@@ -38,7 +41,12 @@ log = logging.getLogger("ccproxy.store.writer")
 #: (flow id, usage, conversation id) of each written flow, called on the reader thread.
 OnRecord = Callable[[str, Any, Any], None]
 MAX_FAILED_STARTS = 3  # a child that dies this often without progress: drop the flow it choked on
-STATS_EVERY = 1.0  # seconds between refreshes of the status file while flows are written
+STATS_EVERY = 0.25  # seconds between refreshes of the status file while anything changes
+CHILD = "ccproxy.store.writerproc"
+#: The same writer, exporting each flow as an OTLP span too (telemetry sits above flows: named, not imported).
+CHILD_WITH_SPANS = "ccproxy.telemetry.writer"
+TELEMETRY_ENV = "CCPROXY_WRITER_TELEMETRY"  # = ccproxy.telemetry.writer.TELEMETRY_ENV
+LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
 LOSS_LOG_EVERY = 5.0  # seconds between log lines about losses with the same cause
 
 
@@ -57,23 +65,29 @@ def read_stats(store: Path) -> dict[str, Any] | None:
 
 
 class StoreWriter:
-    """A bounded in-memory queue in front of the writer process, with a spill file behind it: a slow
-    disk never makes a client wait, and never costs a flow."""
+    """A journal on disk and a bounded in-memory queue in front of the writer process: a slow disk
+    never makes a client wait, and no process dying costs a flow."""
 
     def __init__(self, path: Path, max_count: int, max_age_days: float, max_queue: int = 1000,
-                 on_record: OnRecord | None = None, max_queue_bytes: int = 64 << 20) -> None:
+                 on_record: OnRecord | None = None, max_queue_bytes: int = 64 << 20,
+                 telemetry: str | None = None, max_disk_mb: float | None = None) -> None:
         self.path = path
         self.max_count = max_count
         self.max_age_days = max_age_days
+        self.max_disk_mb = max_disk_mb
         #: In memory at most this many captures and bytes (agent requests are up to MBs each); the rest spill.
         self.max_queue = max_queue
         self.max_queue_bytes = max_queue_bytes
         self.queued_bytes = 0
         self.on_record = on_record
+        #: JSON for the child's OTLP export (`ccproxy.telemetry.writer`), None: no export.
+        self.telemetry = telemetry
         self.lost = 0  # flows that could not be stored, whatever the cause
         self.last_loss: dict[str, Any] | None = None  # {"at": epoch, "cause": "..."}
-        self.spilled = 0  # flows that waited in the spill file (this run)
+        self.spilled = 0  # flows that waited only in the journal, memory being full (this run)
+        self.undurable = 0  # flows queued in memory only, the journal refusing them (a full disk)
         self.written = 0
+        self.pruned_young = 0  # flows retention removed within minutes of their capture (max_count too small)
         self.lock = threading.Condition()
         #: (frame, spill segment or None) not yet written by the child, oldest first.
         self.unacked: deque[tuple[bytes, int | None]] = deque()
@@ -84,6 +98,9 @@ class StoreWriter:
         self.generation = 0
         self.failed_starts = 0
         self.stats_at = 0.0
+        self.dirty = threading.Event()  # counters changed since the status file was written
+        self.stopping = threading.Event()
+        self.publisher = threading.Thread(target=self._publish_loop, name="ccproxy-flow-status", daemon=True)
         self.loss_logged_at, self.loss_logged_cause = -LOSS_LOG_EVERY, ""
         self.sender = threading.Thread(target=self._send_loop, name="ccproxy-flow-sender", daemon=True)
         self.reader: threading.Thread | None = None
@@ -93,13 +110,17 @@ class StoreWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self.spill = Spill(self.path)
             if self.spill.truncated:
-                self._lose(self.spill.truncated, "the spill file ended mid-flow (the daemon died while writing it)")
+                # A warning, not an error: it happened before this start, and the daemon keeps going.
+                self._lose(self.spill.truncated, "a journal file ended mid-flow or was damaged (the daemon or "
+                           "the host died while writing it); what it held before that is stored",
+                           level=logging.WARNING)
                 self.spill.truncated = 0
             if self.spill.recovered:
-                log.info("flow store: %d flow(s) spilled by an earlier run are written now", self.spill.recovered)
+                log.info("flow store: %d flow(s) the last run had not stored yet are written now from the journal",
+                         self.spill.recovered)
         return self.spill
 
-    def _lose(self, count: int, cause: str, flow_id: str | None = None) -> None:
+    def _lose(self, count: int, cause: str, flow_id: str | None = None, level: int = logging.ERROR) -> None:
         """Count flows that cannot be stored, say why (lock held or not: counters only)."""
         self.lost += count
         self.last_loss = {"at": time.time(), "cause": cause, "flow": flow_id}
@@ -108,9 +129,9 @@ class StoreWriter:
             # A full disk fails every flow: one line per cause and interval, not one per flow.
             self.loss_logged_at, self.loss_logged_cause = now, cause
             which = f" (flow {flow_id[:8]})" if flow_id else ""
-            log.error("flow store: %d flow(s) not recorded%s, %d lost since start: %s",
-                      count, which, self.lost, cause)
-        self._publish(force=now - self.stats_at >= 0.2)
+            log.log(level, "flow store: %d flow(s) not recorded%s, %d lost since start: %s",
+                    count, which, self.lost, cause)
+        self._publish()
 
     def stats(self) -> dict[str, Any]:
         spill = self.spill
@@ -120,23 +141,36 @@ class StoreWriter:
             "written": self.written,
             "lost": self.lost,
             "last_loss": self.last_loss,
-            "queued": len(self.unacked),
+            "queued": len(self.unacked) + (spill.unread if spill is not None else 0),  # not stored yet
             "queued_bytes": self.queued_bytes,
             "spilled": self.spilled,
-            "spill_pending": spill.pending if spill is not None else 0,
+            "spill_pending": spill.unread if spill is not None else 0,  # beyond memory, only on disk
+            "undurable": self.undurable,
+            "pruned_young": self.pruned_young,
             "updated_at": time.time(),
         }
 
     def _publish(self, force: bool = False) -> None:
-        """Refresh the status file (at most once a second unless `force`); a full disk is not fatal here."""
+        """Refresh the status file now (`force`) or within `STATS_EVERY` (the publisher thread); a full
+        disk is not fatal here, and the daemon answers the same counters live (`/health`)."""
         from ccproxy.fileio import write_private_json
 
-        now = time.monotonic()
-        if not force and now - self.stats_at < STATS_EVERY:
+        if not force:
+            self.dirty.set()
             return
-        self.stats_at = now
+        self.stats_at = time.monotonic()
         with contextlib.suppress(OSError):
             write_private_json(stats_path(self.path), self.stats())
+
+    def _publish_loop(self) -> None:
+        """Counters on disk converge within `STATS_EVERY` of the last change, a stalled writer included."""
+        while True:
+            self.dirty.wait()
+            self.dirty.clear()
+            if self.closing:
+                return
+            self._publish(force=True)
+            self.stopping.wait(STATS_EVERY)  # at most one refresh per interval, however busy
 
     def start(self) -> StoreWriter:
         with FlowStore(self.path, create=True) as store:  # 0600 file and schema exist before any flow
@@ -148,6 +182,7 @@ class StoreWriter:
             self._spawn()
         self._publish(force=True)
         self.sender.start()
+        self.publisher.start()
         return self
 
     # -- the daemon's side -----------------------------------------------------------------------
@@ -165,23 +200,36 @@ class StoreWriter:
                 return False
         with self.lock:
             spill = self._spill()
-            if spill.unread == 0 and self._room():
-                self.unacked.append((data, None))
+            in_memory = spill.unread == 0 and self._room()
+            segment: int | None = None
+            try:
+                segment = spill.append(data, taken=in_memory)
+            except OSError as exc:
+                if not in_memory:
+                    self._lose(1, f"the writer is {len(self.unacked)} flow(s) behind and the journal under "
+                                  f"{self.path.parent} could not take more: {_oserror(exc)}")
+                    return False
+                self._undurable(exc)
+            self._publish()
+            if in_memory:
+                self.unacked.append((data, segment))
                 self.queued_bytes += len(data)
                 self.lock.notify_all()
                 return True
-            try:
-                spill.append(data)
-            except OSError as exc:
-                self._lose(1, f"the writer is {len(self.unacked)} flow(s) behind and the spill file under "
-                              f"{self.path.parent} could not take more: {_oserror(exc)}")
-                return False
             self.spilled += 1
             if self.spilled == 1 or self.spilled % 1000 == 0:
                 log.warning("flow store: the writer is %d flow(s) behind; %d flow(s) wait in %s (%d so far)",
                             len(self.unacked), spill.unread, spill.path(spill.write_no or 0).name, self.spilled)
             self.lock.notify_all()
             return True
+
+    def _undurable(self, exc: OSError) -> None:
+        """The journal refused a flow the writer can still take from memory: not lost, but a crash now
+        would lose it; said once per 1,000."""
+        if self.undurable % 1000 == 0:
+            log.warning("flow store: the journal under %s refused a flow (%s); it waits in memory only until "
+                        "stored (%d so far)", self.path.parent, _oserror(exc), self.undurable + 1)
+        self.undurable += 1
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait (bounded) until everything submitted so far is on disk."""
@@ -199,12 +247,16 @@ class StoreWriter:
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued (bounded by `timeout`), then stop the child; what is still not written
-        waits in the spill file for the next start."""
+        waits in the journal for the next start."""
         self.flush(timeout)
         with self.lock:
             self.closing = True
             self.lock.notify_all()
             proc = self.proc
+        self.stopping.set()
+        self.dirty.set()
+        if self.publisher.is_alive():
+            self.publisher.join(timeout)
         if self.sender.is_alive():
             self.sender.join(timeout)
         if proc is not None:
@@ -222,13 +274,13 @@ class StoreWriter:
                     try:
                         spill.append(data)
                     except OSError as exc:
-                        self._lose(1, f"unwritten at shutdown and the spill file failed: {_oserror(exc)}")
+                        self._lose(1, f"unwritten at shutdown and the journal failed: {_oserror(exc)}")
             self.unacked.clear()
             self.queued_bytes = 0
             pending = spill.pending
             spill.close()
         if pending:
-            log.warning("flow store: %d flow(s) not written yet wait in the spill file for the next start", pending)
+            log.warning("flow store: %d flow(s) not written yet wait in the journal for the next start", pending)
         self._publish(force=True)
 
     # -- threads ----------------------------------------------------------------------------------
@@ -237,9 +289,10 @@ class StoreWriter:
         self.generation += 1
         self.sent = 0
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ccproxy.store.writerproc", str(self.path), str(self.max_count),
-             str(self.max_age_days)],
+            [sys.executable, "-m", CHILD_WITH_SPANS if self.telemetry else CHILD, str(self.path),
+             str(self.max_count), str(self.max_age_days), str(self.max_disk_mb or 0)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+            env={**os.environ, TELEMETRY_ENV: self.telemetry} if self.telemetry else None,
         )
         self.reader = threading.Thread(
             target=self._read_loop, args=(self.proc, self.generation), name="ccproxy-flow-acks", daemon=True
@@ -255,7 +308,7 @@ class StoreWriter:
             try:
                 taken = spill.take()
             except OSError as exc:
-                self._lose(spill.unread, f"the spill file could not be read: {_oserror(exc)}")
+                self._lose(spill.unread, f"the journal could not be read: {_oserror(exc)}")
                 spill.unread = 0
                 return
             if taken is None:
@@ -263,7 +316,7 @@ class StoreWriter:
             self.unacked.append((taken[1], taken[0]))
             self.queued_bytes += len(taken[1])
         if spill is not None and spill.truncated:
-            self._lose(spill.truncated, "a spill file ended mid-flow")
+            self._lose(spill.truncated, "a journal file ended mid-flow or was damaged")
             spill.truncated = 0
 
     def _send_loop(self) -> None:
@@ -304,7 +357,7 @@ class StoreWriter:
                 log.error("flow store writer said something unexpected: %r", line[:200])
                 continue
             for level, text in msg.get("log") or []:
-                log.log(logging.ERROR if level == "error" else logging.INFO, "%s", text)
+                log.log(LEVELS.get(level, logging.INFO), "%s", text)
             for flow_id, usage, conversation_id in msg.get("facts") or []:
                 self.written += 1
                 if self.on_record is not None:
@@ -313,6 +366,7 @@ class StoreWriter:
                     except Exception:
                         log.exception("flow %s: could not update the live flow's metadata", str(flow_id)[:8])
             lost = msg.get("lost") or []
+            self.pruned_young += int(msg.get("pruned_young") or 0)
             with self.lock:
                 for flow_id, cause in lost:
                     self._lose(1, str(cause), str(flow_id))

@@ -83,7 +83,7 @@ def test_a_translating_route_refuses_with_a_json_426(rules: list[dict[str, Any]]
     assert meta.websocket_refusal == {"refused": 426, "reason": reason, "provider": provider if not rules else dest,
                                        "from_format": "openai_responses", "to_format": dest}
     assert meta.transform is None  # nothing to translate back: the router's response side leaves the 426 alone
-    r.response(f)
+    asyncio.run(r.response(f))
     assert f.response.status_code == 426 and json.loads(f.response.content or b"") == body
 
 

@@ -9,7 +9,8 @@ from typing import Any
 from mitmproxy import http
 
 from ccproxy.auth.sentinel import KEY_HEADERS, contains_sentinel
-from ccproxy.config.model import CCProxyConfig, ProviderConfig, TransformRule
+from ccproxy.config.model import CCProxyConfig, TransformRule
+from ccproxy.config.providers import ProviderConfig
 from ccproxy.wire.endpoints import Endpoint, main_endpoint, path_matches, provider_path
 
 #: Headers that belong to one wire format's SDK; they do not follow a body into another format.

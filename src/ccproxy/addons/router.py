@@ -33,7 +33,8 @@ from ccproxy.addons.destination import (
 from ccproxy.addons.replayed import replace_whole
 from ccproxy.auth.apply import apply_credential, strip_client_keys
 from ccproxy.auth.replay import make_client, resend
-from ccproxy.config.model import CCProxyConfig, ProviderConfig, TransformRule
+from ccproxy.config.model import CCProxyConfig, TransformRule
+from ccproxy.config.providers import ProviderConfig
 from ccproxy.errors import AuthError
 from ccproxy.flowmeta import FlowMeta, TransformInfo, get_meta
 from ccproxy.mitm import answers as errors

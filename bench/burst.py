@@ -34,7 +34,7 @@ from tests.daemon import SECRETS
 from tests.store.factory import make_record
 
 from ccproxy.store.db import FlowStore
-from ccproxy.store.writer import read_stats
+from ccproxy.store.writerstatus import read_stats
 
 WORDS = ["the", "tool", "call", "returned", "a", "diff", "of", "the", "repository", "with", "several", "files", "changed", "and", "a", "failing", "test", "in", "the", "parser", "module", "so", "the", "agent", "reads", "the", "file", "again", "before", "it", "edits", "the", "function"]
 

@@ -14,7 +14,8 @@ import pytest
 
 from ccproxy.auth.oauth import OAuthSource
 from ccproxy.auth.resolver import CredentialResolver
-from ccproxy.config.model import CCProxyConfig, OAuthAuth
+from ccproxy.config.model import CCProxyConfig
+from ccproxy.config.providers import OAuthAuth
 from ccproxy.errors import AuthError
 from tests.daemon import wait_for
 from tests.fakes.oauth import FakeTokenEndpoint, access_for, refresh_for

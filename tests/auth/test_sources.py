@@ -10,7 +10,8 @@ import pytest
 
 from ccproxy.auth.resolver import CredentialResolver
 from ccproxy.auth.sources import read_file, run_command
-from ccproxy.config.model import CCProxyConfig, CommandAuth, FileAuth
+from ccproxy.config.model import CCProxyConfig
+from ccproxy.config.providers import CommandAuth, FileAuth
 from ccproxy.errors import AuthError
 from tests.daemon import wait_for
 

@@ -19,7 +19,7 @@ from ccproxy.auth.tokenfile import (
     with_tokens,
     write_doc,
 )
-from ccproxy.config.model import OAuthAuth
+from ccproxy.config.providers import OAuthAuth
 
 CLAUDE_LIKE: dict[str, Any] = {
     "claudeAiOauth": {

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from ccproxy.config.loader import config_dir, load_config, write_template
-from ccproxy.config.model import CommandAuth, EnvAuth
+from ccproxy.config.providers import CommandAuth, EnvAuth
 from ccproxy.errors import ConfigError
 
 

@@ -10,7 +10,8 @@ from mitmproxy.test import tflow
 
 from ccproxy.addons.stage import HookStage
 from ccproxy.auth.sentinel import find_sentinel
-from ccproxy.config.model import CCProxyConfig, ProviderConfig
+from ccproxy.config.model import CCProxyConfig
+from ccproxy.config.providers import ProviderConfig
 from ccproxy.daemon.chain import build_services
 from ccproxy.errors import AuthError
 from ccproxy.flowmeta import get_meta

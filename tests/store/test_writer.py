@@ -17,8 +17,9 @@ from ccproxy.flowmeta import FlowMeta
 from ccproxy.store import spill
 from ccproxy.store.db import FlowStore
 from ccproxy.store.record import Captured
-from ccproxy.store.writer import StoreWriter, read_stats
+from ccproxy.store.writer import StoreWriter
 from ccproxy.store.writerproc import frame, write
+from ccproxy.store.writerstatus import read_stats
 from tests.daemon import wait_for
 from tests.store.factory import make_record, web_json
 

@@ -9,8 +9,9 @@ from typing import Any
 from mitmproxy import http
 
 from ccproxy.auth.sentinel import KEY_HEADERS, contains_sentinel
-from ccproxy.config.model import TransformRule
-from ccproxy.wire.endpoints import Endpoint
+from ccproxy.config.model import CCProxyConfig, TransformRule
+from ccproxy.config.providers import ProviderConfig
+from ccproxy.wire.endpoints import Endpoint, main_endpoint, path_matches, provider_path
 
 #: Headers that belong to one wire format's SDK; they do not follow a body into another format.
 FORMAT_HEADER_PREFIXES = ("anthropic-", "openai-", "x-goog-")
@@ -92,3 +93,29 @@ def set_body_model(request: http.Request, model: str) -> None:
     if isinstance(body, dict):
         body["model"] = model
         request.content = json.dumps(body, ensure_ascii=False).encode()
+
+
+def destination_path(provider: ProviderConfig, path: str) -> str:
+    """The provider's `path` for its format's main endpoint; any other path is kept as is."""
+    bare, sep, query = path.partition("?")
+    hit = main_endpoint(bare)
+    if hit is None or hit.format != provider.provider:
+        return path
+    return provider_path(provider.path, hit) + sep + query
+
+
+def point_at(request: http.Request, scheme: str, host: str, port: int, path: str) -> None:
+    request.scheme, request.host, request.port, request.path = scheme, host, port, path
+    default_port = 443 if scheme == "https" else 80
+    request.headers["host"] = host if port == default_port else f"{host}:{port}"
+
+
+def point_at_provider(request: http.Request, provider: ProviderConfig, path: str) -> None:
+    point_at(request, provider.scheme, provider.hostname, provider.port, path)
+
+
+def match_provider(config: CCProxyConfig, path: str) -> str | None:
+    for name, provider in config.providers.items():
+        if path_matches(provider.path, path):
+            return name
+    return None

@@ -20,7 +20,8 @@ from pathlib import Path
 from mitmproxy import http
 
 from ccproxy.auth.apply import apply_credential, strip_client_keys
-from ccproxy.config.model import CCProxyConfig, ProviderConfig
+from ccproxy.config.model import CCProxyConfig
+from ccproxy.config.providers import ProviderConfig
 from ccproxy.errors import AuthError, ConfigError
 from ccproxy.flowmeta import TransformInfo, get_meta
 from ccproxy.flows.recorded_answer import Refusal, Replayed, replay

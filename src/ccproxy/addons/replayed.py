@@ -1,6 +1,7 @@
 """Put an answer ccproxy fetched itself (a 401 replay, a capacity retry) in place of the provider's first.
 
-Both happen in `responseheaders`, before any byte of the first answer reached the client: its
+(The router's refused-parameter retry uses `replace_whole`: its 400 is whole, in `response`.)
+The two others happen in `responseheaders`, before any byte of the first answer reached the client: its
 status and headers are replaced there, so every later addon (the router's translation, the stream
 tap) handles the new answer like an upstream one. mitmproxy only forwards body bytes from the
 original connection, so the new answer is read whole first: a stream reaches the client complete,
@@ -75,3 +76,20 @@ def fill_body(flow: http.HTTPFlow, meta: FlowMeta, replayed: Replayed) -> None:
     flow.response.raw_content = body
     if "content-length" in flow.response.headers:
         flow.response.headers["content-length"] = str(len(body))
+
+
+def replace_whole(flow: http.HTTPFlow, replayed: Replayed) -> None:
+    """From `response`: the new answer, read whole, replaces a whole first answer (the router's retry)."""
+    response = flow.response
+    assert response is not None
+    flow.response = http.Response(
+        http_version=response.data.http_version,
+        status_code=replayed.status_code,
+        reason=replayed.reason.encode(),
+        headers=http.Headers(client_headers(replayed, streamed=False)),
+        content=None,
+        trailers=None,
+        timestamp_start=response.timestamp_start,
+        timestamp_end=time.time(),
+    )
+    flow.response.raw_content = replayed.body

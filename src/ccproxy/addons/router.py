@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
@@ -21,20 +20,26 @@ from mitmproxy.net.http import status_codes
 from ccproxy.addons import client_stream, websocket
 from ccproxy.addons.destination import (
     client_key,
+    destination_path,
     first_rule,
+    match_provider,
     parse_dest_host,
+    point_at,
+    point_at_provider,
     request_model,
     retarget_headers,
     set_body_model,
 )
+from ccproxy.addons.replayed import replace_whole
 from ccproxy.auth.apply import apply_credential, strip_client_keys
-from ccproxy.auth.replay import client_headers, make_client, resend
-from ccproxy.config.model import CCProxyConfig, ProviderConfig, TransformRule
+from ccproxy.auth.replay import make_client, resend
+from ccproxy.config.model import CCProxyConfig, TransformRule
+from ccproxy.config.providers import ProviderConfig
 from ccproxy.errors import AuthError
 from ccproxy.flowmeta import FlowMeta, TransformInfo, get_meta
 from ccproxy.mitm import answers as errors
 from ccproxy.pipeline.services import Services
-from ccproxy.wire.endpoints import Endpoint, main_endpoint, path_matches, provider_path
+from ccproxy.wire.endpoints import Endpoint, main_endpoint, provider_path
 from ccproxy.wire.neutral import ApiError, ClientOptions
 from ccproxy.wire.refusal import RefusedParams, added_parameters, refused_parameter, without
 from ccproxy.wire.translate import (
@@ -50,47 +55,6 @@ if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("ccproxy.router")
-
-
-def destination_path(provider: ProviderConfig, path: str) -> str:
-    """The provider's `path` for its format's main endpoint; any other path is kept as is."""
-    bare, sep, query = path.partition("?")
-    hit = main_endpoint(bare)
-    if hit is None or hit.format != provider.provider:
-        return path
-    return provider_path(provider.path, hit) + sep + query
-
-
-def point_at(request: http.Request, scheme: str, host: str, port: int, path: str) -> None:
-    request.scheme, request.host, request.port, request.path = scheme, host, port, path
-    default_port = 443 if scheme == "https" else 80
-    request.headers["host"] = host if port == default_port else f"{host}:{port}"
-
-
-def point_at_provider(request: http.Request, provider: ProviderConfig, path: str) -> None:
-    point_at(request, provider.scheme, provider.hostname, provider.port, path)
-
-
-def match_provider(config: CCProxyConfig, path: str) -> str | None:
-    for name, provider in config.providers.items():
-        if path_matches(provider.path, path):
-            return name
-    return None
-
-
-def answer_error(flow: http.HTTPFlow, client_format: str | None, error: ApiError) -> None:
-    """ccproxy answers the client itself, in the client's format (Anthropic's when unknown)."""
-    errors.answer_in_format(flow, client_format, error)
-
-
-def not_routed(flow: http.HTTPFlow) -> None:
-    path = flow.request.path.split("?", 1)[0]
-    message = (
-        f"ccproxy cannot route {flow.request.method} {path}: no sentinel key "
-        "(sk-ant-oat-ccproxy-<provider>) and no provider whose `path` matches. "
-        "Send a sentinel key, add a provider with this path to ccproxy.yaml, or add an inspector.transforms rule."
-    )
-    errors.answer(flow, 501, "ccproxy_not_routed", message)
 
 
 class Router:
@@ -147,7 +111,7 @@ class Router:
             name, reason = match_provider(self.config, flow.request.path), "path"
         if name is None or name not in self.config.providers:
             if meta.source == "reverse":
-                not_routed(flow)
+                errors.not_routed(flow)
             else:
                 meta.transform = TransformInfo(
                     mode="passthrough", reason="original", dest_url=flow.request.url
@@ -275,7 +239,7 @@ class Router:
             )
         except TranslationError as exc:
             message = f"ccproxy could not read this {client} request to translate it for {name}: {exc}"
-            answer_error(flow, client, ApiError("invalid_request", message, 400))
+            errors.answer_in_format(flow, client, ApiError("invalid_request", message, 400))
             return
         stream = out.request.stream
         template = rule.dest_path if rule and rule.dest_path else provider.path
@@ -415,17 +379,7 @@ class Router:
             "(and left out from now on)"
         )
         flow.request.content = retry.content
-        flow.response = http.Response(
-            http_version=response.data.http_version,
-            status_code=replayed.status_code,
-            reason=replayed.reason.encode(),
-            headers=http.Headers(client_headers(replayed, streamed=False)),
-            content=None,
-            trailers=None,
-            timestamp_start=response.timestamp_start,
-            timestamp_end=time.time(),
-        )
-        flow.response.raw_content = replayed.body
+        replace_whole(flow, replayed)
         return True
 
     def http(self) -> httpx.AsyncClient:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ccproxy.auth.tokenfile import TokenFileError, Tokens, read_doc, tokens_of, with_tokens, write_doc
-from ccproxy.config.model import OAuthAuth
+from ccproxy.config.providers import OAuthAuth
 from ccproxy.errors import AuthError
 from ccproxy.scrub import mask_secrets
 

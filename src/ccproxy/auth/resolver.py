@@ -10,7 +10,8 @@ from pathlib import Path
 from ccproxy.auth.cache import CredentialCache, Resolved, read_output
 from ccproxy.auth.oauth import OAuthSource, RefreshState, Renewal, token_path
 from ccproxy.auth.sources import read_env, read_file, run_command
-from ccproxy.config.model import CCProxyConfig, CommandAuth, EnvAuth, FileAuth, OAuthAuth, ProviderConfig
+from ccproxy.config.model import CCProxyConfig
+from ccproxy.config.providers import CommandAuth, EnvAuth, FileAuth, OAuthAuth, ProviderConfig
 from ccproxy.errors import AuthError
 
 

@@ -8,7 +8,7 @@ import os
 import signal
 from pathlib import Path
 
-from ccproxy.config.model import CommandAuth, EnvAuth, FileAuth
+from ccproxy.config.providers import CommandAuth, EnvAuth, FileAuth
 from ccproxy.errors import AuthError
 
 REAP_TIMEOUT = 5.0  # seconds to wait for a killed command's pipes to close

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from ccproxy.config.model import OAuthAuth
+from ccproxy.config.providers import OAuthAuth
 from ccproxy.fileio import write_private
 
 #: Epoch seconds stay below this until the year 5138; a larger expiry is in milliseconds.

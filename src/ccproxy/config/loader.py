@@ -12,7 +12,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ccproxy.config.model import BUILTIN_PROVIDERS, CCProxyConfig, default_providers
+from ccproxy.config.model import CCProxyConfig
+from ccproxy.config.providers import BUILTIN_PROVIDERS, default_providers
 from ccproxy.errors import ConfigError
 
 CONFIG_FILE = "ccproxy.yaml"

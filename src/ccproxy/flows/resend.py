@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ccproxy.config.model import DEFAULT_AUTH_HEADER
+from ccproxy.config.providers import DEFAULT_AUTH_HEADER
 from ccproxy.errors import FlowError, UsageError
 from ccproxy.store.redact import MASK
 from ccproxy.store.stored_flow import StoredFlow

@@ -15,7 +15,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ccproxy.auth.oauth import OAuthSource
 from ccproxy.auth.sources import read_env, read_file, run_command
-from ccproxy.config.model import CommandAuth, EnvAuth, FileAuth, McpHttpConfig
+from ccproxy.config.model import McpHttpConfig
+from ccproxy.config.providers import CommandAuth, EnvAuth, FileAuth
 from ccproxy.errors import AuthError
 
 _NAME = "mcp"

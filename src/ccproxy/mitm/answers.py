@@ -80,6 +80,16 @@ def client_format(flow: http.HTTPFlow) -> str:
     return hit.format if hit is not None else "anthropic"
 
 
+def not_routed(flow: http.HTTPFlow) -> None:
+    path = flow.request.path.split("?", 1)[0]
+    message = (
+        f"ccproxy cannot route {flow.request.method} {path}: no sentinel key "
+        "(sk-ant-oat-ccproxy-<provider>) and no provider whose `path` matches. "
+        "Send a sentinel key, add a provider with this path to ccproxy.yaml, or add an inspector.transforms rule."
+    )
+    answer(flow, 501, "ccproxy_not_routed", message)
+
+
 def answer_local(flow: http.HTTPFlow, error: CCProxyError) -> None:
     """ccproxy itself cannot serve this request as configured: say so in the client's own format, once."""
     kind, status = LOCAL_ERROR

@@ -39,7 +39,7 @@ def store_status(config: CCProxyConfig, config_dir: Path, live: dict[str, Any] |
     """The `store` section of `ccproxy status`: where the store is and what the daemon's writer counted
     (since its last start): flows written, flows lost and why, flows not stored yet. `live` is the
     running daemon's own answer (`/health`), preferred to the status file, which a full disk stales."""
-    from ccproxy.store.writer import read_stats
+    from ccproxy.store.writerstatus import read_stats
 
     path = store_path(config, config_dir)
     stats = live if live is not None else (read_stats(path) or {})

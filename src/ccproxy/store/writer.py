@@ -35,33 +35,19 @@ from ccproxy.store.db import FlowStore
 from ccproxy.store.record import Captured, FlowRecord, build_record
 from ccproxy.store.spill import Spill
 from ccproxy.store.writerproc import frame
+from ccproxy.store.writerstatus import StatusFile
 
 log = logging.getLogger("ccproxy.store.writer")
 
 #: (flow id, usage, conversation id) of each written flow, called on the reader thread.
 OnRecord = Callable[[str, Any, Any], None]
 MAX_FAILED_STARTS = 3  # a child that dies this often without progress: drop the flow it choked on
-STATS_EVERY = 0.25  # seconds between refreshes of the status file while anything changes
 CHILD = "ccproxy.store.writerproc"
 #: The same writer, exporting each flow as an OTLP span too (telemetry sits above flows: named, not imported).
 CHILD_WITH_SPANS = "ccproxy.telemetry.writer"
 TELEMETRY_ENV = "CCPROXY_WRITER_TELEMETRY"  # = ccproxy.telemetry.writer.TELEMETRY_ENV
 LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
 LOSS_LOG_EVERY = 5.0  # seconds between log lines about losses with the same cause
-
-
-def stats_path(store: Path) -> Path:
-    """The writer's counters for `ccproxy status`, next to the store."""
-    return store.with_name(store.name + ".status.json")
-
-
-def read_stats(store: Path) -> dict[str, Any] | None:
-    """The counters the last (or running) daemon published, or None."""
-    try:
-        doc = json.loads(stats_path(store).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
 
 
 class StoreWriter:
@@ -97,10 +83,7 @@ class StoreWriter:
         self.proc: subprocess.Popen[bytes] | None = None
         self.generation = 0
         self.failed_starts = 0
-        self.stats_at = 0.0
-        self.dirty = threading.Event()  # counters changed since the status file was written
-        self.stopping = threading.Event()
-        self.publisher = threading.Thread(target=self._publish_loop, name="ccproxy-flow-status", daemon=True)
+        self.status = StatusFile(path, self.stats)
         self.loss_logged_at, self.loss_logged_cause = -LOSS_LOG_EVERY, ""
         self.sender = threading.Thread(target=self._send_loop, name="ccproxy-flow-sender", daemon=True)
         self.reader: threading.Thread | None = None
@@ -131,7 +114,7 @@ class StoreWriter:
             which = f" (flow {flow_id[:8]})" if flow_id else ""
             log.log(level, "flow store: %d flow(s) not recorded%s, %d lost since start: %s",
                     count, which, self.lost, cause)
-        self._publish()
+        self.status.publish()
 
     def stats(self) -> dict[str, Any]:
         spill = self.spill
@@ -150,28 +133,6 @@ class StoreWriter:
             "updated_at": time.time(),
         }
 
-    def _publish(self, force: bool = False) -> None:
-        """Refresh the status file now (`force`) or within `STATS_EVERY` (the publisher thread); a full
-        disk is not fatal here, and the daemon answers the same counters live (`/health`)."""
-        from ccproxy.fileio import write_private_json
-
-        if not force:
-            self.dirty.set()
-            return
-        self.stats_at = time.monotonic()
-        with contextlib.suppress(OSError):
-            write_private_json(stats_path(self.path), self.stats())
-
-    def _publish_loop(self) -> None:
-        """Counters on disk converge within `STATS_EVERY` of the last change, a stalled writer included."""
-        while True:
-            self.dirty.wait()
-            self.dirty.clear()
-            if self.closing:
-                return
-            self._publish(force=True)
-            self.stopping.wait(STATS_EVERY)  # at most one refresh per interval, however busy
-
     def start(self) -> StoreWriter:
         with FlowStore(self.path, create=True) as store:  # 0600 file and schema exist before any flow
             removed = store.apply_retention(self.max_count, self.max_age_days)
@@ -180,9 +141,9 @@ class StoreWriter:
         with self.lock:
             self._spill()  # an earlier run's spill is written first
             self._spawn()
-        self._publish(force=True)
+        self.status.publish(force=True)
         self.sender.start()
-        self.publisher.start()
+        self.status.start()
         return self
 
     # -- the daemon's side -----------------------------------------------------------------------
@@ -210,7 +171,7 @@ class StoreWriter:
                                   f"{self.path.parent} could not take more: {_oserror(exc)}")
                     return False
                 self._undurable(exc)
-            self._publish()
+            self.status.publish()
             if in_memory:
                 self.unacked.append((data, segment))
                 self.queued_bytes += len(data)
@@ -253,10 +214,7 @@ class StoreWriter:
             self.closing = True
             self.lock.notify_all()
             proc = self.proc
-        self.stopping.set()
-        self.dirty.set()
-        if self.publisher.is_alive():
-            self.publisher.join(timeout)
+        self.status.stop(timeout)
         if self.sender.is_alive():
             self.sender.join(timeout)
         if proc is not None:
@@ -281,7 +239,7 @@ class StoreWriter:
             spill.close()
         if pending:
             log.warning("flow store: %d flow(s) not written yet wait in the journal for the next start", pending)
-        self._publish(force=True)
+        self.status.publish(force=True)
 
     # -- threads ----------------------------------------------------------------------------------
     def _spawn(self) -> None:
@@ -380,7 +338,7 @@ class StoreWriter:
                 if done:
                     self.failed_starts = 0
                 self.lock.notify_all()
-            self._publish()
+            self.status.publish()
         code = proc.wait()
         with self.lock:
             if self.generation != generation:

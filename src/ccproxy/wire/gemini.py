@@ -7,28 +7,24 @@ often without call ids: ids are made up on the way in and names looked up on the
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ccproxy.wire import carry
+from ccproxy.wire.gemini_parts import CallIds, get, lower_types, merge_thinking, part_in, part_out
 from ccproxy.wire.neutral import (
     ApiError,
     ClientOptions,
     ErrorKind,
-    Image,
     Message,
     OutputSchema,
-    Part,
     Reasoning,
     Request,
     Response,
     StopReason,
-    Text,
     Thinking,
     Tool,
     ToolCall,
     ToolChoice,
-    ToolResult,
     Usage,
     budget_of,
     convert_id,
@@ -77,95 +73,7 @@ GENERATION_ONLY = (
 )
 
 
-def get(d: dict[str, Any], camel: str) -> Any:
-    """Gemini's JSON accepts camelCase and snake_case for every field."""
-    if camel in d:
-        return d[camel]
-    return d.get("".join("_" + c.lower() if c.isupper() else c for c in camel))
-
-
-def lower_types(schema: Any) -> Any:
-    """Gemini's OpenAPI-style schemas spell types in capitals (`OBJECT`); JSON Schema wants lowercase."""
-    if isinstance(schema, dict):
-        return {
-            k: (v.lower() if k == "type" and isinstance(v, str) else lower_types(v))
-            for k, v in schema.items()
-        }
-    if isinstance(schema, list):
-        return [lower_types(v) for v in schema]
-    return schema
-
-
 # --- request -----------------------------------------------------------------------------------
-
-
-class _CallIds:
-    """Gemini calls often have no id: make one up, and answer results in the same order by name."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.pending: dict[str, list[str]] = {}
-
-    def call(self, name: str, given: str | None) -> str:
-        self.count += 1
-        call_id = given or f"call_{self.count}_{name}"
-        self.pending.setdefault(name, []).append(call_id)
-        return call_id
-
-    def result(self, name: str, given: str | None) -> str:
-        queue = self.pending.get(name) or []
-        if given and given in queue:
-            queue.remove(given)
-            return given
-        return given or (queue.pop(0) if queue else f"call_unmatched_{name}")
-
-
-def _result_content(response: Any) -> list[Text | Image]:
-    if isinstance(response, dict) and len(response) == 1:
-        ((key, value),) = response.items()
-        if key in ("output", "result", "content", "error") and isinstance(value, str):
-            return [Text(value)]
-    return [Text(json.dumps(response, ensure_ascii=False))]
-
-
-def _part_in(
-    part: dict[str, Any], ids: _CallIds, warnings: list[str], carried: list[Thinking] | None = None
-) -> Part | None:
-    """One part; signed thinking a call's id carried (see `carry`) goes to `carried`."""
-    if part.get("thought"):
-        return Thinking(part.get("text", ""), get(part, "thoughtSignature"))
-    if "text" in part:
-        return Text(part["text"])
-    if (inline := get(part, "inlineData")) is not None:
-        return Image(media_type=get(inline, "mimeType") or "", data=inline.get("data", ""))
-    if (file := get(part, "fileData")) is not None:
-        return Image(media_type=get(file, "mimeType") or "", url=get(file, "fileUri") or "")
-    if (call := get(part, "functionCall")) is not None:
-        name, signature = call.get("name", ""), get(part, "thoughtSignature")
-        base, packed_signature, thinking = carry.unpack(call.get("id") or "")
-        if carried is not None:
-            carried += thinking
-        args = dict(call.get("args") or {})
-        return ToolCall(ids.call(name, base or None), name, args, signature or packed_signature)
-    if (result := get(part, "functionResponse")) is not None:
-        name, response = result.get("name", ""), result.get("response")
-        is_error = isinstance(response, dict) and set(response) == {"error"}
-        given = carry.result_id(result["id"]) if result.get("id") else None
-        return ToolResult(ids.result(name, given), _result_content(response), is_error, name)
-    warnings.append(f"part with keys {sorted(part)} cannot be translated; dropped")
-    return None
-
-
-def _merge_thinking(parts: list[Part]) -> list[Part]:
-    """Streamed thoughts come back as many parts, the signature on the last: one Thinking per run."""
-    out: list[Part] = []
-    for part in parts:
-        last = out[-1] if out else None
-        if isinstance(part, Thinking) and isinstance(last, Thinking) and not last.signature:
-            out[-1] = Thinking(last.text + part.text, part.signature)
-        else:
-            out.append(part)
-    return out
 
 
 def _tool_choice_in(config: dict[str, Any]) -> ToolChoice:
@@ -207,11 +115,11 @@ def parse_request(body: dict[str, Any], warnings: list[str]) -> Request:
     system = get(body, "systemInstruction")
     if system:
         req.system = [p.get("text", "") for p in system.get("parts", []) if "text" in p]
-    ids = _CallIds()
+    ids = CallIds()
     for content in body.get("contents", []):
         carried: list[Thinking] = []
-        parts = [p for raw in content.get("parts", []) if (p := _part_in(raw, ids, warnings, carried)) is not None]
-        message = Message("assistant" if content.get("role") == "model" else "user", _merge_thinking(parts))
+        parts = [p for raw in content.get("parts", []) if (p := part_in(raw, ids, warnings, carried)) is not None]
+        message = Message("assistant" if content.get("role") == "model" else "user", merge_thinking(parts))
         carry.restore_thinking(message, carried)  # gemini-cli drops thought parts but keeps call ids
         req.messages.append(message)
     for tool in body.get("tools") or []:
@@ -234,50 +142,6 @@ def parse_request(body: dict[str, Any], warnings: list[str]) -> Request:
         if get(body, key):
             warnings.append(f"{key} has no equivalent in the destination format; dropped")
     return req
-
-
-def _image_out(image: Image) -> dict[str, Any]:
-    if image.data is not None:
-        return {"inlineData": {"mimeType": image.media_type or "image/png", "data": image.data}}
-    return {"fileData": {"mimeType": image.media_type or "image/jpeg", "fileUri": image.url or ""}}
-
-
-def _result_out(result: ToolResult, warnings: list[str]) -> dict[str, Any]:
-    if any(isinstance(p, Image) for p in result.content):
-        warnings.append("image in a tool result cannot go in a Gemini functionResponse; dropped")
-    text = result.text
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        value = None
-    response = (
-        value
-        if isinstance(value, dict) and not result.is_error
-        else {"error" if result.is_error else "output": text}
-    )
-    if result.name is None:
-        warnings.append(
-            f"tool result {result.call_id!r} answers no known call; sent with an empty function name"
-        )
-    return {"functionResponse": {"id": result.call_id, "name": result.name or "", "response": response}}
-
-
-def _part_out(part: Part, warnings: list[str]) -> dict[str, Any] | None:
-    if isinstance(part, Text):
-        return {"text": part.text}
-    if isinstance(part, Image):
-        return _image_out(part)
-    if isinstance(part, ToolCall):
-        out: dict[str, Any] = {"functionCall": {"id": part.id, "name": part.name, "args": part.arguments}}
-        if part.signature:
-            out["thoughtSignature"] = part.signature
-        return out
-    if isinstance(part, ToolResult):
-        return _result_out(part, warnings)
-    warnings.append(
-        "thinking in the conversation history cannot be sent to Gemini (foreign signature); dropped"
-    )
-    return None
 
 
 def _generation_out(req: Request, warnings: list[str]) -> dict[str, Any]:
@@ -307,7 +171,7 @@ def build_request(req: Request, warnings: list[str]) -> dict[str, Any]:
     fill_tool_names(req.messages)
     contents: list[dict[str, Any]] = []
     for message in req.messages:
-        parts = [p for part in message.parts if (p := _part_out(part, warnings)) is not None]
+        parts = [p for part in message.parts if (p := part_out(part, warnings)) is not None]
         role = "model" if message.role == "assistant" else "user"
         if not parts:
             continue
@@ -376,9 +240,9 @@ def parse_response(body: dict[str, Any], warnings: list[str]) -> Response:
     if len(candidates) > 1:
         warnings.append(f"{len(candidates)} candidates returned; only the first was translated")
     candidate = candidates[0] if candidates else {}
-    ids = _CallIds()
+    ids = CallIds()
     raw = (candidate.get("content") or {}).get("parts") or []
-    parts = _merge_thinking([p for r in raw if (p := _part_in(r, ids, warnings)) is not None])
+    parts = merge_thinking([p for r in raw if (p := part_in(r, ids, warnings)) is not None])
     reason: StopReason = FINISH_IN.get(get(candidate, "finishReason") or "STOP", "end_turn")
     if not candidates and get(get(body, "promptFeedback") or {}, "blockReason"):
         reason = "content_filter"
@@ -401,7 +265,7 @@ def build_response(resp: Response, warnings: list[str], options: ClientOptions) 
             if part.signature:
                 thought["thoughtSignature"] = part.signature
             parts.append(thought)
-        elif (out := _part_out(part, warnings)) is not None:
+        elif (out := part_out(part, warnings)) is not None:
             parts.append(out)
     candidate = {
         "content": {"parts": parts, "role": "model"},

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ccproxy.wire import carry, gemini
+from ccproxy.wire import carry, gemini, gemini_parts
 from ccproxy.wire.neutral import (
     BlockStart,
     BlockStop,
@@ -48,31 +48,31 @@ class GeminiDecoder(Decoder):
         out: list[Event] = []
         if not self.started:
             self.started = True
-            out.append(Start(gemini.get(chunk, "responseId") or "", gemini.get(chunk, "modelVersion") or ""))
-        if meta := gemini.get(chunk, "usageMetadata"):
+            out.append(Start(gemini_parts.get(chunk, "responseId") or "", gemini_parts.get(chunk, "modelVersion") or ""))
+        if meta := gemini_parts.get(chunk, "usageMetadata"):
             self.usage = gemini.usage_in(meta)
         if self.finished:
             return out  # anything after finishReason can only refine usage, which was already sent
         candidate = (chunk.get("candidates") or [{}])[0]
         for part in (candidate.get("content") or {}).get("parts") or []:
             out += self._part(part)
-        if reason := gemini.get(candidate, "finishReason"):
+        if reason := gemini_parts.get(candidate, "finishReason"):
             out += self.finish(gemini.FINISH_IN.get(reason, "end_turn"), self.usage)
-        elif not chunk.get("candidates") and gemini.get(
-            gemini.get(chunk, "promptFeedback") or {}, "blockReason"
+        elif not chunk.get("candidates") and gemini_parts.get(
+            gemini_parts.get(chunk, "promptFeedback") or {}, "blockReason"
         ):
             out += self.finish("content_filter", self.usage)
         return out
 
     def _part(self, part: dict[str, Any]) -> list[Event]:
-        signature = gemini.get(part, "thoughtSignature")
+        signature = gemini_parts.get(part, "thoughtSignature")
         if part.get("thought"):
             out = self.append(Thinking, part.get("text", ""))
             if signature and self.open is not None:
                 out.append(Delta(self.open, "signature", signature))
             return out
         out = []
-        if (call := gemini.get(part, "functionCall")) is not None:
+        if (call := gemini_parts.get(part, "functionCall")) is not None:
             self.calls += 1
             name = call.get("name", "")
             out += self.open_block(ToolCall(call.get("id") or f"call_{self.calls}_{name}", name, {}, signature))

@@ -145,22 +145,25 @@ def messages_of(body: Any) -> list[Any]:
             return list(body[key])
     return []
 
+
 def _key(message: Any) -> str:
     """A message's identity across turns: cache_control moves every turn and must not break the match."""
     text = json.dumps(message, sort_keys=True)
     if '"cache_control"' in text or (isinstance(message, dict) and isinstance(message.get("content"), str)):
-        text = json.dumps(_strip(message), sort_keys=True)  # the slow path only for the messages that need it
+        text = json.dumps(without_volatile(message), sort_keys=True)  # the slow path only for the messages that need it
     return hashlib.sha1(text.encode()).hexdigest()
 
-def _strip(value: Any) -> Any:
+
+def without_volatile(value: Any) -> Any:
     """Without `cache_control`, and a string `content` as the one text block it means."""
     if isinstance(value, dict):
         if isinstance(value.get("content"), str) and "role" in value:
             value = {**value, "content": [{"type": "text", "text": value["content"]}]}
-        return {k: _strip(v) for k, v in value.items() if k != "cache_control"}
+        return {k: without_volatile(v) for k, v in value.items() if k != "cache_control"}
     if isinstance(value, list):
-        return [_strip(v) for v in value]
+        return [without_volatile(v) for v in value]
     return value
+
 
 def prefixes(messages: Sequence[Any]) -> list[str]:
     """A chained hash per message: entry k identifies the message list `messages[:k + 1]`."""

@@ -20,7 +20,7 @@ from typing import Any
 from ccproxy.store.bodyscan import MESSAGE_KEYS, Scanned, Span, scan
 from ccproxy.store.cachemarks import CACHE_ORDER, TTL_DEFAULT, TTL_LONG, marks_of
 from ccproxy.store.chunks import common_prefix
-from ccproxy.store.conversation import first_user_text, parse_json, text_of
+from ccproxy.store.conversation import first_user_text, parse_json, text_of, without_volatile
 
 #: How many conversations' latest requests are remembered (one per session being written, roughly), and
 #: at most how many bytes they hold together (they live in the writer process).
@@ -55,22 +55,12 @@ def chain(prefixes: bytes, keys: Sequence[MessageFacts]) -> bytes:
     return b"".join(out)
 
 
-def _strip(value: Any) -> Any:
-    """Without `cache_control`, and a string `content` as the one text block it means."""
-    if isinstance(value, dict):
-        if isinstance(value.get("content"), str) and "role" in value:
-            value = {**value, "content": [{"type": "text", "text": value["content"]}]}
-        return {k: _strip(v) for k, v in value.items() if k != "cache_control"}
-    if isinstance(value, list):
-        return [_strip(v) for v in value]
-    return value
-
 
 def message_key(message: Any) -> bytes:
     """A message's identity across turns: cache_control moves every turn and must not break the match."""
     text = json.dumps(message, sort_keys=True)
     if '"cache_control"' in text or (isinstance(message, dict) and isinstance(message.get("content"), str)):
-        text = json.dumps(_strip(message), sort_keys=True)  # the slow path only for the messages that need it
+        text = json.dumps(without_volatile(message), sort_keys=True)  # the slow path only for the messages that need it
     return hashlib.sha1(text.encode()).digest()
 
 

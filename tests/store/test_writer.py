@@ -402,9 +402,10 @@ def test_retention_pruning_young_flows_says_so(tmp_path: Path, caplog: pytest.Lo
     assert (read_stats(path) or {})["pruned_young"] == writer.pruned_young
 
 
-def test_a_disk_budget_keeps_store_wal_and_journal_inside_it(tmp_path: Path) -> None:
+def test_a_disk_budget_keeps_store_wal_and_journal_inside_it(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from ccproxy.store.writerproc import disk_bytes
 
+    caplog.set_level(logging.INFO)
     path = tmp_path / "flows.sqlite3"
     writer = StoreWriter(path, max_count=100_000, max_age_days=3650, max_disk_mb=1.0).start()
     recs = [make_record(ts=time.time() - 100 + i, body={"model": "m", "pad": os.urandom(10_000).hex()})
@@ -416,4 +417,10 @@ def test_a_disk_budget_keeps_store_wal_and_journal_inside_it(tmp_path: Path) -> 
     assert disk_bytes(path) <= 1_000_000 * 1.1  # within the budget, give or take the last batch's pages
     with FlowStore(path) as store:
         ids = store.ids()
-    assert 0 < len(ids) < 100 and ids == [r.id for r in recs[-len(ids):]]  # the oldest went
+        docs = store.docs(ids)
+        assert store.parts(recs[-1].id) == recs[-1].parts
+    assert ids == [r.id for r in recs]  # the rows stay: bodies went first, and that was enough
+    evicted = [d["id"] for d in docs if d["ccproxy"].get("bodies_evicted")]
+    assert evicted and evicted == ids[: len(evicted)]  # the oldest bodies went
+    said = [r.getMessage() for r in caplog.records if "disk budget" in r.getMessage()]
+    assert said and sum(int(m.split("bodies of ")[1].split()[0]) for m in said) == len(evicted)

@@ -231,8 +231,12 @@ def run_diff(args: argparse.Namespace) -> int:
 
 def run_dump(args: argparse.Namespace) -> int:
     lib = library(args)
-    count = lib.write_har(sys.stdout, args.jq, redacted=not args.unredacted)
+    evicted: list[str] = []
+    count = lib.write_har(sys.stdout, args.jq, redacted=not args.unredacted, evicted=evicted)
     sys.stdout.flush()
+    if evicted:
+        print(f"{len(evicted)} of the {count} flow(s) dumped have no bodies: they were evicted by the disk budget "
+              "(flows.retention.max_disk_mb); their entries carry the summary only", file=sys.stderr)
     if not count:
         return _empty(lib, args.jq)  # the HAR written has no entries
     return 0

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ccproxy.store.redact import redact_body, redact_header, redact_url
-from ccproxy.store.stored_flow import StoredFlow, pretty
+from ccproxy.store.stored_flow import EVICTED, StoredFlow, pretty
 
 
 @dataclass
@@ -48,6 +48,7 @@ class Comparison:
     request: Side
     response: Side
     shape: dict[str, Any] | None = None  # the `shape` hook's record (`.ccproxy.shape`), when it ran
+    note: str | None = None  # why the bodies cannot be compared (evicted by the disk budget)
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -159,7 +160,8 @@ def compare(flow: StoredFlow) -> Comparison:
     req = flow.doc.get("request") or {}
     client = flow.ccproxy.get("client_request") or {}
     title = f"{client.get('method') or req.get('method', '')} {redact_url(client.get('url') or _forwarded_url(flow.doc))}"
-    return Comparison(flow.id, title, compare_request(flow), compare_response(flow), flow.ccproxy.get("shape"))
+    return Comparison(flow.id, title, compare_request(flow), compare_response(flow), flow.ccproxy.get("shape"),
+                      EVICTED if flow.bodies_evicted else None)
 
 
 def sliding_diff(flows: list[StoredFlow], phase: str = "request") -> list[BodyDiff]:
@@ -212,7 +214,10 @@ def shape_text(shape: dict[str, Any] | None) -> list[str]:
 
 
 def comparison_text(c: Comparison) -> str:
-    out = [f"=== flow {c.id[:8]}  {c.title}\n", "--- request: client -> forwarded\n"]
+    out = [f"=== flow {c.id[:8]}  {c.title}\n"]
+    if c.note:
+        out.append(f"note: {c.note}\n")
+    out.append("--- request: client -> forwarded\n")
     out += shape_text(c.shape)
     out += side_text(c.request, "request")
     out.append("--- response: provider -> client\n")

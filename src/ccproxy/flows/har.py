@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ccproxy import __version__
 from ccproxy.scrub import mask_credentials
 from ccproxy.store.redact import MASK, redact_body, redact_url
-from ccproxy.store.stored_flow import StoredFlow, header
+from ccproxy.store.stored_flow import EVICTED, StoredFlow, header
 from ccproxy.store.times import iso
 from ccproxy.store.websocket import PART as WS_PART
 from ccproxy.store.websocket import har_messages
@@ -215,6 +215,10 @@ def flow_entries(flow: StoredFlow, masked: bool = True) -> list[dict[str, Any]]:
     client_entry = _entry(flow, cli_started, cli_req, cli_resp, _timings(cli_started, cli_started, *resp_times),
                           "client request (before ccproxy changed it) + the response the client got", "client")
     add_websocket(flow, [forwarded, client_entry], masked)
+    if flow.bodies_evicted:
+        for entry in (forwarded, client_entry):
+            entry["comment"] += f"; {EVICTED}"
+            entry["_ccproxy"]["bodies_evicted"] = True
     return [forwarded, client_entry]
 
 
@@ -238,7 +242,8 @@ def _page(flow: StoredFlow, pair: list[dict[str, Any]]) -> dict[str, Any]:
         "id": flow.id,
         "title": f"{pair[1]['request']['method']} {pair[1]['request']['url']}",
         "pageTimings": {"onContentLoad": -1, "onLoad": -1},
-        "comment": f"ccproxy flow {flow.id}: {pair[0]['response']['status']}",
+        "comment": f"ccproxy flow {flow.id}: {pair[0]['response']['status']}"
+                   + (f"; {EVICTED}" if flow.bodies_evicted else ""),
     }
 
 

@@ -196,11 +196,18 @@ class FlowLibrary:
             )
         return sliding_diff(self.load(ids), phase)
 
-    def write_har(self, out: Sink, jq_filters: Jq = (), redacted: bool = True) -> int:
-        """Stream the set as one HAR 1.2 document into `out`, flow by flow; returns how many flows it has."""
+    def write_har(self, out: Sink, jq_filters: Jq = (), redacted: bool = True, evicted: list[str] | None = None) -> int:
+        """Stream the set as one HAR 1.2 document into `out`, flow by flow; returns how many flows it has.
+        `evicted` collects the ids of flows whose bodies the disk budget dropped (the caller says so)."""
         from ccproxy.flows.har import write_har as stream
 
-        return stream(self.iter_flows(self.ids(jq_filters)), out, masked=redacted)
+        def flows() -> Iterator[StoredFlow]:
+            for flow in self.iter_flows(self.ids(jq_filters)):
+                if flow.bodies_evicted and evicted is not None:
+                    evicted.append(flow.id)
+                yield flow
+
+        return stream(flows(), out, masked=redacted)
 
     def to_har(self, jq_filters: Jq = (), redacted: bool = True) -> dict[str, Any]:
         """A multi-page HAR 1.2 document of the set; credentials masked unless `redacted=False`."""

@@ -8,7 +8,7 @@ from typing import Any
 from ccproxy.flows.changes import compare_request, compare_response, side_text
 from ccproxy.store.answer import Answer
 from ccproxy.store.redact import redact_body, redact_raw
-from ccproxy.store.stored_flow import StoredFlow, pretty
+from ccproxy.store.stored_flow import EVICTED, StoredFlow, pretty
 from ccproxy.store.times import iso
 from ccproxy.store.websocket import PART as WS_PART
 from ccproxy.store.websocket import har_messages
@@ -56,7 +56,7 @@ def _headers_lines(headers: list[Any] | None) -> list[str]:
 def _body_lines(flow: StoredFlow, phase: str, raw: bool) -> list[str]:
     data = flow.raw_body(phase) if raw else flow.body(phase)
     if not data:
-        return ["(empty body)\n"]
+        return ["(body evicted by the disk budget)\n" if flow.bodies_evicted else "(empty body)\n"]
     note = []
     if raw:
         # Credentials are masked in place, which needs readable bytes: an encoded body is decoded.
@@ -165,6 +165,8 @@ def show_text(flow: StoredFlow, raw: bool = False) -> str:
     with credentials masked in place like every other view."""
     ccp = flow.ccproxy
     out = summary_lines(flow)
+    if flow.bodies_evicted:
+        out.append(f"note: {EVICTED}\n")
     client = ccp.get("client_request")
     out.append("\n== client request (as it arrived)\n")
     if client:
@@ -205,6 +207,8 @@ def show_json(flow: StoredFlow) -> dict[str, Any]:
     }
     answers = {side: (a.to_json() if (a := flow.answer(side)) else None) for side in ("upstream", "client")}
     doc = {**flow.doc, "bodies": bodies, "events": events, "answers": answers}
+    if flow.bodies_evicted:
+        doc["note"] = EVICTED
     if flow.raw_body(WS_PART) is not None:
         doc["websocket_messages"] = har_messages(flow.raw_body(WS_PART))  # masked
     return doc

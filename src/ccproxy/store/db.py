@@ -225,6 +225,33 @@ class FlowStore:
         self.reclaim(RECLAIM_BUDGET)  # also what an earlier, larger prune left over
         return int(old + over)
 
+    def evict_bodies(self, keep: int) -> int:
+        """Drop the bodies (parts, and the blobs no other flow uses) of the oldest flows that still have
+        them, all but the newest `keep` flows; their rows and facts stay, their docs gain
+        `.ccproxy.bodies_evicted`. The disk budget calls it before it removes whole flows; returns how many."""
+        with self.transaction() as db:
+            ids = [r[0] for r in db.execute(
+                "SELECT id FROM flows WHERE id NOT IN (SELECT id FROM flows ORDER BY ts DESC, id DESC LIMIT ?) "
+                "AND EXISTS (SELECT 1 FROM parts WHERE flow_id = flows.id) ORDER BY ts, id", (max(0, keep),))]
+            if not ids:
+                return 0
+            marked = []
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                db.execute(f"DELETE FROM parts WHERE flow_id IN ({marks})", chunk)
+                for fid, stored in db.execute(f"SELECT id, doc FROM flows WHERE id IN ({marks})", chunk).fetchall():
+                    doc = json.loads(doc_bytes(stored))
+                    doc["ccproxy"] = {**(doc.get("ccproxy") or {}), "bodies_evicted": True}
+                    marked.append((pack_doc(doc), fid))
+            db.executemany("UPDATE flows SET doc = ? WHERE id = ?", marked)
+            blobs.sweep(db, self._writer)
+        return len(ids)
+
+    def bodies_kept(self) -> int:
+        """How many flows still have their bodies (the disk budget evicts the others' first)."""
+        return int(self.db.execute("SELECT count(DISTINCT flow_id) FROM parts").fetchone()[0])
+
     def delete(self, ids: Iterable[str]) -> int:
         with self.transaction() as db:
             count = sum(db.execute("DELETE FROM flows WHERE id = ?", (i,)).rowcount for i in ids)

@@ -12,6 +12,10 @@ from ccproxy.flowmeta import ClientRequest, FlowMeta, SSEEvent, TransformInfo, U
 from ccproxy.store import answer as answers
 from ccproxy.store.record import events_from_json
 
+#: What every view says of a flow whose bodies `flows.retention.max_disk_mb` evicted.
+EVICTED = ("bodies evicted by the disk budget (flows.retention.max_disk_mb): the summary and facts of this "
+           "flow remain, its bodies and event logs are gone; raise the budget to keep more")
+
 
 def header(headers: list[Any] | None, name: str) -> str:
     for h in headers or []:
@@ -70,6 +74,11 @@ class StoredFlow:
     @property
     def ccproxy(self) -> dict[str, Any]:
         return dict(self.doc.get("ccproxy") or {})
+
+    @property
+    def bodies_evicted(self) -> bool:
+        """The disk budget dropped this flow's bodies (`.ccproxy.bodies_evicted`)."""
+        return bool((self.doc.get("ccproxy") or {}).get("bodies_evicted"))
 
     def headers(self, phase: str) -> list[list[str]] | None:
         """Masked headers of a phase (None when the phase did not happen)."""

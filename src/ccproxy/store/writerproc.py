@@ -121,6 +121,7 @@ class Retention:
         self.count = store.count()
         self.next_age_check = 0.0
         self.youngest_pruned: float | None = None  # age in seconds of the newest flow the last prune removed
+        self.evicted = 0  # flows whose bodies the last disk-budget round dropped
 
     def after_write(self, added: int, nbytes: int = 0) -> int:
         self.count += added
@@ -140,9 +141,11 @@ class Retention:
         return removed
 
     def _disk_budget(self, now: float) -> int:
-        """Oldest flows out until the store, its WAL and the journal fit `max_disk_mb` (checked every few
-        seconds or each 5 % of the budget written; a few bounded passes, each removing the share of
-        flows the excess suggests)."""
+        """Bodies first, then whole flows, oldest first, until the store, its WAL and the journal fit
+        `max_disk_mb` (checked every few seconds or each 5 % of the budget written; a few bounded passes,
+        each dropping the share the excess suggests). A flow whose bodies went keeps its row and facts:
+        lists, trees and cache verdicts still show it. `self.evicted`: flows that lost their bodies."""
+        self.evicted = 0
         if now < self.next_disk_check and self.written_since_check < self.max_disk // 20:
             return 0
         self.next_disk_check, self.written_since_check = now + DISK_CHECK_EVERY, 0
@@ -152,8 +155,12 @@ class Retention:
             if used <= self.max_disk or self.count <= 1:
                 break
             share = min(0.5, (used - self.max_disk) / used + 0.05)
-            removed += self.store.apply_retention(max(1, int(self.count * (1 - share))), self.max_age_days)
-            self.store.reclaim(None)
+            with_bodies = self.store.bodies_kept()
+            if with_bodies > 1:  # the newest flow keeps its bodies: it is what the user looks at now
+                self.evicted += self.store.evict_bodies(min(with_bodies - 1, int(with_bodies * (1 - share))))
+            else:
+                removed += self.store.apply_retention(max(1, int(self.count * (1 - share))), self.max_age_days)
+            self.store.reclaim(None, slack=0)  # over budget: no free pages kept for the next writes
             _checkpoint(self.store)
             self.count = self.store.count()
         return removed
@@ -349,6 +356,9 @@ def serve(store_path: Path, max_count: int, max_age_days: float, max_disk_mb: fl
                 nbytes = sum(len(p) for r in records for p in r.parts.values())
                 removed = retention.after_write(len(records), nbytes) if records else 0
                 young = retention.youngest_pruned
+                if retention.evicted:
+                    logs.append(["info", f"flow store: the disk budget (flows.retention.max_disk_mb) evicted the "
+                                 f"bodies of {retention.evicted} old flow(s); their summaries and facts stay"])
                 if removed and young is not None and young < YOUNG_PRUNE:
                     # A burst outgrowing max_count prunes flows the user may still be looking at: say so.
                     logs.append(["warning", f"flow store: retention removed {removed} flow(s), the newest only "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 import urllib.request
 from collections.abc import Callable
@@ -177,3 +178,32 @@ def test_a_broken_default_filter_is_a_config_level_usage_error(daemon_factory: F
     res = daemon.cli("flows", "list")
     assert res.returncode == 2
     assert "flows.default_jq_filters[0] 'map(.[-1])'" in res.stderr and "Cannot index object" in res.stderr
+
+
+def test_a_disk_budget_evicts_old_bodies_and_keeps_their_flows(daemon_factory: Factory) -> None:
+    """A store over `max_disk_mb`: the daemon's writer drops the oldest bodies, keeps every flow listed."""
+    daemon = daemon_factory(config={"flows": {"retention": {"max_disk_mb": 0.5}}}, start=False)
+    daemon.config_dir.mkdir(parents=True)
+    now = time.time()
+    seeded = [make_record(ts=now - 600 + i, body={"model": "m", "pad": os.urandom(10_000).hex()}) for i in range(60)]
+    with FlowStore(daemon.config_dir / "flows.sqlite3", create=True) as store:
+        store.put(seeded)  # ~1.2 MB of bodies that do not compress
+    daemon.start()
+    ask(daemon, "after the budget")
+    ids = wait_count(daemon, 61)
+    assert ids[:60] == [r.id for r in seeded]
+
+    def evicted() -> list[str]:
+        res = daemon.cli("flows", "list", "--json", "--jq", "map(select(.ccproxy.bodies_evicted))")
+        return [f["id"] for f in json.loads(res.stdout)] if res.returncode == 0 else []
+
+    gone = wait_for(evicted, timeout=20, what="old bodies evicted by the disk budget")
+    assert gone == ids[: len(gone)] and ids[-1] not in gone
+    shown = daemon.cli("flows", "show", gone[0][:8])
+    assert shown.returncode == 0 and "bodies evicted by the disk budget" in shown.stdout
+    assert "Traceback" not in shown.stderr
+    newest = daemon.cli("flows", "show", ids[-1], "--json")
+    assert '"after the budget"' in json.loads(newest.stdout)["bodies"]["client_request"]
+    wait_for(lambda: "the disk budget (flows.retention.max_disk_mb) evicted the bodies of" in daemon.log_text(),
+             timeout=10, what="the eviction logged")
+    assert len(list_ids(daemon)) == 61

@@ -74,7 +74,7 @@ def locked(_fake_session: FakeProvider) -> Iterator[RunningDaemon]:
 def run(daemon: RunningDaemon, home: Path, *cmd: str) -> tuple[subprocess.CompletedProcess[str], int]:
     """The CLI's result, and how many requests ccproxy refused while it ran."""
     before = len(refused_flows(daemon))
-    res = daemon.cli("run", "--", *cmd, env={**QUIET, "HOME": str(home)}, timeout=120)
+    res = daemon.cli("run", "--", *cmd, env={**QUIET, "HOME": str(home)}, timeout=240)
     return res, len(refused_flows(daemon)) - before
 
 
@@ -110,6 +110,7 @@ def test_codex_shows_a_credential_error_on_its_first_try(
     assert fake_provider.requests == []
 
 
+@pytest.mark.timeout(300)  # gemini-cli itself idles for most of a minute at start on some machines
 def test_gemini_cli_runs_on_a_fresh_home_and_shows_a_credential_error(
     locked: RunningDaemon, fake_provider: FakeProvider, tmp_path: Path
 ) -> None:
@@ -128,6 +129,7 @@ def working(_fake_session: FakeProvider) -> Iterator[RunningDaemon]:
     d.stop()
 
 
+@pytest.mark.timeout(300)  # a tool loop of gemini-cli's: two minutes, mostly gemini-cli waiting on itself
 def test_ccproxy_run_gemini_answers_on_a_fresh_home(
     working: RunningDaemon, fake_provider: FakeProvider, tmp_path: Path
 ) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,7 @@ class Fragments:
         self.parts: dict[str, Part] = {}
         self.summaries: dict[Key, dict[str, Any]] = {}  # each flow's summary (its cost priced once)
         self.views: dict[str, tuple[dict[str, Any], str]] = {}  # each flow's view and its serialised member
+        self.turns: dict[str, tuple[dict[str, Any], str]] = {}  # each flow's turn of the tree, serialised
         self.rebuilt = 0  # sessions rebuilt by the last `build` (for tests and the bench)
 
     def build(self, shown: Sequence[tuple[Key, Facts]], docs: Mapping[str, dict[str, Any]], bodies: Bodies,
@@ -73,6 +74,7 @@ class Fragments:
         self.summaries = {k: v for k, v in self.summaries.items() if k in shown_keys}
         shown_ids = {k[0] for k in shown_keys}
         self.views = {i: v for i, v in self.views.items() if i in shown_ids}
+        self.turns = {i: v for i, v in self.turns.items() if i in shown_ids}
         ordered = sorted(parts.values(), key=lambda p: p.order)
         head = _dumps({"generated": time.time(), "redacted": redacted, "mitmweb": mitmweb})[:-1]
         text = (head + ', "tree": [' + ", ".join(p.tree for p in ordered) + '], "flows": {'
@@ -90,8 +92,26 @@ class Fragments:
         (node,) = data["tree"]
         first = min((f.started, f.id) for f in facts)  # `group` keeps sessions tied on `last` in this order
         views = data["flows"]
-        return Part(keys, (node["last"], *first), _dumps(node), ", ".join(self._view(fid, v) for fid, v in views.items()),
+        return Part(keys, (node["last"], *first), self._node(node), ", ".join(self._view(fid, v) for fid, v in views.items()),
                     {fid: v["diff"] for fid, v in views.items() if v["diff"]})
+
+    def _node(self, node: dict[str, Any]) -> str:
+        """A session node serialised, each turn's JSON reused while the turn is unchanged (keys reordered)."""
+        return self._with(node, "conversations", self._conv)
+
+    def _conv(self, conv: dict[str, Any]) -> str:
+        return self._with(conv, "turns", self._turn)
+
+    @staticmethod
+    def _with(obj: dict[str, Any], name: str, each: Callable[[dict[str, Any]], str]) -> str:
+        rest = _dumps({k: v for k, v in obj.items() if k != name})
+        return f'{rest[:-1]}{", " if len(rest) > 2 else ""}"{name}": [{", ".join(each(x) for x in obj[name])}]}}'
+
+    def _turn(self, turn: dict[str, Any]) -> str:
+        known = self.turns.get(turn["flow_id"])
+        if known is None or known[0] != turn:
+            known = self.turns[turn["flow_id"]] = (turn, _dumps(turn))
+        return known[1]
 
     def _view(self, fid: str, view: dict[str, Any]) -> str:
         """`"id": {view}`, serialised again only when the view changed (most of a session's do not)."""

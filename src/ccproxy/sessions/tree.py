@@ -36,6 +36,7 @@ class Turn:
     kind: str = "start"
     extends: int | None = None
     children: list[Conversation] = field(default_factory=list)
+    _usage: dict[str, int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def id(self) -> str:
@@ -54,8 +55,11 @@ class Turn:
         return self.facts.tool_uses
 
     def usage(self) -> dict[str, int]:
-        raw = self.facts.usage or {}
-        return {k: int(raw.get(v) or 0) for k, v in USAGE_KEYS.items()}
+        """The four token counts (a fresh dict: callers may change it); totals and cache rows ask many times."""
+        if self._usage is None:
+            raw = self.facts.usage or {}
+            self._usage = {k: int(raw.get(v) or 0) for k, v in USAGE_KEYS.items()}
+        return dict(self._usage)
 
     def to_json(self) -> dict[str, Any]:
         f = self.facts

@@ -191,8 +191,12 @@ class FlowStore:
         try:
             with self.transaction() as db:
                 writer.begin(db)
+                # rowids past every existing one: a flow written again gets a new one (its version, see
+                # `versions`) even when it was the newest row, whose rowid SQLite would hand out again
+                top = int(db.execute("SELECT COALESCE(MAX(rowid), 0) FROM flows").fetchone()[0])
                 replaced = sum(db.execute("DELETE FROM flows WHERE id = ?", (r[0],)).rowcount for r in rows)
-                db.executemany("INSERT INTO flows VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+                db.executemany(f"INSERT INTO flows (rowid, {', '.join(SUMMARY_COLUMNS)}, doc) "
+                               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", [(top + 1 + i, *r) for i, r in enumerate(rows)])
                 db.executemany("INSERT INTO facts VALUES (?,?,?,?,?)", facts)
                 parts = []
                 for rec in records:

@@ -94,10 +94,12 @@ def _flow_of(header: dict[str, Any]) -> str:
 
 def light_data(facts: Sequence[Facts], docs: Mapping[str, dict[str, Any]], bodies: Bodies,
                redacted: bool = True, mitmweb: str | None = None, verdicts: Verdicts | None = None,
-               prices: Mapping[str, Price] | None = None) -> dict[str, Any]:
+               prices: Mapping[str, Price] | None = None,
+               summaries: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The blob the live page polls: `tree` (as `flows tree --json`, with costs) and `flows` keyed by id, each
     with its summary, lint findings, `cache` verdict and the header of its turn `diff` (which turn it is
-    diffed against; the entries come with the flow's detail). Bodies are read only to locate a cache drift."""
+    diffed against; the entries come with the flow's detail). Bodies are read only to locate a cache drift.
+    `summaries` is a caller's memo of each flow's summary by id (pricing a flow is the costly part)."""
     sessions = group(facts)
     views: dict[str, dict[str, Any]] = {}
     for session in sessions:
@@ -105,7 +107,12 @@ def light_data(facts: Sequence[Facts], docs: Mapping[str, dict[str, Any]], bodie
             for i, (turn, cache_row) in enumerate(zip(conv.turns, explain_turns(conv.turns, bodies, verdicts),
                                                       strict=True)):
                 head = diff_header(conv, i)
-                views[turn.id] = {"summary": _summary(docs.get(turn.id) or {}, turn.facts, prices),
+                summary = summaries.get(turn.id) if summaries is not None else None
+                if summary is None:
+                    summary = _summary(docs.get(turn.id) or {}, turn.facts, prices)
+                    if summaries is not None:
+                        summaries[turn.id] = summary
+                views[turn.id] = {"summary": summary,
                                   "lint": turn.facts.lint, "cache": cache_row,
                                   "diff": {**head, "flow_id": turn.id} if head else None, "conversation": conv.id}
     tree = annotate_tree([s.to_json() for s in sessions], {i: v["summary"]["cost"] for i, v in views.items()})

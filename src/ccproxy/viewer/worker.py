@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ccproxy.flows.library import FlowLibrary
     from ccproxy.store.facts import Facts
     from ccproxy.viewer.data import Verdicts
+    from ccproxy.viewer.fragments import Fragments
 
 #: The live page shows the newest flows of the set; `flows export --html --jq` reaches further back.
 LIVE_LIMIT = 500
@@ -32,8 +33,9 @@ class LiveData:
     """The light blob of the newest flows, rebuilt only when the set changed (the page polls every 3 s).
 
     Runs in the viewer's worker process. It keeps each shown flow's facts and flow JSON (a few KB a flow,
-    never a body) and the cache verdicts worked out so far, so a new flow costs reading that flow's row,
-    and a rebuild is a walk over facts."""
+    never a body) and the cache verdicts worked out so far, so a new flow costs reading that flow's row;
+    the blob is kept as serialised per-session parts (`viewer.fragments`), and only the sessions whose
+    flows changed are rebuilt and re-serialised."""
 
     def __init__(self, library: FlowLibrary) -> None:
         self.library = library
@@ -43,10 +45,12 @@ class LiveData:
         self.docs: dict[str, dict[str, Any]] = {}
         self.verdicts: Verdicts = {}
         self.against: dict[str, dict[str, Any]] = {}
+        from ccproxy.viewer.fragments import Fragments
+
+        self.fragments: Fragments = Fragments()
 
     def get(self) -> bytes:
         from ccproxy.flows.library import request_bodies
-        from ccproxy.viewer.data import light_data
 
         with self.library.open() as store:
             if store is None:
@@ -65,10 +69,9 @@ class LiveData:
             self.facts = {k: v for k, v in self.facts.items() if k in keep}
             self.docs = {i: d for i, d in self.docs.items() if i in shown}
             self.verdicts = {v: c for v, c in self.verdicts.items() if v[0] in shown and v[1] in shown}
-            data = light_data([self.facts[k] for k in key if k in self.facts], self.docs, request_bodies(store),
-                              verdicts=self.verdicts, prices=self.library.config.prices)
-        self.against = {fid: v["diff"] for fid, v in data["flows"].items() if v["diff"]}
-        self.body = json.dumps(data, ensure_ascii=False, default=str).encode()
+            self.body = self.fragments.build([(k, self.facts[k]) for k in key if k in self.facts], self.docs,
+                                             request_bodies(store), self.verdicts, self.library.config.prices)
+        self.against = self.fragments.against
         self.key = key
         return self.body
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,9 +53,18 @@ def config(fake_host: str, command: str) -> dict[str, Any]:
                           "gemini": entry("gemini")}}
 
 
+def _world_writable_above(path: Path) -> bool:
+    return any(p.exists() and p.stat().st_mode & stat.S_IWOTH for p in path.resolve().parents)
+
+
 def fresh_dir(name: str) -> Path:
-    """An empty config dir under the repository's git-ignored `tests/agent_clis/run/`."""
-    path = BIN.parents[1] / "run" / name
+    """An empty config dir under the repository's git-ignored `tests/agent_clis/run/`, or under
+    `~/.cache/ccproxy-tests/` when the checkout lies below a world-writable directory (a clone in /tmp):
+    gemini-cli refuses a defaults file there, and `ccproxy run` puts one in the config dir."""
+    base = BIN.parents[1] / "run"
+    if _world_writable_above(base):
+        base = Path.home() / ".cache" / "ccproxy-tests" / "agent_clis"
+    path = base / name
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     return path

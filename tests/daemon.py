@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +167,19 @@ def make_daemon(config_dir: Path, fake_host: str | None, config: dict[str, Any] 
     full_env.update(SECRETS)
     full_env.update(env or {})
     return RunningDaemon(config_dir, {"ccproxy": merged}, full_env)
+
+
+@contextmanager
+def small_tmpfs(where: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` (e.g. "1m") the test mounts itself: a real ENOSPC / SQLITE_FULL without filling
+    the machine's disk. Skips the test where it cannot mount (not root)."""
+    import pytest
+
+    where.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)

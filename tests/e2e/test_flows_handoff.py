@@ -17,7 +17,7 @@ import anthropic
 import pytest
 
 from ccproxy.store.db import FlowStore
-from tests.daemon import RunningDaemon, wait_for
+from tests.daemon import RunningDaemon, small_tmpfs, wait_for
 
 Factory = Callable[..., RunningDaemon]
 CLIENTS = 16
@@ -162,15 +162,8 @@ def test_status_converges_during_a_stall_and_after_it(daemon_factory: Factory) -
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 2 MB tmpfs this test mounts itself: a real full disk without filling the machine's."""
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
-                                           capture_output=True).returncode != 0:
-        pytest.skip("needs root to mount a small tmpfs")
-    try:
+    with small_tmpfs(tmp_path / "tiny", "2m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_a_full_disk_loss_is_visible_in_status(daemon_factory: Factory, tiny_disk: Path) -> None:

@@ -20,7 +20,7 @@ from ccproxy.store.record import Captured
 from ccproxy.store.writer import StoreWriter
 from ccproxy.store.writerproc import frame, write
 from ccproxy.store.writerstatus import read_stats
-from tests.daemon import wait_for
+from tests.daemon import small_tmpfs, wait_for
 from tests.store.factory import make_record, web_json
 
 
@@ -237,15 +237,8 @@ def test_write_waits_out_a_busy_store_and_reports_a_full_disk_per_flow() -> None
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 1 MB tmpfs: a real ENOSPC/SQLITE_FULL without filling the machine's disk."""
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
-                                           capture_output=True).returncode != 0:
-        pytest.skip("needs root to mount a small tmpfs")
-    try:
+    with small_tmpfs(tmp_path / "tiny", "1m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_a_full_disk_is_counted_with_its_cause_and_the_writer_keeps_going(tiny_disk: Path) -> None:
